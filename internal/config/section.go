@@ -1,0 +1,241 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Section is one provider, one sink, or one of a key's sink targets, kept as
+// YAML until the backend named by its type decodes it into its own Config
+// type. This keeps strictness per kind: a Vault option on a file sink is an
+// error, which a flat union struct could not say.
+type Section struct {
+	// Path is the YAML path of the section, for example
+	// "providers.smtpd-prod" or "keys[0].sinks[1]".
+	Path string
+	// Type is the backend kind: a provider's or sink's `type`, or for a key's
+	// target the type of the sink it names.
+	Type string
+	// BaseDir is the folder of the configuration file; relative paths in the
+	// section resolve against it.
+	BaseDir string
+	// Node is the section's YAML mapping.
+	Node *yaml.Node
+}
+
+// Decode decodes the section strictly into out, a pointer to a struct with
+// yaml tags: a field that out does not declare is an error naming its YAML
+// path and line. Keys listed in skip (such as "type") are allowed and
+// ignored. Errors are *FieldError values.
+func (s Section) Decode(out any, skip ...string) error {
+	if s.Node == nil {
+		return nil
+	}
+	rt := reflect.TypeOf(out)
+	if rt == nil || rt.Kind() != reflect.Pointer {
+		return fmt.Errorf("config: Decode needs a pointer, got %T", out)
+	}
+	if err := checkKnown(s.Node, rt.Elem(), s.Path, skip); err != nil {
+		return err
+	}
+	if err := s.Node.Decode(out); err != nil {
+		return &FieldError{Path: s.Path, Line: s.Node.Line, Err: cleanYAMLError(err)}
+	}
+	return nil
+}
+
+// Field returns a FieldError for the named field of this section, with the
+// line of that field when it is present.
+func (s Section) Field(name string, err error) *FieldError {
+	fe := &FieldError{Path: s.Path + "." + name, Err: err}
+	if n := s.lookup(name); n != nil {
+		fe.Line = n.Line
+	} else if s.Node != nil {
+		fe.Line = s.Node.Line
+	}
+	return fe
+}
+
+// Errorf is Field with a formatted message.
+func (s Section) Errorf(name, format string, args ...any) *FieldError {
+	return s.Field(name, fmt.Errorf(format, args...))
+}
+
+// Has reports whether the section sets the named field.
+func (s Section) Has(name string) bool { return s.lookup(name) != nil }
+
+func (s Section) lookup(name string) *yaml.Node {
+	if s.Node == nil || s.Node.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(s.Node.Content); i += 2 {
+		if s.Node.Content[i].Value == name {
+			return s.Node.Content[i]
+		}
+	}
+	return nil
+}
+
+// Resolve returns p resolved against the configuration file's folder when it
+// is relative; "" stays "".
+func (s Section) Resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) || s.BaseDir == "" {
+		return p
+	}
+	return filepath.Join(s.BaseDir, p)
+}
+
+// Secret returns the value of a secret field given either inline (name) or
+// as a file (name + "_file"), exactly one of which must be set when required
+// is true, and at most one otherwise. The file's content has its trailing
+// newline removed. Errors name the field and never include the value.
+func (s Section) Secret(name string, inline Secret, file string, required bool) (Secret, error) {
+	switch {
+	case inline != "" && file != "":
+		return "", s.Errorf(name, "at most one of %s & %s_file must be configured", name, name)
+	case inline != "":
+		return inline, nil
+	case file != "":
+		b, err := os.ReadFile(s.Resolve(file))
+		if err != nil {
+			return "", s.Field(name+"_file", fmt.Errorf("read secret file: %w", unwrapPathError(err)))
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return "", s.Errorf(name+"_file", "file %s is empty", s.Resolve(file))
+		}
+		return Secret(v), nil
+	case required:
+		return "", s.Errorf(name, "one of %s or %s_file must be configured", name, name)
+	}
+	return "", nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
+}
+
+// checkKnown walks a YAML node against a Go type and reports the first key
+// the type does not declare, since yaml.v3 forgets KnownFields(true) inside
+// Node.Decode.
+func checkKnown(n *yaml.Node, t reflect.Type, path string, skip []string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) || t.Implements(unmarshalerType) {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return nil // node.Decode reports the type mismatch
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if contains(skip, k.Value) {
+				continue
+			}
+			ft, ok := fields[k.Value]
+			if !ok {
+				return &FieldError{Path: join(path, k.Value), Line: k.Line,
+					Err: fmt.Errorf("unknown field %q (known: %s)", k.Value, strings.Join(sortedKeys(fields), ", "))}
+			}
+			if err := checkKnown(v, ft, join(path, k.Value), nil); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if n.Kind != yaml.SequenceNode {
+			return nil
+		}
+		for i, c := range n.Content {
+			if err := checkKnown(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), nil); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return nil
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if err := checkKnown(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value), nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if strings.Contains(opts, "inline") {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				for k, v := range yamlFields(ft) {
+					out[k] = v
+				}
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
