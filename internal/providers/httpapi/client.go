@@ -5,17 +5,45 @@
 // read with a size bound, request metrics, and errors that never carry a
 // credential.
 //
-// STUB: the API below is fixed; the implementation is in progress.
+// Every wait (rate limit, backoff, Retry-After pause, per-request timeout)
+// runs on the injected clock, so tests drive it with a fake clock.
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/jonboulle/clockwork"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
+)
+
+// Defaults applied when the Config leaves a field at zero.
+const (
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultMaxRetries     = 4
+	DefaultMaxBody        = 1 << 20
+	DefaultBackoffBase    = 500 * time.Millisecond
+	DefaultBackoffMax     = 30 * time.Second
+	// DefaultMaxRetryWait is the longest Retry-After that Do waits out
+	// itself; a longer one is returned to the caller as a rate_limited
+	// error carrying RetryAfter.
+	DefaultMaxRetryWait = 2 * time.Minute
 )
 
 // Config is the part of every provider's configuration that this layer
@@ -32,6 +60,44 @@ type Config struct {
 	MaxRetries int `yaml:"max_retries"`
 }
 
+// Validate checks the fields without any network call. The returned error
+// names the YAML field ("base_url: ..."); providers wrap it with
+// sec.Field or sec.Errorf.
+func (c Config) Validate() (field string, err error) {
+	if c.BaseURL != "" {
+		if _, err := parseBase(c.BaseURL); err != nil {
+			return "base_url", err
+		}
+	}
+	if c.RateLimit < 0 {
+		return "rate_limit", fmt.Errorf("must not be negative, got %v", c.RateLimit)
+	}
+	if c.MaxRetries < 0 {
+		return "max_retries", fmt.Errorf("must not be negative, got %d", c.MaxRetries)
+	}
+	return "", nil
+}
+
+func parseBase(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("invalid URL %q", s)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("%q must be an http or https URL", s)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("%q has no host", s)
+	}
+	if u.User != nil {
+		return nil, errors.New("must not carry credentials")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%q must not have a query or fragment", s)
+	}
+	return u, nil
+}
+
 // Request is one call.
 type Request struct {
 	// Op names the operation for metrics, logs and errors ("create").
@@ -39,17 +105,26 @@ type Request struct {
 	// Method is the HTTP method.
 	Method string
 	// Path is resolved against BaseURL; it may also be an absolute URL (a
-	// next_page_url), which must then share BaseURL's scheme and host.
+	// next_page_url), which must then share BaseURL's scheme and host. It
+	// may carry a query string, to which Query is added.
 	Path  string
 	Query url.Values
 	// Header is added to the request (Authorization goes here; it is never
-	// logged).
+	// logged, and every string it carries is removed from error messages).
 	Header http.Header
 	// Body, when not nil, is sent as JSON.
 	Body any
 	// Idempotent allows retries on 429, 5xx and network errors. Create
 	// calls are not idempotent and are never retried here.
 	Idempotent bool
+	// RetryRateLimited allows retrying a 429 for a non-idempotent request:
+	// a 429 is a refusal before the request was acted on, so sending it
+	// again cannot duplicate its effect. 5xx and network errors are still
+	// never retried for such a request.
+	RetryRateLimited bool
+	// Secrets are further strings (a refresh token sent in the body) that
+	// must never appear in an error message.
+	Secrets []string
 }
 
 // Response is a response of any status.
@@ -63,13 +138,126 @@ type Response struct {
 // from an error body. It must not return credential material.
 type ErrorDecoder func(status int, body []byte) (code, message string, retryAfter time.Duration)
 
-// Client makes requests for one configured provider.
-type Client struct{}
+// Option tunes a Client beyond its Config (tests, special providers).
+type Option func(*Client)
+
+// WithMaxBody bounds response bodies to n bytes (default 1 MiB).
+func WithMaxBody(n int64) Option { return func(c *Client) { c.maxBody = n } }
+
+// WithBackoff sets the first retry delay and the cap of the exponential
+// backoff (defaults 500ms and 30s).
+func WithBackoff(base, max time.Duration) Option {
+	return func(c *Client) { c.backoffBase, c.backoffMax = base, max }
+}
+
+// WithMaxRetryWait sets the longest Retry-After that Do waits out itself
+// (default 2m).
+func WithMaxRetryWait(d time.Duration) Option { return func(c *Client) { c.maxRetryWait = d } }
+
+// Client makes requests for one configured provider. It is safe for
+// concurrent use; all its calls share one rate limit and one 429 pause.
+type Client struct {
+	name         string
+	base         *url.URL
+	hc           *http.Client
+	timeout      time.Duration
+	maxRetries   int
+	maxBody      int64
+	backoffBase  time.Duration
+	backoffMax   time.Duration
+	maxRetryWait time.Duration
+	userAgent    string
+	clock        clockwork.Clock
+	log          *zap.Logger
+	obs          providers.RequestObserver
+	decode       ErrorDecoder
+
+	limiter *rate.Limiter
+	mu      sync.Mutex
+	// pausedUntil is when the whole client may send again after a 429.
+	pausedUntil time.Time
+	// strikes counts consecutive 429s without Retry-After, for backoff.
+	strikes int
+}
 
 // New builds a client. defaultRate is used when cfg.RateLimit is 0.
-func New(cfg Config, defaultRate float64, deps providers.Deps, decode ErrorDecoder) (*Client, error) {
-	panic("httpapi: not implemented yet")
+func New(cfg Config, defaultRate float64, deps providers.Deps, decode ErrorDecoder, opts ...Option) (*Client, error) {
+	if cfg.BaseURL == "" {
+		return nil, errors.New("httpapi: base_url is empty")
+	}
+	if field, err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("httpapi: %s: %w", field, err)
+	}
+	base, _ := parseBase(cfg.BaseURL)
+	r := cfg.RateLimit
+	if r == 0 {
+		r = defaultRate
+	}
+	if r <= 0 {
+		return nil, errors.New("httpapi: rate limit must be positive")
+	}
+	burst := int(r)
+	if burst < 1 {
+		burst = 1
+	}
+	c := &Client{
+		name:         deps.Name,
+		base:         base,
+		hc:           deps.HTTPClient,
+		timeout:      time.Duration(cfg.RequestTimeout),
+		maxRetries:   cfg.MaxRetries,
+		maxBody:      DefaultMaxBody,
+		backoffBase:  DefaultBackoffBase,
+		backoffMax:   DefaultBackoffMax,
+		maxRetryWait: DefaultMaxRetryWait,
+		userAgent:    deps.UserAgent,
+		clock:        deps.Clock,
+		log:          deps.Logger,
+		obs:          deps.Observer,
+		decode:       decode,
+		limiter:      rate.NewLimiter(rate.Limit(r), burst),
+	}
+	if c.timeout == 0 {
+		c.timeout = DefaultRequestTimeout
+	}
+	if c.maxRetries == 0 {
+		c.maxRetries = DefaultMaxRetries
+	}
+	if c.clock == nil {
+		c.clock = clockwork.NewRealClock()
+	}
+	if c.log == nil {
+		c.log = zap.NewNop()
+	}
+	if c.hc == nil {
+		c.hc = defaultHTTPClient()
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
 }
+
+func defaultHTTPClient() *http.Client {
+	t := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   4,
+		ForceAttemptHTTP2:     true,
+	}
+	// Redirects would re-send the Authorization header elsewhere; an API
+	// that redirects is misconfigured, so the 3xx is returned as is.
+	return &http.Client{
+		Transport:     t,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// BaseURL returns the configured base URL.
+func (c *Client) BaseURL() string { return c.base.String() }
 
 // Do sends the request, honouring the rate limit and, for idempotent
 // requests, retrying. A 2xx returns the response; any other status returns
@@ -78,5 +266,378 @@ func New(cfg Config, defaultRate float64, deps providers.Deps, decode ErrorDecod
 // client); a request that got no response returns a *providers.Error with
 // ReasonTimeout.
 func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
-	panic("httpapi: not implemented yet")
+	u, err := c.resolve(req)
+	if err != nil {
+		return nil, &providers.Error{Op: req.Op, Reason: providers.ReasonClient, Err: err}
+	}
+	var body []byte
+	if req.Body != nil {
+		if body, err = json.Marshal(req.Body); err != nil {
+			return nil, &providers.Error{Op: req.Op, Reason: providers.ReasonClient, Err: fmt.Errorf("encode body: %w", err)}
+		}
+	}
+	secrets := secretsOf(req)
+	for attempt := 0; ; attempt++ {
+		if err := c.waitTurn(ctx); err != nil {
+			return nil, c.ctxError(req.Op, err)
+		}
+		resp, perr := c.attempt(ctx, req, u, body, attempt, secrets)
+		if perr == nil {
+			c.mu.Lock()
+			c.strikes = 0
+			c.mu.Unlock()
+			return resp, nil
+		}
+		var wait time.Duration
+		switch {
+		case perr.Reason == providers.ReasonRateLimited:
+			wait = c.pause(perr.RetryAfter)
+			if !req.Idempotent && !req.RetryRateLimited {
+				return resp, perr
+			}
+			if wait > c.maxRetryWait {
+				return resp, perr
+			}
+			wait = 0 // waitTurn waits for the pause
+		case !req.Idempotent:
+			return resp, perr
+		case perr.Reason == providers.ReasonServer, perr.Reason == providers.ReasonTimeout && perr.Status == 0 && ctx.Err() == nil:
+			wait = c.backoff(attempt)
+		default:
+			return resp, perr
+		}
+		if attempt >= c.maxRetries {
+			return resp, perr
+		}
+		c.log.Debug("retrying request", zap.String("op", req.Op), zap.Int("attempt", attempt+1),
+			zap.Duration("wait", wait), zap.String("reason", string(perr.Reason)))
+		if wait > 0 {
+			if err := c.sleep(ctx, wait); err != nil {
+				return resp, perr
+			}
+		}
+	}
+}
+
+// attempt sends the request once and classifies the outcome.
+func (c *Client) attempt(ctx context.Context, req Request, u *url.URL, body []byte, attempt int, secrets []string) (*Response, *providers.Error) {
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var timedOut atomic.Bool
+	timer := c.clock.AfterFunc(c.timeout, func() { timedOut.Store(true); cancel() })
+
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	hreq, err := http.NewRequestWithContext(actx, req.Method, u.String(), rd)
+	if err != nil {
+		timer.Stop()
+		return nil, &providers.Error{Op: req.Op, Reason: providers.ReasonClient, Err: errors.New("build request")}
+	}
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			hreq.Header.Add(k, v)
+		}
+	}
+	if c.userAgent != "" {
+		hreq.Header.Set("User-Agent", c.userAgent)
+	}
+	if hreq.Header.Get("Accept") == "" {
+		hreq.Header.Set("Accept", "application/json")
+	}
+	if body != nil {
+		hreq.Header.Set("Content-Type", "application/json")
+	}
+
+	start := c.clock.Now()
+	hresp, err := c.hc.Do(hreq)
+	var data []byte
+	if err == nil {
+		data, err = readBounded(hresp.Body, c.maxBody)
+		hresp.Body.Close()
+	}
+	timer.Stop()
+	took := c.clock.Since(start)
+
+	code := "error"
+	var perr *providers.Error
+	var resp *Response
+	switch {
+	case err != nil && errors.Is(err, errBodyTooLarge):
+		code = fmt.Sprint(hresp.StatusCode)
+		resp = &Response{Status: hresp.StatusCode, Header: hresp.Header}
+		perr = &providers.Error{Op: req.Op, Reason: providers.ReasonClient, Status: hresp.StatusCode,
+			Err: fmt.Errorf("response body larger than %d bytes", c.maxBody)}
+	case err != nil:
+		perr = &providers.Error{Op: req.Op, Reason: providers.ReasonTimeout}
+		switch {
+		case ctx.Err() != nil:
+			code = "timeout"
+			perr.Err = ctx.Err()
+		case timedOut.Load():
+			code = "timeout"
+			perr.Err = fmt.Errorf("no response within %s: %w", c.timeout, context.DeadlineExceeded)
+		default:
+			perr.Err = netError(err)
+		}
+	default:
+		code = fmt.Sprint(hresp.StatusCode)
+		resp = &Response{Status: hresp.StatusCode, Header: hresp.Header, Body: data}
+		if hresp.StatusCode < 200 || hresp.StatusCode > 299 {
+			perr = c.statusError(req.Op, resp, secrets)
+		}
+	}
+	if c.obs != nil {
+		c.obs.ObserveRequest(c.name, req.Op, code, took)
+	}
+	fields := []zap.Field{zap.String("op", req.Op), zap.String("method", req.Method),
+		zap.String("path", u.Path), zap.String("code", code), zap.Duration("took", took), zap.Int("attempt", attempt)}
+	if perr != nil && resp == nil {
+		fields = append(fields, zap.Error(perr))
+	}
+	c.log.Debug("provider request", fields...)
+	if perr != nil {
+		return resp, perr
+	}
+	return resp, nil
+}
+
+// statusError classifies a non-2xx response.
+func (c *Client) statusError(op string, resp *Response, secrets []string) *providers.Error {
+	e := &providers.Error{Op: op, Status: resp.Status, Reason: ReasonForStatus(resp.Status)}
+	var hint time.Duration
+	if c.decode != nil {
+		e.Code, e.Message, hint = c.decode(resp.Status, resp.Body)
+		e.Code = Scrub(e.Code, secrets)
+		e.Message = Scrub(truncate(e.Message, 300), secrets)
+	}
+	if resp.Status == http.StatusTooManyRequests {
+		if d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), c.clock.Now()); ok {
+			e.RetryAfter = d
+		} else if hint > 0 {
+			e.RetryAfter = hint
+		}
+	}
+	return e
+}
+
+// ReasonForStatus classifies an HTTP status.
+func ReasonForStatus(status int) providers.Reason {
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return providers.ReasonAuth
+	case status == http.StatusNotFound:
+		return providers.ReasonNotFound
+	case status == http.StatusConflict:
+		return providers.ReasonConflict
+	case status == http.StatusTooManyRequests:
+		return providers.ReasonRateLimited
+	case status >= 500:
+		return providers.ReasonServer
+	}
+	return providers.ReasonClient
+}
+
+// ParseRetryAfter reads a Retry-After header: delay seconds or an HTTP
+// date (relative to now).
+func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	var secs float64
+	if _, err := fmt.Sscanf(v, "%g", &secs); err == nil && !strings.ContainsAny(v, " ,:") {
+		if secs < 0 || secs > 86400*7 {
+			return 0, false
+		}
+		return time.Duration(secs * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		d := t.Sub(now)
+		if d < 0 {
+			d = 0
+		}
+		return d, true
+	}
+	return 0, false
+}
+
+// pause stops every call of this client until the server's Retry-After, or
+// for an exponential backoff when it gave none; it returns the pause.
+func (c *Client) pause(retryAfter time.Duration) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := retryAfter
+	if d <= 0 {
+		d = c.jittered(c.capped(c.strikes))
+		c.strikes++
+	}
+	if until := c.clock.Now().Add(d); until.After(c.pausedUntil) {
+		c.pausedUntil = until
+	}
+	c.log.Debug("provider asked to slow down", zap.Duration("pause", d))
+	return d
+}
+
+// waitTurn waits out a 429 pause, then takes a token from the rate limit.
+func (c *Client) waitTurn(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		d := c.pausedUntil.Sub(c.clock.Now())
+		c.mu.Unlock()
+		if d <= 0 {
+			break
+		}
+		if err := c.sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := c.clock.Now()
+	r := c.limiter.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		if err := c.sleep(ctx, d); err != nil {
+			r.CancelAt(c.clock.Now())
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Client) sleep(ctx context.Context, d time.Duration) error {
+	t := c.clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.Chan():
+		return nil
+	}
+}
+
+func (c *Client) capped(attempt int) time.Duration {
+	d := c.backoffBase
+	for i := 0; i < attempt && d < c.backoffMax; i++ {
+		d *= 2
+	}
+	return min(d, c.backoffMax)
+}
+
+// jittered returns a delay in [d/2, d].
+func (c *Client) jittered(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func (c *Client) backoff(attempt int) time.Duration { return c.jittered(c.capped(attempt)) }
+
+func (c *Client) ctxError(op string, err error) error {
+	return &providers.Error{Op: op, Reason: providers.ReasonTimeout, Err: err}
+}
+
+// resolve turns req.Path (+Query) into a URL on the base URL's host.
+func (c *Client) resolve(req Request) (*url.URL, error) {
+	p, err := url.Parse(req.Path)
+	if err != nil {
+		return nil, errors.New("invalid request path")
+	}
+	var u *url.URL
+	if p.IsAbs() || p.Host != "" {
+		if !strings.EqualFold(p.Scheme, c.base.Scheme) || !strings.EqualFold(p.Host, c.base.Host) {
+			return nil, fmt.Errorf("refusing URL on another host (%s://%s), expected %s://%s", p.Scheme, p.Host, c.base.Scheme, c.base.Host)
+		}
+		if p.User != nil {
+			return nil, errors.New("refusing URL with credentials")
+		}
+		u = p
+	} else {
+		u = &url.URL{Scheme: c.base.Scheme, Host: c.base.Host,
+			Path:     strings.TrimSuffix(c.base.Path, "/") + "/" + strings.TrimPrefix(p.Path, "/"),
+			RawQuery: p.RawQuery}
+		if p.RawPath != "" {
+			u.RawPath = strings.TrimSuffix(c.base.EscapedPath(), "/") + "/" + strings.TrimPrefix(p.RawPath, "/")
+		}
+	}
+	u.Fragment = ""
+	if len(req.Query) > 0 {
+		q := u.Query()
+		for k, vs := range req.Query {
+			for _, v := range vs {
+				q.Add(k, v)
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u, nil
+}
+
+var errBodyTooLarge = errors.New("body too large")
+
+func readBounded(r io.Reader, max int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, errBodyTooLarge
+	}
+	return data, nil
+}
+
+// netError keeps the cause of a transport failure without the request URL.
+func netError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("connection closed without a response")
+	}
+	return err
+}
+
+// secretsOf lists every string the request sends as a credential: the
+// Authorization value and its parts (Basic user and password, Bearer
+// token), and req.Secrets.
+func secretsOf(req Request) []string {
+	var out []string
+	for _, v := range req.Header.Values("Authorization") {
+		out = append(out, v)
+		scheme, cred, ok := strings.Cut(v, " ")
+		if !ok {
+			continue
+		}
+		cred = strings.TrimSpace(cred)
+		out = append(out, cred)
+		if strings.EqualFold(scheme, "basic") {
+			if raw, err := decodeBase64(cred); err == nil {
+				user, pass, _ := strings.Cut(raw, ":")
+				out = append(out, raw, user, pass)
+			}
+		}
+	}
+	return append(out, req.Secrets...)
+}
+
+// Scrub replaces every occurrence of each secret (of 4 characters or
+// more) in s with "<redacted>".
+func Scrub(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if len(sec) >= 4 && strings.Contains(s, sec) {
+			s = strings.ReplaceAll(s, sec, "<redacted>")
+		}
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
