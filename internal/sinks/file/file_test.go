@@ -1,0 +1,398 @@
+package file_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+	"gopkg.in/yaml.v3"
+
+	"github.com/rotator-dev/rotator/internal/config"
+	"github.com/rotator-dev/rotator/internal/sinks"
+	"github.com/rotator-dev/rotator/internal/sinks/file"
+	"github.com/rotator-dev/rotator/internal/sinks/sinktest"
+)
+
+func section(t *testing.T, path, baseDir, src string) config.Section {
+	t.Helper()
+	var doc yaml.Node
+	require.NoError(t, yaml.Unmarshal([]byte(src), &doc))
+	return config.Section{Path: path, Type: "file", BaseDir: baseDir, Node: doc.Content[0]}
+}
+
+func newSink(t *testing.T, dir, extra string, deps sinks.Deps) *file.Sink {
+	t.Helper()
+	cfg, err := file.ParseConfig(section(t, "sinks.local", dir, "{type: file, dir: out"+extra+"}"))
+	require.NoError(t, err)
+	if deps.Logger == nil {
+		deps = sinks.Deps{Name: "local", Logger: zap.NewNop(), Clock: clockwork.NewFakeClock()}
+	}
+	s, err := file.New(cfg, deps)
+	require.NoError(t, err)
+	return s
+}
+
+func bind(t *testing.T, s *file.Sink, target string) sinks.Target {
+	t.Helper()
+	tg, err := s.Bind(section(t, "keys[0].sinks[0]", "", target))
+	require.NoError(t, err)
+	return tg
+}
+
+func TestContract(t *testing.T) {
+	for _, format := range []string{"json", "env"} {
+		t.Run(format, func(t *testing.T) {
+			var dirs = map[sinks.Target]string{}
+			sinktest.Run(t, sinktest.Harness{
+				New: func(t *testing.T, deps sinks.Deps) sinks.Target {
+					dir := t.TempDir()
+					s := newSink(t, dir, "", deps)
+					require.NoError(t, os.MkdirAll(filepath.Join(dir, "out", "sub"), 0o700))
+					require.NoError(t, s.Check(t.Context()))
+					tg := bind(t, s, "{sink: local, path: sub/secret."+format+", fields: {a: b}}")
+					dirs[tg] = filepath.Join(dir, "out", "sub")
+					return tg
+				},
+				// The folder is replaced by a regular file: every operation fails.
+				Down: func(t *testing.T, tg sinks.Target) func() {
+					sub := dirs[tg]
+					require.NoError(t, os.Rename(sub, sub+".away"))
+					require.NoError(t, os.WriteFile(sub, nil, 0o600))
+					return func() {
+						require.NoError(t, os.Remove(sub))
+						require.NoError(t, os.Rename(sub+".away", sub))
+					}
+				},
+			})
+		})
+	}
+}
+
+func TestWriteFileModeAndContent(t *testing.T) {
+	dir := t.TempDir()
+	s := newSink(t, dir, `, mode: "0640"`, sinks.Deps{})
+	tg := bind(t, s, "{sink: local, path: deep/er/k.json}")
+	data := sinks.Secret{"api_key": "em_<&>\"x", "key_id": "42"}
+	v, err := tg.Write(t.Context(), sinks.Write{RotationID: "r1", KeyID: "42", Data: data})
+	require.NoError(t, err)
+	require.Equal(t, "", v)
+
+	path := filepath.Join(dir, "out", "deep", "er", "k.json")
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, fs.FileMode(0o640), fi.Mode().Perm())
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, "{\n  \"api_key\": \"em_<&>\\\"x\",\n  \"key_id\": \"42\"\n}\n", string(b))
+	require.Equal(t, "file "+path, tg.String())
+
+	// No temporary file is left behind.
+	entries, err := os.ReadDir(filepath.Dir(path))
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+}
+
+func TestIdempotentWriteLeavesFileUntouched(t *testing.T) {
+	dir := t.TempDir()
+	s := newSink(t, dir, "", sinks.Deps{})
+	tg := bind(t, s, "{sink: local, path: k.env}")
+	w := sinks.Write{RotationID: "r1", Data: sinks.Secret{"KEY": "v"}}
+	_, err := tg.Write(t.Context(), w)
+	require.NoError(t, err)
+	path := filepath.Join(dir, "out", "k.env")
+	before, err := os.Stat(path)
+	require.NoError(t, err)
+
+	_, err = tg.Write(t.Context(), w)
+	require.NoError(t, err)
+	after, err := os.Stat(path)
+	require.NoError(t, err)
+	require.True(t, os.SameFile(before, after), "an identical rewrite replaced the file")
+
+	// A changed mode is repaired even when the bytes are the same.
+	require.NoError(t, os.Chmod(path, 0o644))
+	_, err = tg.Write(t.Context(), w)
+	require.NoError(t, err)
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, fs.FileMode(0o600), fi.Mode().Perm())
+}
+
+// tricky holds values that an env file must quote.
+var tricky = map[string]string{
+	"NEWLINES": "line1\nline2\r\nline3\n",
+	"QUOTES":   `it's "quoted" '' \' \"`,
+	"EQUALS":   "a=b==c",
+	"DOLLAR":   "$HOME ${PATH} $(id) `id`",
+	"SPACES":   "  lead and trail  ",
+	"EMPTY":    "",
+	"HASH":     "#not-a-comment",
+	"BACKSL":   `C:\path\`,
+	"UNICODE":  "ключ-🔑",
+	"BINARY":   "\x01\x7f\xff\xfe",
+	"PLAIN":    "abc_DEF-0.9/+=:@%,",
+}
+
+func TestEnvRoundTripsAnyBytes(t *testing.T) {
+	dir := t.TempDir()
+	s := newSink(t, dir, "", sinks.Deps{})
+	tg := bind(t, s, "{sink: local, path: k.env}")
+	_, err := tg.Write(t.Context(), sinks.Write{RotationID: "r1", Data: tricky})
+	require.NoError(t, err)
+	got, err := tg.Read(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, sinks.Secret(tricky), got)
+
+	b, err := os.ReadFile(filepath.Join(dir, "out", "k.env"))
+	require.NoError(t, err)
+	require.Contains(t, string(b), "PLAIN=abc_DEF-0.9/+=:@%,\n")
+	require.Contains(t, string(b), "EMPTY=''\n")
+}
+
+// TestEnvLoadsInShell proves the env format is POSIX sh: `set -a; . file`
+// gives every variable its exact value.
+func TestEnvLoadsInShell(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("sh is required in CI")
+		}
+		t.Skip("no sh")
+	}
+	dir := t.TempDir()
+	s := newSink(t, dir, "", sinks.Deps{})
+	tg := bind(t, s, "{sink: local, path: k.env}")
+	_, err = tg.Write(t.Context(), sinks.Write{RotationID: "r1", Data: tricky})
+	require.NoError(t, err)
+	for name, want := range tricky {
+		cmd := exec.Command(sh, "-c", `set -a; . "$1"; eval "printf %s \"\$$2\""`, "sh", filepath.Join(dir, "out", "k.env"), name)
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}
+		out, err := cmd.Output()
+		require.NoError(t, err, name)
+		require.Equal(t, want, string(out), name)
+	}
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	s := newSink(t, dir, "", sinks.Deps{})
+	tg := bind(t, s, "{sink: local, path: k.txt}") // not .env: json
+	data := map[string]string{}
+	for k, v := range tricky {
+		if k != "BINARY" {
+			data[strings.ToLower(k)] = v
+		}
+	}
+	_, err := tg.Write(t.Context(), sinks.Write{RotationID: "r1", Data: data})
+	require.NoError(t, err)
+	got, err := tg.Read(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, sinks.Secret(data), got)
+}
+
+func TestWriteRejectsUnencodableData(t *testing.T) {
+	const secret = "sk_live_do_not_leak"
+	cases := map[string]struct {
+		path string
+		data sinks.Secret
+		want string
+	}{
+		"env name with a dash":       {"k.env", sinks.Secret{"api-key": secret}, `field "api-key" is not a valid environment variable name`},
+		"env name starting with a 1": {"k.env", sinks.Secret{"1KEY": secret}, `field "1KEY" is not a valid environment variable name`},
+		"env value with NUL":         {"k.env", sinks.Secret{"KEY": secret + "\x00"}, `field "KEY": value holds a NUL byte`},
+		"json value not UTF-8":       {"k.json", sinks.Secret{"key": secret + "\xff"}, `field "key": value is not valid UTF-8`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := newSink(t, dir, "", sinks.Deps{})
+			tg := bind(t, s, "{sink: local, path: "+tc.path+"}")
+			_, err := tg.Write(t.Context(), sinks.Write{RotationID: "r1", Data: tc.data})
+			require.ErrorContains(t, err, tc.want)
+			sinktest.AssertNoSecret(t, err.Error(), secret)
+			_, err = os.Stat(filepath.Join(dir, "out", tc.path))
+			require.ErrorIs(t, err, fs.ErrNotExist)
+		})
+	}
+}
+
+func TestReadErrorsDoNotQuoteContent(t *testing.T) {
+	const secret = "sk_live_do_not_leak"
+	cases := map[string]struct{ path, content, want string }{
+		"json syntax":       {"k.json", `{"key": "` + secret + `" x}`, "parse json: syntax error at offset"},
+		"json not strings":  {"k.json", `{"key": ["` + secret + `"]}`, "parse json: not an object of string values"},
+		"json null":         {"k.json", `null`, "parse json: not an object of string values"},
+		"env no equals":     {"k.env", "A=1\n" + secret + "\n", "parse env: line 2: expected NAME=value"},
+		"env open quote":    {"k.env", "A='" + secret + "\n", "parse env: line 1: unterminated quote"},
+		"env double quotes": {"k.env", `A="` + secret + `"`, "parse env: line 1: unsupported syntax in the value of A"},
+		"env duplicate":     {"k.env", "A=" + secret + "\nA=2\n", "parse env: line 2: A is set twice"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := newSink(t, dir, "", sinks.Deps{})
+			tg := bind(t, s, "{sink: local, path: "+tc.path+"}")
+			require.NoError(t, os.MkdirAll(filepath.Join(dir, "out"), 0o700))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "out", tc.path), []byte(tc.content), 0o600))
+			_, err := tg.Read(t.Context())
+			require.ErrorContains(t, err, tc.want)
+			sinktest.AssertNoSecret(t, err.Error(), secret)
+		})
+	}
+}
+
+func TestEnvReadsCommentsAndExport(t *testing.T) {
+	dir := t.TempDir()
+	s := newSink(t, dir, "", sinks.Deps{})
+	tg := bind(t, s, "{sink: local, path: k.env}")
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "out"), 0o700))
+	content := "# written by hand\n\nexport A=1\r\nB='x'\\''y'\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "out", "k.env"), []byte(content), 0o600))
+	got, err := tg.Read(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, sinks.Secret{"A": "1", "B": "x'y"}, got)
+}
+
+func TestWriteFailureRemovesTempFileAndLogsNoSecret(t *testing.T) {
+	dir := t.TempDir()
+	core, logs := observer.New(zapcore.DebugLevel)
+	s := newSink(t, dir, "", sinks.Deps{Name: "local", Logger: zap.New(core), Clock: clockwork.NewFakeClock()})
+	tg := bind(t, s, "{sink: local, path: k.json}")
+	// A folder where the file should be: the rename fails after the temp
+	// file was written.
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "out", "k.json", "x"), 0o700))
+	_, err := tg.Write(t.Context(), sinks.Write{RotationID: "r1", KeyID: "id1", Data: sinks.Secret{"key": "sk_live_secret"}})
+	require.ErrorContains(t, err, "rename")
+	sinktest.AssertNoSecret(t, err.Error(), "sk_live_secret")
+	entries, err := os.ReadDir(filepath.Join(dir, "out"))
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "temporary file left behind")
+
+	_, err = tg.Write(t.Context(), sinks.Write{RotationID: "r1", KeyID: "id1", Data: sinks.Secret{"key": "sk_live_secret"}})
+	require.Error(t, err)
+	require.NoError(t, os.RemoveAll(filepath.Join(dir, "out", "k.json")))
+	_, err = tg.Write(t.Context(), sinks.Write{RotationID: "r1", KeyID: "id1", Data: sinks.Secret{"key": "sk_live_secret"}})
+	require.NoError(t, err)
+	require.NotZero(t, logs.FilterMessage("file written").Len())
+	sinktest.AssertLogsNoSecret(t, logs, "sk_live_secret")
+}
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	s := newSink(t, dir, "", sinks.Deps{})
+	err := s.Check(t.Context())
+	require.ErrorContains(t, err, "file sink "+filepath.Join(dir, "out")+": stat: no such file or directory")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "out"), nil, 0o600))
+	require.ErrorContains(t, s.Check(t.Context()), "not a folder")
+	require.NoError(t, os.Remove(filepath.Join(dir, "out")))
+
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "out"), 0o700))
+	require.NoError(t, s.Check(t.Context()))
+	entries, err := os.ReadDir(filepath.Join(dir, "out"))
+	require.NoError(t, err)
+	require.Empty(t, entries, "check file left behind")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	require.ErrorIs(t, s.Check(ctx), context.Canceled)
+}
+
+func TestCheckReadOnlyFolder(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "out"), 0o500))
+	if f, err := os.CreateTemp(filepath.Join(dir, "out"), "probe"); err == nil {
+		f.Close()
+		t.Skip("running as a user that ignores folder permissions (root)")
+	}
+	s := newSink(t, dir, "", sinks.Deps{})
+	require.ErrorContains(t, s.Check(t.Context()), "not writable: permission denied")
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	cases := map[string]struct{ src, want string }{
+		"missing dir":       {`{type: file}`, "sinks.local.dir (line 1): required"},
+		"unknown field":     {`{type: file, dir: x, mode: "0600", perms: 1}`, `sinks.local.perms (line 1): unknown field "perms"`},
+		"mode not octal":    {`{type: file, dir: x, mode: "rw-------"}`, `sinks.local.mode (line 1): "rw-------" is not an octal permission`},
+		"mode too big":      {`{type: file, dir: x, mode: "01777"}`, `is not an octal permission`},
+		"mode world":        {`{type: file, dir: x, mode: "0644"}`, "0644 gives other users access to a secret"},
+		"mode no owner rw":  {`{type: file, dir: x, mode: "0440"}`, "0440 does not let the owner read and write"},
+		"mode executable":   {`{type: file, dir: x, mode: "0700"}`, "0700 makes a secret file executable"},
+		"mode wrong type":   {`{type: file, dir: x, mode: [1]}`, "sinks.local (line 1): "},
+		"vault option here": {`{type: file, dir: x, mount: secret}`, `sinks.local.mount (line 1): unknown field "mount"`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := file.ParseConfig(section(t, "sinks.local", "/etc/rotator", tc.src))
+			require.ErrorContains(t, err, tc.want)
+			var fe *config.FieldError
+			require.True(t, errors.As(err, &fe), "want a *config.FieldError, got %T", err)
+		})
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	cfg, err := file.ParseConfig(section(t, "sinks.local", "/etc/rotator", `{type: file, dir: ./out/}`))
+	require.NoError(t, err)
+	require.Equal(t, file.Config{Dir: "/etc/rotator/out", Mode: 0o600}, cfg)
+
+	cfg, err = file.ParseConfig(section(t, "sinks.local", "/etc/rotator", `{type: file, dir: /abs, mode: "0o640"}`))
+	require.NoError(t, err)
+	require.Equal(t, file.Config{Dir: "/abs", Mode: 0o640}, cfg)
+
+	cfg, err = file.ParseConfig(section(t, "sinks.local", "/etc/rotator", `{type: file, dir: /abs, mode: 0640}`))
+	require.NoError(t, err)
+	require.Equal(t, fs.FileMode(0o640), cfg.Mode)
+}
+
+func TestBindErrors(t *testing.T) {
+	cases := map[string]struct{ src, want string }{
+		"missing path":   {`{sink: local}`, "keys[0].sinks[0].path (line 1): required"},
+		"absolute path":  {`{sink: local, path: /etc/passwd}`, `keys[0].sinks[0].path (line 1): "/etc/passwd" is absolute`},
+		"escaping path":  {`{sink: local, path: ../x.env}`, `"../x.env" leaves the sink's dir`},
+		"sneaky escape":  {`{sink: local, path: a/../../x.env}`, `leaves the sink's dir`},
+		"folder":         {`{sink: local, path: a/}`, `"a/" names a folder`},
+		"dot":            {`{sink: local, path: .}`, `"." names a folder`},
+		"bad format":     {`{sink: local, path: x, format: yaml}`, `keys[0].sinks[0].format (line 1): "yaml" is not one of json, env`},
+		"unknown field":  {`{sink: local, path: x, mount: kv}`, `keys[0].sinks[0].mount (line 1): unknown field "mount"`},
+		"vault-ish path": {`{sink: local, path: x, kv_version: 2}`, `unknown field "kv_version"`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := newSink(t, t.TempDir(), "", sinks.Deps{})
+			_, err := s.Bind(section(t, "keys[0].sinks[0]", "", tc.src))
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}
+
+func TestBindFormatDefaultsAndDuplicates(t *testing.T) {
+	dir := t.TempDir()
+	s := newSink(t, dir, "", sinks.Deps{})
+	env := bind(t, s, "{sink: local, path: a/k.ENV}")
+	_, err := env.Write(t.Context(), sinks.Write{Data: sinks.Secret{"A": "1"}})
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(dir, "out", "a", "k.ENV"))
+	require.NoError(t, err)
+	require.Equal(t, "A=1\n", string(b))
+
+	forced := bind(t, s, "{sink: local, path: k.json, format: env}")
+	_, err = forced.Write(t.Context(), sinks.Write{Data: sinks.Secret{"A": "1"}})
+	require.NoError(t, err)
+	b, err = os.ReadFile(filepath.Join(dir, "out", "k.json"))
+	require.NoError(t, err)
+	require.Equal(t, "A=1\n", string(b))
+
+	_, err = s.Bind(section(t, "keys[3].sinks[0]", "", "{sink: local, path: ./a/k.ENV}"))
+	require.ErrorContains(t, err, "keys[3].sinks[0].path (line 1): "+filepath.Join(dir, "out", "a", "k.ENV")+" is already written by keys[0].sinks[0]")
+}
