@@ -136,7 +136,7 @@ func checkKnown(n *yaml.Node, t reflect.Type, path string, skip []string) error 
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
-	if reflect.PointerTo(t).Implements(unmarshalerType) || t.Implements(unmarshalerType) {
+	if t == nodeType || reflect.PointerTo(t).Implements(unmarshalerType) || t.Implements(unmarshalerType) {
 		return nil
 	}
 	switch t.Kind() {
@@ -181,16 +181,19 @@ func checkKnown(n *yaml.Node, t reflect.Type, path string, skip []string) error 
 	return nil
 }
 
-var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+var (
+	unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+	nodeType        = reflect.TypeOf(yaml.Node{})
+)
 
 func yamlFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if !f.IsExported() {
+		tag := f.Tag.Get("yaml")
+		if !f.IsExported() && !(f.Anonymous && strings.Contains(tag, "inline")) {
 			continue
 		}
-		tag := f.Tag.Get("yaml")
 		if tag == "-" {
 			continue
 		}

@@ -1,0 +1,498 @@
+// Package config loads rotator's YAML policy: strict (an unknown field is
+// an error), with defaults, ${ENV} expansion, *_file secrets, relative paths
+// resolved against the configuration file's folder, and errors that name
+// the YAML path and line.
+//
+// Provider and sink sections are kept as Sections: the backend named by
+// their type decodes them into its own Config type (see internal/wire).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is a loaded, validated policy.
+type Config struct {
+	// Listen is the address of /metrics, /healthz, /readyz and /status.
+	Listen string
+	// StatePath is the bbolt state file, resolved against the config folder.
+	StatePath string
+	// MaxConcurrent bounds the keys worked on at once.
+	MaxConcurrent int
+	// ShutdownTimeout bounds the drain on SIGTERM.
+	ShutdownTimeout time.Duration
+	// OrphanScanInterval is how often each provider is listed for keys
+	// carrying a managed key's prefix that the state does not know.
+	OrphanScanInterval time.Duration
+	// Providers and Sinks are in file order.
+	Providers []Section
+	Sinks     []Section
+	Keys      []Key
+	// BaseDir is the configuration file's folder.
+	BaseDir string
+}
+
+// Key is one managed key with every default applied.
+type Key struct {
+	Name         string
+	Provider     string
+	Params       map[string]string
+	ScheduleSpec string
+	Schedule     cron.Schedule
+	Grace        time.Duration
+	KeepAlive    time.Duration
+	Jitter       time.Duration
+	Timeout      time.Duration
+	NamePrefix   string
+	PruneOrphans bool
+	Paused       bool
+	Targets      []Target
+	// Path is the key's YAML path ("keys[1]") and Line its line.
+	Path string
+	Line int
+}
+
+// Target is one sink a key is written to.
+type Target struct {
+	Sink string
+	// Fields renames credential fields for this target (api_key →
+	// EMAILIT_API_KEY).
+	Fields map[string]string
+	// Section holds the sink-specific options; its Type is the sink's type.
+	Section Section
+}
+
+// Defaults of the `defaults:` section.
+const (
+	DefaultListen             = "127.0.0.1:9102"
+	DefaultStatePath          = "./rotator-state.db"
+	DefaultSchedule           = "@every 720h"
+	DefaultGrace              = 24 * time.Hour
+	DefaultKeepAlive          = 168 * time.Hour
+	DefaultTimeout            = 2 * time.Minute
+	DefaultNamePrefix         = "rotator-"
+	DefaultMaxConcurrent      = 4
+	DefaultShutdownTimeout    = 30 * time.Second
+	DefaultOrphanScanInterval = 6 * time.Hour
+)
+
+// raw mirrors the file. Providers and sinks stay YAML nodes; their backend
+// decodes them.
+type raw struct {
+	Listen             string    `yaml:"listen"`
+	State              rawState  `yaml:"state"`
+	MaxConcurrent      *int      `yaml:"max_concurrent"`
+	ShutdownTimeout    *Duration `yaml:"shutdown_timeout"`
+	OrphanScanInterval *Duration `yaml:"orphan_scan_interval"`
+	Defaults           rawPolicy `yaml:"defaults"`
+	Providers          yaml.Node `yaml:"providers"`
+	Sinks              yaml.Node `yaml:"sinks"`
+	Keys               []rawKey  `yaml:"keys"`
+}
+
+type rawState struct {
+	Path string `yaml:"path"`
+}
+
+type rawPolicy struct {
+	Schedule     *string   `yaml:"schedule"`
+	Grace        *Duration `yaml:"grace"`
+	KeepAlive    *Duration `yaml:"keepalive"`
+	Jitter       *Duration `yaml:"jitter"`
+	Timeout      *Duration `yaml:"timeout"`
+	NamePrefix   *string   `yaml:"name_prefix"`
+	PruneOrphans *bool     `yaml:"prune_orphans"`
+}
+
+type rawKey struct {
+	Name      string            `yaml:"name"`
+	Provider  string            `yaml:"provider"`
+	Params    map[string]string `yaml:"params"`
+	Paused    bool              `yaml:"paused"`
+	rawPolicy `yaml:",inline"`
+	Sinks     []yaml.Node `yaml:"sinks"`
+}
+
+var (
+	keyNameRE     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
+	backendNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+	prefixRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+	envRefRE      = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+)
+
+// ErrEmpty is returned for a file with no YAML document.
+var ErrEmpty = errors.New("config file is empty")
+
+// LoadFile reads and validates the policy at path.
+func LoadFile(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", unwrapPathError(err))
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Load(bytes.NewReader(b), filepath.Dir(abs))
+}
+
+// Load reads and validates a policy; baseDir resolves relative paths.
+func Load(r io.Reader, baseDir string) (*Config, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(r)
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, ErrEmpty
+		}
+		return nil, fmt.Errorf("parse config: %w", cleanYAMLError(err))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("parse config: the file holds more than one YAML document")
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		if len(doc.Content) == 1 && doc.Content[0].Tag == "!!null" {
+			return nil, ErrEmpty
+		}
+		return nil, fmt.Errorf("parse config (line %d): the top level must be a mapping", doc.Line)
+	}
+	root := doc.Content[0]
+	if err := expandEnv(root, ""); err != nil {
+		return nil, err
+	}
+	var rc raw
+	if err := checkKnown(root, reflect.TypeOf(rc), "", nil); err != nil {
+		return nil, err
+	}
+	if err := root.Decode(&rc); err != nil {
+		return nil, fmt.Errorf("parse config: %w", cleanYAMLError(err))
+	}
+	return build(&rc, root, baseDir)
+}
+
+func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
+	top := Section{Node: root, BaseDir: baseDir}
+	c := &Config{
+		Listen:             rc.Listen,
+		StatePath:          rc.State.Path,
+		MaxConcurrent:      DefaultMaxConcurrent,
+		ShutdownTimeout:    DefaultShutdownTimeout,
+		OrphanScanInterval: DefaultOrphanScanInterval,
+		BaseDir:            baseDir,
+	}
+	var errs []error
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, top.Errorf("listen", "%q is not host:port", c.Listen))
+	}
+	if c.StatePath == "" {
+		c.StatePath = DefaultStatePath
+	}
+	c.StatePath = top.Resolve(c.StatePath)
+	if rc.MaxConcurrent != nil {
+		if *rc.MaxConcurrent < 1 {
+			errs = append(errs, top.Errorf("max_concurrent", "must be at least 1, got %d", *rc.MaxConcurrent))
+		}
+		c.MaxConcurrent = *rc.MaxConcurrent
+	}
+	if rc.ShutdownTimeout != nil {
+		if rc.ShutdownTimeout.D() <= 0 {
+			errs = append(errs, top.Errorf("shutdown_timeout", "must be positive"))
+		}
+		c.ShutdownTimeout = rc.ShutdownTimeout.D()
+	}
+	if rc.OrphanScanInterval != nil {
+		if rc.OrphanScanInterval.D() < time.Minute {
+			errs = append(errs, top.Errorf("orphan_scan_interval", "must be at least 1m, got %s", rc.OrphanScanInterval.D()))
+		}
+		c.OrphanScanInterval = rc.OrphanScanInterval.D()
+	}
+
+	var err error
+	c.Providers, err = backends(rc.Providers, "providers", baseDir)
+	errs = append(errs, err)
+	c.Sinks, err = backends(rc.Sinks, "sinks", baseDir)
+	errs = append(errs, err)
+
+	defaults := policy{
+		schedule: DefaultSchedule, grace: DefaultGrace, keepalive: DefaultKeepAlive,
+		timeout: DefaultTimeout, prefix: DefaultNamePrefix,
+	}
+	defSec := Section{Path: "defaults", Node: childNode(root, "defaults")}
+	if err := defaults.apply(rc.Defaults, defSec); err != nil {
+		errs = append(errs, err)
+	}
+
+	providerType := map[string]string{}
+	for _, p := range c.Providers {
+		providerType[p.Path[len("providers."):]] = p.Type
+	}
+	sinkType := map[string]string{}
+	for _, s := range c.Sinks {
+		sinkType[s.Path[len("sinks."):]] = s.Type
+	}
+
+	keysNode := childNode(root, "keys")
+	if len(rc.Keys) == 0 {
+		errs = append(errs, top.Errorf("keys", "at least one key must be configured"))
+	}
+	seen := map[string]string{}
+	for i, rk := range rc.Keys {
+		var kn *yaml.Node
+		if keysNode != nil && i < len(keysNode.Content) {
+			kn = keysNode.Content[i]
+		}
+		k, err := buildKey(rk, i, kn, defaults, providerType, sinkType, baseDir)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if prev, ok := seen[k.Name]; ok {
+			errs = append(errs, Section{Path: k.Path, Node: kn}.Errorf("name", "%q is already used by %s", k.Name, prev))
+			continue
+		}
+		seen[k.Name] = k.Path
+		c.Keys = append(c.Keys, k)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// policy is the resolved set of per-key settings that defaults may set.
+type policy struct {
+	schedule                          string
+	grace, keepalive, jitter, timeout time.Duration
+	prefix                            string
+	prune                             bool
+}
+
+func (p *policy) apply(r rawPolicy, sec Section) error {
+	var errs []error
+	if r.Schedule != nil {
+		p.schedule = *r.Schedule
+		if _, err := ParseSchedule(p.schedule); err != nil {
+			errs = append(errs, sec.Field("schedule", err))
+		}
+	}
+	if r.Grace != nil {
+		p.grace = r.Grace.D()
+	}
+	if r.KeepAlive != nil {
+		p.keepalive = r.KeepAlive.D()
+		if p.keepalive != 0 && p.keepalive < time.Second {
+			errs = append(errs, sec.Errorf("keepalive", "must be 0s (disabled) or at least 1s"))
+		}
+	}
+	if r.Jitter != nil {
+		p.jitter = r.Jitter.D()
+	}
+	if r.Timeout != nil {
+		p.timeout = r.Timeout.D()
+		if p.timeout <= 0 {
+			errs = append(errs, sec.Errorf("timeout", "must be positive"))
+		}
+	}
+	if r.NamePrefix != nil {
+		p.prefix = *r.NamePrefix
+		if !prefixRE.MatchString(p.prefix) {
+			errs = append(errs, sec.Errorf("name_prefix", "%q must be 1-32 characters of a-z, 0-9 and -, starting with a letter or digit", p.prefix))
+		}
+	}
+	if r.PruneOrphans != nil {
+		p.prune = *r.PruneOrphans
+	}
+	return errors.Join(errs...)
+}
+
+// ParseSchedule parses a robfig/cron schedule: five fields, descriptors
+// (@daily), @every DURATION, and a CRON_TZ= prefix.
+func ParseSchedule(spec string) (cron.Schedule, error) {
+	if strings.TrimSpace(spec) == "" {
+		return nil, errors.New("schedule is empty")
+	}
+	s, err := cron.ParseStandard(spec)
+	if err != nil {
+		return nil, fmt.Errorf("invalid schedule %q: %w", spec, err)
+	}
+	if cd, ok := s.(cron.ConstantDelaySchedule); ok && cd.Delay < time.Second {
+		return nil, fmt.Errorf("invalid schedule %q: @every needs at least 1s", spec)
+	}
+	return s, nil
+}
+
+func buildKey(rk rawKey, i int, n *yaml.Node, defaults policy, providerType, sinkType map[string]string, baseDir string) (Key, error) {
+	path := fmt.Sprintf("keys[%d]", i)
+	sec := Section{Path: path, Node: n, BaseDir: baseDir}
+	var errs []error
+	k := Key{Name: rk.Name, Provider: rk.Provider, Params: rk.Params, Paused: rk.Paused, Path: path}
+	if n != nil {
+		k.Line = n.Line
+	}
+	switch {
+	case rk.Name == "":
+		errs = append(errs, sec.Errorf("name", "is required"))
+	case !keyNameRE.MatchString(rk.Name):
+		errs = append(errs, sec.Errorf("name", "%q must be 1-64 characters of a-z, 0-9 and -, not starting or ending with -", rk.Name))
+	}
+	switch {
+	case rk.Provider == "":
+		errs = append(errs, sec.Errorf("provider", "is required"))
+	case providerType[rk.Provider] == "":
+		errs = append(errs, sec.Errorf("provider", "%q is not defined under providers (defined: %s)", rk.Provider, strings.Join(sortedKeys(providerType), ", ")))
+	}
+	p := defaults
+	if err := p.apply(rk.rawPolicy, sec); err != nil {
+		errs = append(errs, err)
+	}
+	k.ScheduleSpec, k.Grace, k.KeepAlive, k.Jitter, k.Timeout = p.schedule, p.grace, p.keepalive, p.jitter, p.timeout
+	k.NamePrefix, k.PruneOrphans = p.prefix, p.prune
+	if s, err := ParseSchedule(p.schedule); err == nil {
+		k.Schedule = s
+	}
+	if len(rk.Sinks) == 0 {
+		errs = append(errs, sec.Errorf("sinks", "at least one sink must be configured"))
+	}
+	for j := range rk.Sinks {
+		t, err := buildTarget(&rk.Sinks[j], fmt.Sprintf("%s.sinks[%d]", path, j), sinkType, baseDir)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		k.Targets = append(k.Targets, t)
+	}
+	return k, errors.Join(errs...)
+}
+
+func buildTarget(n *yaml.Node, path string, sinkType map[string]string, baseDir string) (Target, error) {
+	sec := Section{Path: path, Node: n, BaseDir: baseDir}
+	if n.Kind != yaml.MappingNode {
+		return Target{}, &FieldError{Path: path, Line: n.Line, Err: errors.New("must be a mapping such as {sink: NAME, path: ...}")}
+	}
+	var head struct {
+		Sink   string            `yaml:"sink"`
+		Fields map[string]string `yaml:"fields"`
+	}
+	if err := n.Decode(&head); err != nil {
+		return Target{}, &FieldError{Path: path, Line: n.Line, Err: cleanYAMLError(err)}
+	}
+	switch {
+	case head.Sink == "":
+		return Target{}, sec.Errorf("sink", "is required")
+	case sinkType[head.Sink] == "":
+		return Target{}, sec.Errorf("sink", "%q is not defined under sinks (defined: %s)", head.Sink, strings.Join(sortedKeys(sinkType), ", "))
+	}
+	seen := map[string]string{}
+	for from, to := range head.Fields {
+		if to == "" {
+			return Target{}, sec.Errorf("fields", "%s is renamed to an empty name", from)
+		}
+		if prev, ok := seen[to]; ok {
+			return Target{}, sec.Errorf("fields", "%s and %s are both renamed to %s", prev, from, to)
+		}
+		seen[to] = from
+	}
+	sec.Type = sinkType[head.Sink]
+	return Target{Sink: head.Sink, Fields: head.Fields, Section: sec}, nil
+}
+
+// backends turns a providers: or sinks: mapping into Sections in file order.
+func backends(n yaml.Node, what, baseDir string) ([]Section, error) {
+	if n.Kind == 0 || n.Tag == "!!null" {
+		return nil, &FieldError{Path: what, Err: fmt.Errorf("at least one entry must be configured")}
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, &FieldError{Path: what, Line: n.Line, Err: errors.New("must be a mapping of name: {type: ..., ...}")}
+	}
+	var out []Section
+	var errs []error
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		name, body := n.Content[i].Value, n.Content[i+1]
+		sec := Section{Path: what + "." + name, Node: body, BaseDir: baseDir}
+		if !backendNameRE.MatchString(name) {
+			errs = append(errs, &FieldError{Path: sec.Path, Line: n.Content[i].Line, Err: fmt.Errorf("name %q must be letters, digits, _, . or -", name)})
+			continue
+		}
+		if body.Kind != yaml.MappingNode {
+			errs = append(errs, &FieldError{Path: sec.Path, Line: body.Line, Err: errors.New("must be a mapping with a type, such as {type: file, dir: /out}")})
+			continue
+		}
+		var head struct {
+			Type string `yaml:"type"`
+		}
+		_ = body.Decode(&head)
+		if head.Type == "" {
+			errs = append(errs, sec.Errorf("type", "is required"))
+			continue
+		}
+		sec.Type = head.Type
+		out = append(out, sec)
+	}
+	return out, errors.Join(errs...)
+}
+
+func childNode(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// expandEnv replaces ${VAR} in every scalar value; $$ is a literal $. An
+// unset variable is an error naming the field.
+func expandEnv(n *yaml.Node, path string) error {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if err := expandEnv(n.Content[i+1], join(path, n.Content[i].Value)); err != nil {
+				return err
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if err := expandEnv(c, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "$") {
+			return nil
+		}
+		var missing string
+		n.Value = envRefRE.ReplaceAllStringFunc(n.Value, func(m string) string {
+			if m == "$$" {
+				return "$"
+			}
+			name := m[2 : len(m)-1]
+			v, ok := os.LookupEnv(name)
+			if !ok && missing == "" {
+				missing = name
+			}
+			return v
+		})
+		if missing != "" {
+			return &FieldError{Path: path, Line: n.Line, Err: fmt.Errorf("environment variable %s is not set", missing)}
+		}
+	}
+	return nil
+}

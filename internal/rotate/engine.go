@@ -1,0 +1,411 @@
+// Package rotate is rotator's engine: for every managed key it creates a
+// fresh key at the provider, writes it to every sink, verifies, promotes
+// it, revokes the previous key after its grace period, keeps live keys in
+// use, and exports what it does as metrics.
+//
+// Every step is recorded in the state store before its side effect, so a
+// crash at any point is resumed or compensated at the next evaluation:
+//
+//	intent   the provider-side name is recorded; after a crash the key is
+//	         looked up by that name and revoked (its secret is lost)
+//	created  the key id is recorded; the secret stays in memory, and after a
+//	         crash it is read back from a sink that holds it, or, when no
+//	         sink does, the key is revoked and the rotation starts over
+//	written  every sink holds the new key; verification and promotion follow
+//	promote  in one state write the new key becomes current and the old one
+//	         gets its revocation deadline (now + grace)
+//	revoke   when due, after checking that no sink still holds the old key
+//
+// Metrics (namespace rotator):
+//
+//	rotations_total{key,provider,result}             counter
+//	rotation_duration_seconds{key}                   histogram
+//	last_rotation_success_timestamp_seconds{key}     gauge
+//	next_rotation_timestamp_seconds{key}             gauge
+//	key_created_timestamp_seconds{key}               gauge
+//	key_last_used_timestamp_seconds{key}             gauge
+//	key_inactivity_deadline_timestamp_seconds{key}   gauge
+//	keepalives_total{key,result}                     counter
+//	last_keepalive_success_timestamp_seconds{key}    gauge
+//	revocations_total{key,result}                    counter
+//	pending_revocations{key}                         gauge
+//	revocation_deadline_timestamp_seconds{key}       gauge
+//	key_consecutive_failures{key}                    gauge
+//	emergency_rotations_total{key}                   counter
+//	sink_writes_total{sink,result}                   counter
+//	provider_requests_total{provider,code}           counter
+//	provider_request_duration_seconds{provider}      histogram
+//	orphaned_keys{provider}                          gauge
+//	build_info{version,revision,...}                 gauge (registered by main)
+package rotate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"go.uber.org/zap"
+
+	"github.com/rotator-dev/rotator/internal/config"
+	"github.com/rotator-dev/rotator/internal/providers"
+	"github.com/rotator-dev/rotator/internal/sinks"
+	"github.com/rotator-dev/rotator/internal/state"
+)
+
+// Managed is one configured key with its provider and bound sink targets.
+type Managed struct {
+	Policy config.Key
+	// Provider is the key's provider; Providers (in Options) resolves the
+	// provider of older keys, which may differ after a config change.
+	Provider providers.Provider
+	Targets  []BoundTarget
+}
+
+// BoundTarget is one sink target of a key.
+type BoundTarget struct {
+	// Sink is the sink's configured name (the sink metric label).
+	Sink   string
+	Target sinks.Target
+	// Fields renames secret fields for this target.
+	Fields map[string]string
+}
+
+// Options are the engine's dependencies, all injected.
+type Options struct {
+	Keys []*Managed
+	// Providers maps configured provider names to providers.
+	Providers map[string]providers.Provider
+	// Sinks maps configured sink names to sinks (for start-up checks and
+	// Close).
+	Sinks         map[string]sinks.Sink
+	Store         *state.Store
+	Logger        *zap.Logger
+	Metrics       *Metrics
+	Clock         clockwork.Clock
+	MaxConcurrent int
+	// ShutdownTimeout bounds the drain after ctx is cancelled.
+	ShutdownTimeout time.Duration
+	// OrphanScanInterval is how often each provider is listed for orphans.
+	OrphanScanInterval time.Duration
+	// RetryBase and RetryMax bound the exponential backoff of failed
+	// rotations, revocations and keep-alives (defaults 30s and 1h).
+	RetryBase, RetryMax time.Duration
+	// Failpoint, when set, is called at every side-effect boundary with the
+	// boundary's name (see Failpoints). Crash tests make it kill the
+	// process; it is nil in production.
+	Failpoint func(point string)
+	// VerifyAttempts is how often a new credential is tested at the provider
+	// before the rotation gives up on it (default 3): some providers need a
+	// moment before a new key works.
+	VerifyAttempts int
+}
+
+func (o *Options) validate() error {
+	var errs []error
+	if o.Store == nil {
+		errs = append(errs, errors.New("options: Store is nil"))
+	}
+	if o.Logger == nil {
+		errs = append(errs, errors.New("options: Logger is nil"))
+	}
+	if o.Metrics == nil {
+		errs = append(errs, errors.New("options: Metrics is nil"))
+	}
+	if o.Clock == nil {
+		errs = append(errs, errors.New("options: Clock is nil"))
+	}
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = config.DefaultMaxConcurrent
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = config.DefaultShutdownTimeout
+	}
+	if o.OrphanScanInterval <= 0 {
+		o.OrphanScanInterval = config.DefaultOrphanScanInterval
+	}
+	if o.RetryBase <= 0 {
+		o.RetryBase = 30 * time.Second
+	}
+	if o.RetryMax <= 0 {
+		o.RetryMax = time.Hour
+	}
+	if o.VerifyAttempts <= 0 {
+		o.VerifyAttempts = 3
+	}
+	for _, k := range o.Keys {
+		if k.Provider == nil {
+			errs = append(errs, fmt.Errorf("options: key %s has no provider", k.Policy.Name))
+		}
+		if o.Providers[k.Policy.Provider] == nil {
+			errs = append(errs, fmt.Errorf("options: provider %s of key %s is not in Providers", k.Policy.Provider, k.Policy.Name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Engine runs the lifecycle of every managed key.
+type Engine struct {
+	o     Options
+	log   *zap.Logger
+	m     *Metrics
+	clock clockwork.Clock
+	keys  map[string]*keyRunner
+	order []string
+
+	// draining is set once shutdown began: no new step starts.
+	draining atomic.Bool
+	randMu   sync.Mutex
+	rnd      *rand.Rand
+}
+
+// keyRunner serialises work on one key and holds the credential of the
+// rotation in flight, in memory only.
+type keyRunner struct {
+	mu  sync.Mutex
+	k   *Managed
+	log *zap.Logger
+	// inflight is the new credential of the rotation in flight; nil after a
+	// restart, when it is read back from a sink.
+	inflight *inflight
+}
+
+type inflight struct {
+	rotationID string
+	cred       providers.Credential
+}
+
+// New builds an engine.
+func New(o Options) (*Engine, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{o: o, log: o.Logger, m: o.Metrics, clock: o.Clock, keys: map[string]*keyRunner{},
+		rnd: rand.New(rand.NewPCG(uint64(o.Clock.Now().UnixNano()), 0x5eed))}
+	for name := range o.Providers {
+		e.m.InitProvider(name)
+	}
+	for _, k := range o.Keys {
+		e.keys[k.Policy.Name] = &keyRunner{k: k, log: o.Logger.With(zap.String("key", k.Policy.Name))}
+		e.order = append(e.order, k.Policy.Name)
+		e.m.InitKey(k.Policy.Name, k.Policy.Provider)
+		for _, t := range k.Targets {
+			e.m.InitSink(t.Sink)
+		}
+	}
+	return e, nil
+}
+
+func (e *Engine) random() float64 {
+	e.randMu.Lock()
+	defer e.randMu.Unlock()
+	return e.rnd.Float64()
+}
+
+func (e *Engine) backoff(n int) time.Duration {
+	return backoff(n, e.o.RetryBase, e.o.RetryMax, e.random())
+}
+
+// Mode tunes one evaluation.
+type Mode struct {
+	// Force rotates regardless of schedule and backoff (--run-now).
+	Force bool
+	// NoRotate finishes revocations and keep-alive but starts no rotation
+	// (keys not selected by --run-now --key).
+	NoRotate bool
+	// IgnoreBackoff retries failed revocations and keep-alives now.
+	IgnoreBackoff bool
+}
+
+// Outcome is what one evaluation did.
+type Outcome struct {
+	Rotated   bool
+	Reason    Reason
+	Revoked   int
+	KeptAlive bool
+	// Next is when the key next needs attention.
+	Next time.Time
+}
+
+// errDraining stops work between steps once shutdown began.
+var errDraining = errors.New("shutting down")
+
+// Evaluate runs one level-triggered pass over a key: resume or compensate
+// a rotation in flight, revoke what is due, rotate if the policy says so,
+// keep live keys in use. It returns every failure joined.
+func (e *Engine) Evaluate(ctx context.Context, name string, mode Mode) (Outcome, error) {
+	r := e.keys[name]
+	if r == nil {
+		return Outcome{}, fmt.Errorf("unknown key %q", name)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st, err := e.o.Store.Get(name)
+	if err != nil {
+		return Outcome{Next: e.clock.Now().Add(e.o.RetryBase)}, err
+	}
+	var out Outcome
+	var errs []error
+
+	// 1. A rotation in flight is finished or compensated first.
+	if st.Rotation != nil && !e.draining.Load() {
+		reason := Reason(st.Rotation.Reason)
+		if done, err := e.resume(ctx, r, &st); err != nil {
+			errs = append(errs, fmt.Errorf("resume rotation: %w", err))
+			e.rotationFailed(r, &st, err)
+		} else if done {
+			out.Rotated, out.Reason = true, reason
+		}
+	}
+	// 2. Revocations that are due.
+	n, err := e.revokeDue(ctx, r, &st, mode.IgnoreBackoff || mode.Force)
+	out.Revoked += n
+	if err != nil {
+		errs = append(errs, err)
+	}
+	// 3. A new rotation when the policy calls for it.
+	now := e.clock.Now()
+	if st.Rotation == nil && !mode.NoRotate && !out.Rotated {
+		reason, rotate := DefaultChain.Evaluate(Input{Key: r.k.Policy, State: st, Now: now, Forced: mode.Force})
+		if rotate && (mode.Force || !now.Before(st.NextAttemptAt)) && !e.draining.Load() {
+			if reason == ReasonEmergency {
+				r.log.Error("rotating now: the provider no longer accepts the current key", zap.String("cause", st.Emergency))
+				e.m.emergencies.WithLabelValues(r.k.Policy.Name).Inc()
+			}
+			if err := e.rotate(ctx, r, &st, reason); err != nil {
+				errs = append(errs, fmt.Errorf("rotate: %w", err))
+			} else {
+				out.Rotated, out.Reason = true, reason
+			}
+			// With grace 0 the old key is due at once.
+			n, err := e.revokeDue(ctx, r, &st, true)
+			out.Revoked += n
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	// 4. Keep-alive.
+	if ok, err := e.keepAliveDue(ctx, r, &st, mode.Force || mode.IgnoreBackoff); err != nil {
+		errs = append(errs, fmt.Errorf("keep-alive: %w", err))
+	} else {
+		out.KeptAlive = ok
+	}
+	e.export(r, st)
+	out.Next = e.nextWake(r, st)
+	return out, errors.Join(errs...)
+}
+
+// nextWake is the earliest time the key needs attention.
+func (e *Engine) nextWake(r *keyRunner, st state.Key) time.Time {
+	now := e.clock.Now()
+	var next time.Time
+	consider := func(t time.Time) {
+		if t.IsZero() {
+			return
+		}
+		if t.Before(now) {
+			t = now
+		}
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	k := r.k.Policy
+	switch {
+	case st.Rotation != nil:
+		consider(maxTime(st.NextAttemptAt, now))
+	case !k.Paused:
+		reason, rotate := DefaultChain.Evaluate(Input{Key: k, State: st, Now: now})
+		if rotate && reason != ReasonScheduleDue {
+			consider(maxTime(st.NextAttemptAt, now))
+		} else {
+			consider(maxTime(NextRotation(k, st), st.NextAttemptAt))
+		}
+	}
+	for _, rt := range st.Retiring {
+		consider(maxTime(rt.RevokeAfter, rt.NextAttemptAt))
+	}
+	if st.Current != nil && k.KeepAlive > 0 {
+		consider(e.nextKeepAlive(k, st))
+	}
+	if next.IsZero() {
+		next = now.Add(24 * time.Hour)
+	}
+	return next
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// export publishes the key's state as gauges.
+func (e *Engine) export(r *keyRunner, st state.Key) {
+	name := r.k.Policy.Name
+	e.m.lastSuccess.WithLabelValues(name).Set(ts(st.LastSuccessAt))
+	e.m.nextRotation.WithLabelValues(name).Set(ts(NextRotation(r.k.Policy, st)))
+	e.m.consecutiveFailures.WithLabelValues(name).Set(float64(st.Failures))
+	e.m.pendingRevocations.WithLabelValues(name).Set(float64(len(st.Retiring)))
+	var earliest time.Time
+	for _, rt := range st.Retiring {
+		if earliest.IsZero() || rt.RevokeAfter.Before(earliest) {
+			earliest = rt.RevokeAfter
+		}
+	}
+	e.m.revocationDeadline.WithLabelValues(name).Set(ts(earliest))
+	created, lastUsed, deadline := time.Time{}, time.Time{}, time.Time{}
+	if st.Current != nil {
+		created = st.Current.CreatedAt
+		lastUsed = st.LastUsedAt
+		if ir, ok := r.k.Provider.(providers.IdleRevoker); ok && ir.IdleRevocationAfter() > 0 {
+			base := maxTime(maxTime(lastUsed, created), st.LastKeepAliveAt)
+			deadline = base.Add(ir.IdleRevocationAfter())
+		}
+	}
+	e.m.keyCreated.WithLabelValues(name).Set(ts(created))
+	e.m.keyLastUsed.WithLabelValues(name).Set(ts(lastUsed))
+	e.m.inactivityDeadline.WithLabelValues(name).Set(ts(deadline))
+	e.m.lastKeepAlive.WithLabelValues(name).Set(ts(st.LastKeepAliveAt))
+}
+
+// put records the state durably; a failure to record stops the step.
+func (e *Engine) put(st *state.Key) error {
+	if err := e.o.Store.Put(*st); err != nil {
+		return fmt.Errorf("record state: %w", err)
+	}
+	return nil
+}
+
+// providerFor returns the provider a recorded key lives at.
+func (e *Engine) providerFor(r *keyRunner, name string) (providers.Provider, error) {
+	if name == "" || name == r.k.Policy.Provider {
+		return r.k.Provider, nil
+	}
+	if p := e.o.Providers[name]; p != nil {
+		return p, nil
+	}
+	return nil, fmt.Errorf("provider %q is no longer configured", name)
+}
+
+// Failpoints are the side-effect boundaries Options.Failpoint is called
+// at, in lifecycle order.
+var Failpoints = []string{
+	"after-intent", "after-create", "after-created", "after-sink-write", "after-written",
+	"after-promote", "after-commit", "before-revoke", "after-revoke",
+}
+
+func (e *Engine) failpoint(point string) {
+	if e.o.Failpoint != nil {
+		e.o.Failpoint(point)
+	}
+}
+
+// Keys returns the managed keys' names in configuration order.
+func (e *Engine) Keys() []string { return append([]string(nil), e.order...) }

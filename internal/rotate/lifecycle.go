@@ -1,0 +1,467 @@
+package rotate
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/rotator-dev/rotator/internal/providers"
+	"github.com/rotator-dev/rotator/internal/sinks"
+	"github.com/rotator-dev/rotator/internal/state"
+)
+
+// Field names every sink receives besides the credential fields.
+const (
+	FieldKeyID     = "key_id"
+	FieldKeyName   = "key_name"
+	FieldCreatedAt = "created_at"
+)
+
+// rotate runs a new rotation from the start.
+func (e *Engine) rotate(ctx context.Context, r *keyRunner, st *state.Key, reason Reason) (err error) {
+	k := r.k.Policy
+	ctx, cancel := context.WithTimeoutCause(ctx, k.Timeout, fmt.Errorf("rotation timeout (%s) reached", k.Timeout))
+	defer cancel()
+	start := e.clock.Now()
+	defer func() {
+		e.m.rotations.WithLabelValues(k.Name, k.Provider, result(err)).Inc()
+		e.m.rotationDuration.WithLabelValues(k.Name).Observe(e.clock.Since(start).Seconds())
+		if err != nil {
+			e.rotationFailed(r, st, err)
+		}
+	}()
+
+	st.LastAttemptAt = start
+	st.Rotation = &state.Rotation{
+		ID:        uuid.NewString(),
+		Step:      state.StepIntent,
+		Provider:  k.Provider,
+		KeyName:   ProviderKeyName(k.NamePrefix, k.Name, start),
+		StartedAt: start,
+		Reason:    string(reason),
+	}
+	if err := e.put(st); err != nil {
+		st.Rotation = nil
+		return err
+	}
+	e.failpoint("after-intent")
+	r.log.Info("rotation started", zap.String("reason", string(reason)), zap.String("rotation_id", st.Rotation.ID),
+		zap.String("new_key_name", st.Rotation.KeyName))
+
+	key, err := r.k.Provider.Create(ctx, st.Rotation.KeyName, k.Params)
+	e.failpoint("after-create")
+	if err == nil {
+		err = checkCreated(key)
+	}
+	if err != nil {
+		// The key may exist although the call failed (a dropped connection,
+		// a 409 from an earlier attempt): find it by its recorded name and
+		// revoke it, since its secret is lost.
+		if cerr := e.cleanupIntent(ctx, r, st); cerr != nil {
+			return fmt.Errorf("create key: %w (and the cleanup of %s failed and will be retried: %v)", err, st.Rotation.KeyName, cerr)
+		}
+		return fmt.Errorf("create key: %w", err)
+	}
+	st.Rotation.Step = state.StepCreated
+	st.Rotation.KeyID = key.ID
+	st.Rotation.CreatedAt = key.CreatedAt
+	if st.Rotation.CreatedAt.IsZero() {
+		st.Rotation.CreatedAt = start
+	}
+	if err := e.put(st); err != nil {
+		// Without a record the key would be untracked: revoke it now.
+		if rerr := r.k.Provider.Revoke(context.WithoutCancel(ctx), key.ID); rerr != nil {
+			r.log.Error("new key could not be recorded nor revoked; it is left as an orphan for the orphan scan",
+				zap.String("key_id", key.ID), zap.Error(rerr))
+		}
+		st.Rotation = nil
+		return err
+	}
+	r.inflight = &inflight{rotationID: st.Rotation.ID, cred: key.Credential}
+	e.failpoint("after-created")
+	r.log.Info("key created", zap.String("key_id", key.ID), zap.String("new_key_name", key.Name))
+
+	// Test the new credential before any consumer can see it.
+	if err := e.verifyCredential(ctx, r, st.Rotation.KeyID, key.Credential); err != nil {
+		if providers.ReasonOf(err) == providers.ReasonAuth {
+			// The provider rejects its own new key: no sink has it yet, so
+			// revoke it and start over next time.
+			return e.abandon(ctx, r, st, fmt.Errorf("new key rejected by the provider: %w", err))
+		}
+		return fmt.Errorf("test new key: %w", err)
+	}
+	return e.finish(ctx, r, st, key.Credential)
+}
+
+// ProviderKeyName is the provider-side name of a new key:
+// <prefix><key>-<UTC timestamp>-<random>.
+func ProviderKeyName(prefix, key string, now time.Time) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return prefix + key + "-" + now.UTC().Format("20060102T150405Z") + "-" + string(b[:])
+}
+
+func checkCreated(k providers.Key) error {
+	if k.ID == "" {
+		return &providers.Error{Op: "create", Reason: providers.ReasonClient, Message: "the provider returned no key id"}
+	}
+	if len(k.Credential) == 0 {
+		return &providers.Error{Op: "create", Reason: providers.ReasonClient, Message: "the provider returned no credential"}
+	}
+	for f, v := range k.Credential {
+		if strings.TrimSpace(v) == "" {
+			return &providers.Error{Op: "create", Reason: providers.ReasonClient, Message: fmt.Sprintf("the provider returned an empty %s", f)}
+		}
+	}
+	return nil
+}
+
+// verifyCredential tests a new credential at the provider, a few times:
+// some providers need a moment before a new key works.
+func (e *Engine) verifyCredential(ctx context.Context, r *keyRunner, id string, cred providers.Credential) error {
+	var err error
+	for i := 1; i <= e.o.VerifyAttempts; i++ {
+		var info providers.KeyInfo
+		info, err = r.k.Provider.Test(ctx, id, cred)
+		if err == nil && !info.Active {
+			err = &providers.Error{Op: "test", Reason: providers.ReasonAuth, Message: "the provider reports the new key inactive"}
+		}
+		if err == nil {
+			return nil
+		}
+		if i == e.o.VerifyAttempts {
+			break
+		}
+		if reason := providers.ReasonOf(err); reason != providers.ReasonAuth && !providers.Retryable(err) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, context.Cause(ctx))
+		case <-e.clock.After(time.Duration(i) * time.Second):
+		}
+	}
+	return err
+}
+
+// finish writes every sink, verifies, promotes and commits. It is
+// idempotent: a resumed rotation calls it again with the recovered
+// credential.
+func (e *Engine) finish(ctx context.Context, r *keyRunner, st *state.Key, cred providers.Credential) error {
+	rot := st.Rotation
+	k := r.k.Policy
+	base := secretFields(cred, rot)
+	if rot.Versions == nil {
+		rot.Versions = map[string]string{}
+	}
+	var errs []error
+	for _, t := range r.k.Targets {
+		w := sinks.Write{RotationID: rot.ID, KeyID: rot.KeyID, KeyName: rot.KeyName, RotatedAt: rot.CreatedAt, Data: rename(base, t.Fields)}
+		v, err := t.Target.Write(ctx, w)
+		e.m.sinkWrites.WithLabelValues(t.Sink, result(err)).Inc()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("write %s: %w", t.Target, err))
+			continue
+		}
+		rot.Versions[t.Target.String()] = v
+		e.failpoint("after-sink-write")
+		r.log.Info("sink written", zap.String("sink", t.Sink), zap.String("target", t.Target.String()), zap.String("version", v))
+	}
+	if err := errors.Join(errs...); err != nil {
+		_ = e.put(st) // keep the versions that did land
+		return err
+	}
+	rot.Step = state.StepWritten
+	if err := e.put(st); err != nil {
+		return err
+	}
+	e.failpoint("after-written")
+
+	// Verify: every sink reads back exactly what was written.
+	for _, t := range r.k.Targets {
+		got, err := readWritten(ctx, t.Target, rot.ID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read back %s: %w", t.Target, err))
+			continue
+		}
+		if !equalSecret(got, rename(base, t.Fields)) {
+			errs = append(errs, fmt.Errorf("read back %s: the sink holds something else than was written", t.Target))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// Promote staged writes (Secrets Manager: AWSCURRENT).
+	for _, t := range r.k.Targets {
+		if p, ok := t.Target.(sinks.Promoter); ok {
+			w := sinks.Write{RotationID: rot.ID, KeyID: rot.KeyID, KeyName: rot.KeyName, RotatedAt: rot.CreatedAt, Data: rename(base, t.Fields)}
+			if err := p.Promote(ctx, w); err != nil {
+				return fmt.Errorf("promote %s: %w", t.Target, err)
+			}
+		}
+	}
+
+	e.failpoint("after-promote")
+	now := e.clock.Now()
+	if st.Current != nil {
+		st.Retiring = append(st.Retiring, state.Retiring{ProviderKey: *st.Current, RevokeAfter: now.Add(k.Grace)})
+	}
+	st.Current = &state.ProviderKey{Provider: rot.Provider, ID: rot.KeyID, Name: rot.KeyName, CreatedAt: rot.CreatedAt}
+	reason := rot.Reason
+	st.Rotation = nil
+	st.LastSuccessAt = now
+	st.Failures, st.NextAttemptAt, st.LastError, st.LastErrorAt, st.Emergency = 0, time.Time{}, "", time.Time{}, ""
+	st.LastKeepAliveAt, st.KeepAliveFailures, st.KeepAliveRetryAt, st.LastUsedAt = now, 0, time.Time{}, time.Time{}
+	st.Rotations++
+	if err := e.put(st); err != nil {
+		return err
+	}
+	r.inflight = nil
+	e.failpoint("after-commit")
+	r.log.Info("rotation complete", zap.String("key_id", st.Current.ID), zap.String("reason", reason),
+		zap.Duration("grace", k.Grace), zap.Int("pending_revocations", len(st.Retiring)))
+	return nil
+}
+
+// resume continues or compensates a rotation found in flight. done is true
+// when it completed the rotation.
+func (e *Engine) resume(ctx context.Context, r *keyRunner, st *state.Key) (done bool, err error) {
+	k := r.k.Policy
+	ctx, cancel := context.WithTimeoutCause(ctx, k.Timeout, fmt.Errorf("rotation timeout (%s) reached", k.Timeout))
+	defer cancel()
+	rot := st.Rotation
+	if rot.Step == state.StepIntent {
+		// Create may or may not have happened: its secret is lost either way.
+		if err := e.cleanupIntent(ctx, r, st); err != nil {
+			return false, err
+		}
+		return false, nil
+	}
+	var cred providers.Credential
+	if r.inflight != nil && r.inflight.rotationID == rot.ID {
+		cred = r.inflight.cred
+	} else {
+		cred, err = e.recoverCredential(ctx, r, rot)
+		if err != nil {
+			return false, err
+		}
+	}
+	if cred == nil {
+		// No sink holds the new key and its secret is gone: revoke it.
+		return false, e.abandon(ctx, r, st, nil)
+	}
+	r.log.Info("resuming rotation", zap.String("rotation_id", rot.ID), zap.String("step", string(rot.Step)),
+		zap.String("new_key_id", rot.KeyID))
+	r.inflight = &inflight{rotationID: rot.ID, cred: cred}
+	start := e.clock.Now()
+	if rot.Step == state.StepCreated {
+		if err := e.verifyCredential(ctx, r, rot.KeyID, cred); err != nil {
+			if providers.ReasonOf(err) == providers.ReasonAuth {
+				return false, e.abandon(ctx, r, st, fmt.Errorf("new key rejected by the provider: %w", err))
+			}
+			return false, fmt.Errorf("test new key: %w", err)
+		}
+	}
+	err = e.finish(ctx, r, st, cred)
+	e.m.rotations.WithLabelValues(k.Name, k.Provider, result(err)).Inc()
+	e.m.rotationDuration.WithLabelValues(k.Name).Observe(e.clock.Since(start).Seconds())
+	return err == nil, err
+}
+
+// recoverCredential reads the in-flight key's credential back from a sink
+// that holds it. It returns nil, nil when every sink was read and none
+// holds it, and an error when a sink could not be read (then nobody can
+// tell, and the rotation stays in flight).
+func (e *Engine) recoverCredential(ctx context.Context, r *keyRunner, rot *state.Rotation) (providers.Credential, error) {
+	var errs []error
+	for _, t := range r.k.Targets {
+		got, err := readWritten(ctx, t.Target, rot.ID)
+		if errors.Is(err, sinks.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read %s: %w", t.Target, err))
+			continue
+		}
+		plain := unrename(got, t.Fields)
+		if plain[FieldKeyID] != rot.KeyID {
+			continue
+		}
+		cred := providers.Credential{}
+		for f, v := range plain {
+			switch f {
+			case FieldKeyID, FieldKeyName, FieldCreatedAt:
+			default:
+				cred[f] = v
+			}
+		}
+		if len(cred) > 0 {
+			return cred, nil
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+// abandon revokes the in-flight key once no sink holds it, and clears the
+// rotation so that the next one starts afresh.
+func (e *Engine) abandon(ctx context.Context, r *keyRunner, st *state.Key, cause error) error {
+	rot := st.Rotation
+	if holder, err := e.sinkHolding(ctx, r, rot.KeyID, rot.ID); err != nil {
+		return errors.Join(cause, fmt.Errorf("cannot abandon key %s: %w", rot.KeyID, err))
+	} else if holder != "" {
+		return errors.Join(cause, fmt.Errorf("cannot abandon key %s: %s holds it", rot.KeyID, holder))
+	}
+	p, err := e.providerFor(r, rot.Provider)
+	if err != nil {
+		return errors.Join(cause, err)
+	}
+	if err := p.Revoke(ctx, rot.KeyID); err != nil {
+		return errors.Join(cause, fmt.Errorf("revoke abandoned key %s: %w", rot.KeyID, err))
+	}
+	r.log.Warn("abandoned the new key of an interrupted rotation: no sink held it and its secret was lost; it is revoked and the rotation starts over",
+		zap.String("key_id", rot.KeyID), zap.String("rotation_id", rot.ID))
+	st.Rotation = nil
+	r.inflight = nil
+	if err := e.put(st); err != nil {
+		return errors.Join(cause, err)
+	}
+	return cause
+}
+
+// cleanupIntent finds keys created under the recorded name (by an attempt
+// whose outcome is unknown), revokes them, and clears the rotation.
+func (e *Engine) cleanupIntent(ctx context.Context, r *keyRunner, st *state.Key) error {
+	rot := st.Rotation
+	p, err := e.providerFor(r, rot.Provider)
+	if err != nil {
+		return err
+	}
+	found, err := p.List(ctx, rot.KeyName)
+	if err != nil {
+		return fmt.Errorf("look up %s: %w", rot.KeyName, err)
+	}
+	for _, info := range found {
+		if info.Name != rot.KeyName {
+			continue
+		}
+		if err := p.Revoke(ctx, info.ID); err != nil {
+			return fmt.Errorf("revoke %s (%s): %w", info.Name, info.ID, err)
+		}
+		r.log.Warn("revoked a key created by an attempt whose response was lost", zap.String("key_id", info.ID),
+			zap.String("key_name", info.Name))
+	}
+	st.Rotation = nil
+	return e.put(st)
+}
+
+// rotationFailed records a failure and its backoff.
+func (e *Engine) rotationFailed(r *keyRunner, st *state.Key, err error) {
+	if errors.Is(err, errDraining) {
+		return
+	}
+	now := e.clock.Now()
+	st.Failures++
+	st.NextAttemptAt = now.Add(e.backoff(st.Failures))
+	st.LastError, st.LastErrorAt = err.Error(), now
+	if perr := e.put(st); perr != nil {
+		r.log.Error("cannot record the failure", zap.Error(perr))
+	}
+	r.log.Error("rotation failed; the current key stays in place", zap.Error(err), zap.Int("consecutive_failures", st.Failures),
+		zap.Time("next_attempt", st.NextAttemptAt))
+}
+
+// sinkHolding returns the first target that holds key id, "" when every
+// target was read and none does, or an error when some target could not be
+// read (then nobody can tell).
+func (e *Engine) sinkHolding(ctx context.Context, r *keyRunner, id, rotationID string) (string, error) {
+	var errs []error
+	for _, t := range r.k.Targets {
+		got, err := readWritten(ctx, t.Target, rotationID)
+		if errors.Is(err, sinks.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read %s: %w", t.Target, err))
+			continue
+		}
+		if unrename(got, t.Fields)[FieldKeyID] == id {
+			return t.Target.String(), nil
+		}
+		if _, staged := t.Target.(sinks.PendingReader); staged && rotationID != "" {
+			// also what consumers read now
+			cur, err := t.Target.Read(ctx)
+			if err == nil && unrename(cur, t.Fields)[FieldKeyID] == id {
+				return t.Target.String(), nil
+			}
+		}
+	}
+	return "", errors.Join(errs...)
+}
+
+// readWritten reads what a rotation wrote: the staged value for staging
+// targets, else what consumers read.
+func readWritten(ctx context.Context, t sinks.Target, rotationID string) (sinks.Secret, error) {
+	if pr, ok := t.(sinks.PendingReader); ok && rotationID != "" {
+		return pr.ReadPending(ctx, rotationID)
+	}
+	return t.Read(ctx)
+}
+
+func secretFields(cred providers.Credential, rot *state.Rotation) sinks.Secret {
+	s := sinks.Secret{}
+	for k, v := range cred {
+		s[k] = v
+	}
+	s[FieldKeyID] = rot.KeyID
+	s[FieldKeyName] = rot.KeyName
+	s[FieldCreatedAt] = rot.CreatedAt.UTC().Format(time.RFC3339)
+	return s
+}
+
+func rename(s sinks.Secret, fields map[string]string) sinks.Secret {
+	out := make(sinks.Secret, len(s))
+	for k, v := range s {
+		if to, ok := fields[k]; ok {
+			k = to
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func unrename(s sinks.Secret, fields map[string]string) sinks.Secret {
+	inv := make(map[string]string, len(fields))
+	for from, to := range fields {
+		inv[to] = from
+	}
+	out := make(sinks.Secret, len(s))
+	for k, v := range s {
+		if from, ok := inv[k]; ok {
+			k = from
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func equalSecret(a, b sinks.Secret) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,396 @@
+package rotate
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rotator-dev/rotator/internal/config"
+	"github.com/rotator-dev/rotator/internal/providers"
+	"github.com/rotator-dev/rotator/internal/sinks"
+)
+
+func TestLifecycleCreatesWritesGracesRevokes(t *testing.T) {
+	h := newHarness(t, nil)
+
+	out := h.mustEval(Mode{})
+	if !out.Rotated || out.Reason != ReasonNoKey {
+		t.Fatalf("first evaluation: rotated=%v reason=%q, want a rotation for no_key", out.Rotated, out.Reason)
+	}
+	first := h.state().Current
+	h.checkConverged("after the first rotation")
+	if got := h.sinkOf(0)[FieldKeyName]; !strings.HasPrefix(got, "rotator-mail-20261123T100000Z-") {
+		t.Errorf("key_name in sink = %q, want rotator-mail-<timestamp>-<random>", got)
+	}
+	if got, want := out.Next, t0.Add(6*time.Hour); !got.Equal(want) {
+		t.Errorf("next wake = %s, want the keep-alive at %s", got, want)
+	}
+
+	// Not due yet: nothing happens.
+	h.clock.Advance(time.Hour)
+	if out := h.mustEval(Mode{}); out.Rotated {
+		t.Fatal("rotated before the schedule was due")
+	}
+
+	// The schedule comes due: a new key, the old one in grace.
+	h.clock.Advance(23 * time.Hour)
+	out = h.mustEval(Mode{})
+	if !out.Rotated || out.Reason != ReasonScheduleDue {
+		t.Fatalf("rotated=%v reason=%q, want schedule_due", out.Rotated, out.Reason)
+	}
+	st := h.state()
+	if len(st.Retiring) != 1 || st.Retiring[0].ID != first.ID {
+		t.Fatalf("retiring = %+v, want the first key", st.Retiring)
+	}
+	if got, want := st.Retiring[0].RevokeAfter, h.clock.Now().Add(time.Hour); !got.Equal(want) {
+		t.Errorf("revoke after %s, want now + grace %s", got, want)
+	}
+	if !h.prov.Valid(credOf(h, first.ID)) {
+		t.Error("the old key was revoked before its grace period ended")
+	}
+	if got, want := out.Next, h.clock.Now().Add(time.Hour); !got.Equal(want) {
+		t.Errorf("next wake = %s, want the revocation deadline %s", got, want)
+	}
+	h.checkSafety("in grace")
+
+	h.clock.Advance(time.Hour)
+	if out := h.mustEval(Mode{}); out.Revoked != 1 {
+		t.Fatalf("revoked %d keys at the deadline, want 1", out.Revoked)
+	}
+	h.checkConverged("after revocation")
+	h.checkNoSecretLeaked()
+}
+
+// credOf finds the credential of a key id in the sinks' history: the
+// in-memory provider only knows secrets, so tests look them up by the
+// record they issued.
+func credOf(h *harness, id string) providers.Credential {
+	for _, tg := range h.targets {
+		tg.Target.Name = tg.Target.Name // no-op: keep the target unchanged
+	}
+	for _, s := range h.prov.Issued() {
+		// Memory issues ids in order; the n-th secret belongs to id n.
+		_ = s
+	}
+	issued := h.prov.Issued()
+	n := 0
+	for i := range id {
+		n = n*10 + int(id[i]-'0')
+	}
+	return providers.Credential{"api_key": issued[n-1]}
+}
+
+func TestGraceZeroRevokesInTheSamePass(t *testing.T) {
+	h := newHarness(t, func(k *config.Key) { k.Grace = 0 })
+	h.mustEval(Mode{})
+	out := h.mustEval(Mode{Force: true})
+	if !out.Rotated || out.Revoked != 1 {
+		t.Fatalf("rotated=%v revoked=%d, want a rotation and the old key revoked in the same pass", out.Rotated, out.Revoked)
+	}
+	h.checkConverged("grace 0")
+}
+
+// TestCrashAtEveryStep kills the engine at every side-effect boundary of a
+// rotation (and of the revocation that follows), restarts it on the same
+// state file, and checks that it converges with no untracked key and no
+// sink holding a revoked key.
+func TestCrashAtEveryStep(t *testing.T) {
+	for _, point := range Failpoints {
+		t.Run(point, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.mustEval(Mode{}) // a first key, so that there is an old one
+			h.checkConverged("before the crash")
+
+			h.crashAt = point
+			h.clock.Advance(24 * time.Hour)
+			_, _, crashed := h.eval(Mode{})
+			if !crashed && !strings.Contains(point, "revoke") {
+				t.Fatalf("failpoint %s was never reached", point)
+			}
+			if strings.Contains(point, "revoke") && !crashed {
+				// The revocation comes after the grace period.
+				h.clock.Advance(time.Hour)
+				if _, _, crashed = h.eval(Mode{}); !crashed {
+					t.Fatalf("failpoint %s was never reached", point)
+				}
+			}
+			h.checkSafety("right after the crash")
+
+			h.restart()
+			for i := 0; i < 4; i++ {
+				h.mustEval(Mode{})
+				h.checkSafety("after restart")
+				h.clock.Advance(time.Hour)
+			}
+			h.checkConverged("after recovery")
+			if got := h.state().Rotations; got < 2 {
+				t.Errorf("%d rotations completed, want at least 2", got)
+			}
+			h.checkNoSecretLeaked()
+		})
+	}
+}
+
+func TestCrashBeforeAnySinkIsWrittenRevokesTheNewKey(t *testing.T) {
+	h := newHarness(t, nil)
+	h.mustEval(Mode{})
+	old := h.state().Current.ID
+	h.crashAt = "after-created"
+	h.clock.Advance(24 * time.Hour)
+	if _, _, crashed := h.eval(Mode{}); !crashed {
+		t.Fatal("no crash")
+	}
+	lost := h.state().Rotation.KeyID
+	h.restart()
+	h.mustEval(Mode{})
+	if info, _ := h.prov.Get(lost); info.Active {
+		t.Errorf("the key whose secret was lost (%s) is still active", lost)
+	}
+	if cur := h.state().Current.ID; cur == old || cur == lost {
+		t.Errorf("current = %s, want a fresh key after starting over", cur)
+	}
+}
+
+func TestCrashAfterOneSinkResumesFromTheSink(t *testing.T) {
+	h := newHarness(t, nil)
+	h.mustEval(Mode{})
+	h.crashAt = "after-sink-write" // after the first of two sinks
+	h.clock.Advance(24 * time.Hour)
+	if _, _, crashed := h.eval(Mode{}); !crashed {
+		t.Fatal("no crash")
+	}
+	inFlight := h.state().Rotation.KeyID
+	creates := h.prov.Calls("create")
+	h.restart()
+	h.mustEval(Mode{})
+	if got := h.state().Current.ID; got != inFlight {
+		t.Errorf("current = %s, want the in-flight key %s recovered from the sink", got, inFlight)
+	}
+	if h.prov.Calls("create") != creates {
+		t.Error("a new key was created although the in-flight one could be resumed")
+	}
+}
+
+func TestAmbiguousCreateIsCleanedUpByName(t *testing.T) {
+	h := newHarness(t, nil)
+	h.prov.CreateFunc = func(ctx context.Context, name string, _ map[string]string) (providers.Key, error) {
+		h.prov.Create(name) // the provider made it; the response is lost
+		return providers.Key{}, &providers.Error{Op: "create", Reason: providers.ReasonTimeout, Message: "connection reset"}
+	}
+	if _, err, _ := h.eval(Mode{}); err == nil {
+		t.Fatal("want the failed create reported")
+	}
+	if got := h.prov.Active(); len(got) != 0 {
+		t.Fatalf("active keys after the lost response: %v, want the lost key revoked", got)
+	}
+	st := h.state()
+	if st.Rotation != nil || st.Failures != 1 || st.NextAttemptAt.IsZero() {
+		t.Fatalf("state after failure: rotation=%v failures=%d next=%s", st.Rotation, st.Failures, st.NextAttemptAt)
+	}
+	// Backoff: not retried at once, then retried and successful.
+	h.prov.CreateFunc = func(_ context.Context, name string, _ map[string]string) (providers.Key, error) {
+		return h.prov.Create(name), nil
+	}
+	if out := h.mustEval(Mode{}); out.Rotated {
+		t.Fatal("retried before the backoff elapsed")
+	}
+	h.clock.Advance(time.Minute)
+	if out := h.mustEval(Mode{}); !out.Rotated {
+		t.Fatal("not retried after the backoff")
+	}
+	h.checkConverged("after retry")
+}
+
+func TestFailedSinkKeepsTheOldKey(t *testing.T) {
+	h := newHarness(t, nil)
+	h.mustEval(Mode{})
+	old := h.state().Current.ID
+	down := errors.New("connection refused")
+	h.targets[1].WriteFunc = func(context.Context, sinks.Write) (string, error) { return "", down }
+	h.clock.Advance(24 * time.Hour)
+	for i := 0; i < 3; i++ {
+		_, err, _ := h.eval(Mode{})
+		if err == nil || !strings.Contains(err.Error(), "connection refused") {
+			t.Fatalf("attempt %d: err = %v, want the sink failure", i, err)
+		}
+		h.checkSafety("sink down")
+		h.clock.Advance(10 * time.Minute)
+	}
+	st := h.state()
+	if st.Current.ID != old {
+		t.Fatal("the current key changed although a sink failed")
+	}
+	if h.sinkOf(1)[FieldKeyID] != old {
+		t.Fatal("the failing sink lost the old key")
+	}
+	if !h.prov.Valid(credOf(h, old)) {
+		t.Fatal("the old key was revoked although a sink never got the new one")
+	}
+	if st.Failures < 3 {
+		t.Errorf("failures = %d, want them counted", st.Failures)
+	}
+	// The sink comes back: the same in-flight key is finished.
+	inFlight := st.Rotation.KeyID
+	h.targets[1].WriteFunc = func(_ context.Context, w sinks.Write) (string, error) { return h.targets[1].Put(w.Data), nil }
+	h.clock.Advance(time.Hour)
+	h.mustEval(Mode{})
+	if got := h.state().Current.ID; got != inFlight {
+		t.Errorf("current = %s, want the in-flight key %s", got, inFlight)
+	}
+	h.clock.Advance(2 * time.Hour)
+	h.mustEval(Mode{})
+	h.checkConverged("after the sink recovered")
+}
+
+func TestRevocationIsRetriedWithBackoff(t *testing.T) {
+	h := newHarness(t, nil)
+	h.mustEval(Mode{})
+	h.clock.Advance(24 * time.Hour)
+	h.mustEval(Mode{})
+	old := h.state().Retiring[0].ID
+	fails := 2
+	h.prov.RevokeFunc = func(_ context.Context, id string) error {
+		if fails > 0 {
+			fails--
+			return &providers.Error{Op: "revoke", Reason: providers.ReasonServer, Status: 503}
+		}
+		h.prov.Revoke(id)
+		return nil
+	}
+	h.clock.Advance(time.Hour)
+	if _, err, _ := h.eval(Mode{}); err == nil {
+		t.Fatal("want the failed revocation reported")
+	}
+	rt := h.state().Retiring[0]
+	if rt.Attempts != 1 || !rt.NextAttemptAt.After(h.clock.Now()) {
+		t.Fatalf("retiring after a failure: %+v", rt)
+	}
+	h.mustEval(Mode{}) // within backoff: not attempted
+	if fails != 1 {
+		t.Fatal("revocation retried before its backoff elapsed")
+	}
+	for i := 0; i < 3 && len(h.state().Retiring) > 0; i++ {
+		h.clock.Advance(5 * time.Minute)
+		h.eval(Mode{})
+	}
+	if info, _ := h.prov.Get(old); info.Active {
+		t.Fatal("old key never revoked")
+	}
+	h.checkConverged("after retries")
+}
+
+func TestNoRevocationWhileASinkHoldsTheOldKey(t *testing.T) {
+	h := newHarness(t, nil)
+	h.mustEval(Mode{})
+	oldData := h.sinkOf(1)
+	h.clock.Advance(24 * time.Hour)
+	h.mustEval(Mode{})
+	old := h.state().Retiring[0].ID
+	h.targets[1].Put(oldData) // someone restored the old secret
+	h.clock.Advance(2 * time.Hour)
+	_, err, _ := h.eval(Mode{})
+	if err == nil || !strings.Contains(err.Error(), "still holds") {
+		t.Fatalf("err = %v, want a refusal naming the sink", err)
+	}
+	if info, _ := h.prov.Get(old); !info.Active {
+		t.Fatal("revoked a key that a sink still holds")
+	}
+}
+
+func TestUnreadableSinkBlocksRevocation(t *testing.T) {
+	h := newHarness(t, nil)
+	h.mustEval(Mode{})
+	h.clock.Advance(24 * time.Hour)
+	h.mustEval(Mode{})
+	old := h.state().Retiring[0].ID
+	h.targets[0].ReadFunc = func(context.Context) (sinks.Secret, error) { return nil, errors.New("timeout") }
+	h.clock.Advance(2 * time.Hour)
+	if _, err, _ := h.eval(Mode{}); err == nil {
+		t.Fatal("want an error")
+	}
+	if info, _ := h.prov.Get(old); !info.Active {
+		t.Fatal("revoked without being able to check every sink")
+	}
+}
+
+func TestKeepAliveUsesTheKeyFromTheSink(t *testing.T) {
+	h := newHarness(t, nil)
+	h.mustEval(Mode{})
+	tests := h.prov.Calls("test")
+	h.clock.Advance(6 * time.Hour)
+	out := h.mustEval(Mode{})
+	if !out.KeptAlive || h.prov.Calls("test") != tests+1 {
+		t.Fatalf("kept alive=%v tests=%d, want one keep-alive", out.KeptAlive, h.prov.Calls("test")-tests)
+	}
+	if got := h.state().LastUsedAt; !got.Equal(h.clock.Now()) {
+		t.Errorf("last used = %s, want now", got)
+	}
+}
+
+func TestInactiveKeyIsRotatedAtOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	h.mustEval(Mode{})
+	cur := h.state().Current.ID
+	h.prov.SetActive(cur, false) // the provider revoked it for inactivity
+	h.clock.Advance(6 * time.Hour)
+	if _, err, _ := h.eval(Mode{}); err == nil {
+		t.Fatal("want the keep-alive failure reported")
+	}
+	if h.state().Emergency == "" {
+		t.Fatal("emergency not recorded")
+	}
+	out := h.mustEval(Mode{})
+	if !out.Rotated || out.Reason != ReasonEmergency {
+		t.Fatalf("rotated=%v reason=%s, want an emergency rotation", out.Rotated, out.Reason)
+	}
+	h.clock.Advance(2 * time.Hour)
+	h.mustEval(Mode{})
+	h.checkConverged("after the emergency")
+}
+
+func TestNewKeyRejectedIsRevokedBeforeAnySinkSeesIt(t *testing.T) {
+	h := newHarness(t, nil)
+	h.e.o.VerifyAttempts = 1
+	h.prov.TestFunc = func(context.Context, string, providers.Credential) (providers.KeyInfo, error) {
+		return providers.KeyInfo{}, &providers.Error{Op: "test", Reason: providers.ReasonAuth, Status: 401}
+	}
+	if _, err, _ := h.eval(Mode{}); err == nil {
+		t.Fatal("want an error")
+	}
+	if len(h.prov.Active()) != 0 {
+		t.Error("the rejected key was left active")
+	}
+	if _, err := h.targets[0].Current(); !errors.Is(err, sinks.ErrNotFound) {
+		t.Error("a sink was written with a key the provider rejects")
+	}
+}
+
+func TestEmptyCredentialIsNeverPushed(t *testing.T) {
+	h := newHarness(t, nil)
+	h.prov.CreateFunc = func(_ context.Context, name string, _ map[string]string) (providers.Key, error) {
+		k := h.prov.Create(name)
+		k.Credential["api_key"] = ""
+		return k, nil
+	}
+	if _, err, _ := h.eval(Mode{}); err == nil || !strings.Contains(err.Error(), "empty api_key") {
+		t.Fatalf("err = %v, want the empty credential named", err)
+	}
+	if _, err := h.targets[0].Current(); !errors.Is(err, sinks.ErrNotFound) {
+		t.Error("an empty credential reached a sink")
+	}
+	if len(h.prov.Active()) != 0 {
+		t.Error("the unusable key was left active")
+	}
+}
+
+func TestPausedKeyIsNotRotatedUnlessForced(t *testing.T) {
+	h := newHarness(t, func(k *config.Key) { k.Paused = true })
+	if out := h.mustEval(Mode{}); out.Rotated {
+		t.Fatal("a paused key was rotated")
+	}
+	if out := h.mustEval(Mode{Force: true}); !out.Rotated {
+		t.Fatal("--run-now did not rotate a paused key")
+	}
+}

@@ -1,0 +1,108 @@
+package rotate
+
+import (
+	"container/heap"
+	"context"
+	"sync"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+)
+
+// scheduler wakes jobs at their due times with one timer for all of them,
+// so an idle daemon with 10,000 keys sleeps until the nearest event.
+type scheduler struct {
+	clock clockwork.Clock
+	mu    sync.Mutex
+	h     jobHeap
+	idx   map[string]*item
+	wake  chan struct{}
+}
+
+type item struct {
+	job   string
+	at    time.Time
+	index int
+}
+
+type jobHeap []*item
+
+func (h jobHeap) Len() int           { return len(h) }
+func (h jobHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h jobHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].index = i; h[j].index = j }
+func (h *jobHeap) Push(x any)        { it := x.(*item); it.index = len(*h); *h = append(*h, it) }
+func (h *jobHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	it.index = -1
+	return it
+}
+
+func newScheduler(clock clockwork.Clock) *scheduler {
+	return &scheduler{clock: clock, idx: map[string]*item{}, wake: make(chan struct{}, 1)}
+}
+
+// at sets (or moves) the job's due time.
+func (s *scheduler) at(job string, t time.Time) {
+	s.mu.Lock()
+	if it, ok := s.idx[job]; ok {
+		it.at = t
+		heap.Fix(&s.h, it.index)
+	} else {
+		it := &item{job: job, at: t}
+		heap.Push(&s.h, it)
+		s.idx[job] = it
+	}
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// next blocks until a job is due and removes it; false when ctx is done.
+func (s *scheduler) next(ctx context.Context) (string, bool) {
+	for {
+		s.mu.Lock()
+		var wait time.Duration = -1
+		if len(s.h) > 0 {
+			it := s.h[0]
+			if d := it.at.Sub(s.clock.Now()); d <= 0 {
+				heap.Pop(&s.h)
+				delete(s.idx, it.job)
+				s.mu.Unlock()
+				return it.job, true
+			} else {
+				wait = d
+			}
+		}
+		s.mu.Unlock()
+		var timer clockwork.Timer
+		var fire <-chan time.Time
+		if wait >= 0 {
+			timer = s.clock.NewTimer(wait)
+			fire = timer.Chan()
+		}
+		select {
+		case <-ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
+			return "", false
+		case <-s.wake:
+		case <-fire:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+// len is the number of scheduled jobs.
+func (s *scheduler) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.h)
+}

@@ -1,0 +1,189 @@
+// Package state is the daemon's durable memory: one record per managed
+// key in an embedded bbolt file (mode 0600, schema-versioned, locked so
+// that only one rotator uses it). Records hold key ids and names, never a
+// credential.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// SchemaVersion is the version of the record layout this build writes.
+const SchemaVersion = 1
+
+var (
+	bucketMeta = []byte("meta")
+	bucketKeys = []byte("keys")
+	keySchema  = []byte("schema_version")
+)
+
+var (
+	// ErrLocked is returned by Open when another process holds the file.
+	ErrLocked = errors.New("state file is in use by another rotator process")
+	// ErrFutureSchema is returned by Open for a file written by a newer
+	// rotator.
+	ErrFutureSchema = errors.New("state file was written by a newer rotator")
+)
+
+// Store is an open state file.
+type Store struct {
+	db   *bolt.DB
+	path string
+}
+
+// Options tune Open.
+type Options struct {
+	// ReadOnly opens without writing (for --status); it still waits for the
+	// lock.
+	ReadOnly bool
+	// LockTimeout is how long to wait for another process's lock; 0 means
+	// 1s.
+	LockTimeout time.Duration
+}
+
+// Open opens or creates the state file.
+func Open(path string, o Options) (*Store, error) {
+	if o.LockTimeout == 0 {
+		o.LockTimeout = time.Second
+	}
+	if !o.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("open state %s: %w", path, err)
+		}
+	} else if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.LockTimeout, ReadOnly: o.ReadOnly})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("open state %s: %w (stop the other instance, or point state.path elsewhere)", path, ErrLocked)
+		}
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path}
+	if err := s.init(o.ReadOnly); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	if !o.ReadOnly {
+		// bbolt creates the file with the mode given, but an existing file
+		// keeps its own: tighten it.
+		if err := os.Chmod(path, 0o600); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open state %s: %w", path, err)
+		}
+	}
+	return s, nil
+}
+
+func (s *Store) init(readOnly bool) error {
+	check := func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		if m == nil {
+			return nil
+		}
+		v, err := strconv.Atoi(string(m.Get(keySchema)))
+		if err != nil {
+			return fmt.Errorf("schema version %q is not a number: the file is not a rotator state file", m.Get(keySchema))
+		}
+		if v > SchemaVersion {
+			return fmt.Errorf("%w (schema %d, this build reads up to %d): upgrade rotator", ErrFutureSchema, v, SchemaVersion)
+		}
+		return nil
+	}
+	if readOnly {
+		return s.db.View(check)
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := check(tx); err != nil {
+			return err
+		}
+		m, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if m.Get(keySchema) == nil {
+			if err := m.Put(keySchema, []byte(strconv.Itoa(SchemaVersion))); err != nil {
+				return err
+			}
+		}
+		_, err = tx.CreateBucketIfNotExists(bucketKeys)
+		return err
+	})
+}
+
+// Path is the file's path.
+func (s *Store) Path() string { return s.path }
+
+// Close releases the file and its lock.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Get returns the record of the named key; a key never seen returns a
+// record with only its name.
+func (s *Store) Get(name string) (Key, error) {
+	k := Key{Name: name}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketKeys)
+		if b == nil {
+			return nil
+		}
+		v := b.Get([]byte(name))
+		if v == nil {
+			return nil
+		}
+		return json.Unmarshal(v, &k)
+	})
+	if err != nil {
+		return Key{Name: name}, fmt.Errorf("read state of %s: %w", name, err)
+	}
+	return k, nil
+}
+
+// Put durably writes the record (fsynced before Put returns). Concurrent
+// Puts from several goroutines share one transaction and one fsync.
+func (s *Store) Put(k Key) error {
+	v, err := json.Marshal(k)
+	if err != nil {
+		return fmt.Errorf("write state of %s: %w", k.Name, err)
+	}
+	err = s.db.Batch(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketKeys).Put([]byte(k.Name), v)
+	})
+	if err != nil {
+		return fmt.Errorf("write state of %s: %w", k.Name, err)
+	}
+	return nil
+}
+
+// All returns every record, sorted by name.
+func (s *Store) All() ([]Key, error) {
+	var out []Key
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketKeys)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(name, v []byte) error {
+			var k Key
+			if err := json.Unmarshal(v, &k); err != nil {
+				return fmt.Errorf("record %s: %w", name, err)
+			}
+			out = append(out, k)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
