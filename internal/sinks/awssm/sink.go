@@ -1,0 +1,126 @@
+// Package awssm is the `aws-secretsmanager` sink: it stores a key's
+// credential as the JSON of its field map in an AWS Secrets Manager secret,
+// following AWS's own rotation model.
+//
+// Write stages the value: PutSecretValue with ClientRequestToken = the
+// rotation id (so a retry is idempotent and the version id is the rotation
+// id) and the label AWSPENDING. ReadPending reads that version back.
+// Promote moves AWSCURRENT to it with UpdateSecretVersionStage (AWS moves
+// AWSPREVIOUS to the old current version) and then removes AWSPENDING, so
+// no rotation is left "in progress". Read returns AWSCURRENT.
+//
+// IAM actions used: secretsmanager:DescribeSecret, GetSecretValue,
+// PutSecretValue, UpdateSecretVersionStage, ListSecretVersionIds, and with
+// create: true CreateSecret and TagResource (plus kms:GenerateDataKey and
+// kms:Decrypt on a customer-managed key).
+package awssm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go/middleware"
+	"go.uber.org/zap"
+
+	"github.com/rotator-dev/rotator/internal/config"
+	"github.com/rotator-dev/rotator/internal/sinks"
+)
+
+// Type is the sink's `type`.
+const Type = "aws-secretsmanager"
+
+// Sink is a configured Secrets Manager client.
+type Sink struct {
+	name   string
+	log    *zap.Logger
+	client *secretsmanager.Client
+
+	mu      sync.Mutex
+	targets []*Target
+}
+
+var (
+	_ sinks.Sink    = (*Sink)(nil)
+	_ sinks.Checker = (*Sink)(nil)
+)
+
+// New builds the sink. It reads the AWS environment and shared config
+// files but makes no network call; credentials are fetched on first use.
+func New(cfg Config, deps sinks.Deps) (*Sink, error) {
+	awsCfg, err := loadAWS(cfg, deps.UserAgent)
+	if err != nil {
+		return nil, fmt.Errorf("%s sink %s: %w", Type, deps.Name, err)
+	}
+	client := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+	})
+	return &Sink{name: deps.Name, log: deps.Logger, client: client}, nil
+}
+
+func loadAWS(cfg Config, userAgent string) (aws.Config, error) {
+	opts := []func(*awsconfig.LoadOptions) error{}
+	if cfg.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(cfg.Region))
+	}
+	if cfg.Profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(cfg.Profile))
+	}
+	if cfg.MaxAttempts > 0 {
+		opts = append(opts, awsconfig.WithRetryMaxAttempts(cfg.MaxAttempts))
+	}
+	if cfg.Credentials != nil {
+		opts = append(opts, awsconfig.WithCredentialsProvider(cfg.Credentials))
+	}
+	if userAgent != "" {
+		opts = append(opts, awsconfig.WithAPIOptions([]func(*middleware.Stack) error{awsmw.AddUserAgentKey(userAgent)}))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load aws config: %w", err)
+	}
+	if awsCfg.Region == "" {
+		return aws.Config{}, errors.New("no region: set region, AWS_REGION, or a region in the AWS profile")
+	}
+	return awsCfg, nil
+}
+
+// Type implements sinks.Sink.
+func (s *Sink) Type() string { return Type }
+
+// Bind decodes a key's target (secret_id, create, kms_key_id). It makes no
+// network call.
+func (s *Sink) Bind(target config.Section) (sinks.Target, error) {
+	tc, err := parseTarget(target)
+	if err != nil {
+		return nil, err
+	}
+	t := &Target{sink: s, cfg: tc, log: s.log.With(zap.String("secret_id", tc.SecretID))}
+	s.mu.Lock()
+	s.targets = append(s.targets, t)
+	s.mu.Unlock()
+	return t, nil
+}
+
+// Check verifies that every bound secret can be described: it exists (or
+// create is set) and the credentials are allowed to see it. The error names
+// each failing secret.
+func (s *Sink) Check(ctx context.Context) error {
+	s.mu.Lock()
+	targets := append([]*Target(nil), s.targets...)
+	s.mu.Unlock()
+	var errs []error
+	for _, t := range targets {
+		if err := t.check(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,319 @@
+package awssm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"go.uber.org/zap"
+
+	"github.com/rotator-dev/rotator/internal/sinks"
+)
+
+// Staging labels.
+const (
+	stageCurrent = "AWSCURRENT"
+	stagePending = "AWSPENDING"
+)
+
+// Target is one secret a key is written to. It implements sinks.Target,
+// sinks.Promoter and sinks.PendingReader.
+type Target struct {
+	sink *Sink
+	cfg  TargetConfig
+	log  *zap.Logger
+}
+
+var (
+	_ sinks.Target        = (*Target)(nil)
+	_ sinks.Promoter      = (*Target)(nil)
+	_ sinks.PendingReader = (*Target)(nil)
+)
+
+// String implements sinks.Target.
+func (t *Target) String() string { return Type + " " + t.cfg.SecretID }
+
+func (t *Target) fail(op string, err error, data sinks.Secret) error {
+	ce := &callError{op: op, secretID: t.cfg.SecretID, err: err}
+	for _, v := range data {
+		ce.hide = append(ce.hide, v)
+	}
+	return ce
+}
+
+var tokenRE = regexp.MustCompile(`^[A-Za-z0-9-]{32,64}$`)
+
+// versionID is the ClientRequestToken, and so the VersionId, of a
+// rotation's version: the rotation id itself when AWS accepts it (32 to 64
+// letters, digits and hyphens, such as the engine's UUIDs), else a stable
+// digest of it, so that any rotation id gives the same version on retry.
+func versionID(rotationID string) (string, error) {
+	if rotationID == "" {
+		return "", errors.New("empty rotation id")
+	}
+	if tokenRE.MatchString(rotationID) {
+		return rotationID, nil
+	}
+	sum := sha256.Sum256([]byte(rotationID))
+	return "rotator-" + hex.EncodeToString(sum[:16]), nil
+}
+
+// Write stages the JSON of w.Data as a new version with ClientRequestToken
+// (and so VersionId) derived from w.RotationID and the label AWSPENDING;
+// it returns the version id. A retry with the same rotation id and data
+// succeeds without a new version; the same rotation id with other data is
+// sinks.ErrConflict. A missing secret is created when create is set, else
+// it is an error naming it. On a secret's very first version AWS also
+// attaches AWSCURRENT.
+//
+// Write notes which version is AWSCURRENT before it writes and checks it
+// again after: if another writer moved AWSCURRENT meanwhile, it returns
+// sinks.ErrConflict (the other value stays current; the staged version is
+// harmless and a later retry of this Write is idempotent).
+func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
+	token, err := versionID(w.RotationID)
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", t.cfg.SecretID, err)
+	}
+	value, err := json.Marshal(map[string]string(w.Data))
+	if err != nil {
+		return "", fmt.Errorf("write %s: encode: %w", t.cfg.SecretID, err)
+	}
+	before, err := t.current(ctx)
+	if err != nil && errors.Is(err, sinks.ErrNotFound) && t.cfg.Create {
+		err = t.create(ctx)
+	}
+	if err != nil {
+		return "", err
+	}
+	out, err := t.sink.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:           aws.String(t.cfg.SecretID),
+		ClientRequestToken: aws.String(token),
+		SecretString:       aws.String(string(value)),
+		VersionStages:      []string{stagePending},
+	})
+	if err != nil {
+		if errorCode(err) == "ResourceExistsException" {
+			return "", fmt.Errorf("%w: version %s already holds another value: %w", t.fail("put secret value", err, w.Data), token, sinks.ErrConflict)
+		}
+		return "", t.fail("put secret value", err, w.Data)
+	}
+	version := aws.ToString(out.VersionId)
+	after, err := t.current(ctx)
+	if err != nil {
+		return "", err
+	}
+	if after != before && after != version {
+		return "", fmt.Errorf("write %s: AWSCURRENT moved from version %q to %q while version %s was written: %w",
+			t.cfg.SecretID, before, after, version, sinks.ErrConflict)
+	}
+	t.log.Debug("staged secret version", zap.String("version_id", version), zap.Strings("version_stages", out.VersionStages))
+	return version, nil
+}
+
+// current returns the id of the version holding AWSCURRENT ("" when the
+// secret has no version yet); a missing secret is sinks.ErrNotFound.
+func (t *Target) current(ctx context.Context) (string, error) {
+	out, err := t.sink.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(t.cfg.SecretID)})
+	if err != nil {
+		if errorCode(err) == "ResourceNotFoundException" {
+			return "", fmt.Errorf("%w (it does not exist; set create: true to create it): %w", t.fail("describe secret", err, nil), sinks.ErrNotFound)
+		}
+		return "", t.fail("describe secret", err, nil)
+	}
+	for id, stages := range out.VersionIdsToStages {
+		for _, l := range stages {
+			if l == stageCurrent {
+				return id, nil
+			}
+		}
+	}
+	return "", nil
+}
+
+func (t *Target) create(ctx context.Context) error {
+	in := &secretsmanager.CreateSecretInput{
+		Name:        aws.String(t.cfg.SecretID),
+		Description: aws.String("Managed by rotator"),
+		Tags:        []types.Tag{{Key: aws.String("managed-by"), Value: aws.String("rotator")}},
+	}
+	if t.cfg.KMSKeyID != "" {
+		in.KmsKeyId = aws.String(t.cfg.KMSKeyID)
+	}
+	_, err := t.sink.client.CreateSecret(ctx, in)
+	if err != nil && errorCode(err) != "ResourceExistsException" {
+		return t.fail("create secret", err, nil)
+	}
+	if err == nil {
+		t.log.Info("created secret")
+	}
+	return nil
+}
+
+// Read returns the AWSCURRENT value. A missing secret or a secret without
+// an AWSCURRENT version is sinks.ErrNotFound.
+func (t *Target) Read(ctx context.Context) (sinks.Secret, error) {
+	return t.get(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId:     aws.String(t.cfg.SecretID),
+		VersionStage: aws.String(stageCurrent),
+	})
+}
+
+// ReadPending returns the version written by the rotation rotationID,
+// promoted or not; sinks.ErrNotFound when there is none.
+func (t *Target) ReadPending(ctx context.Context, rotationID string) (sinks.Secret, error) {
+	id, err := versionID(rotationID)
+	if err != nil {
+		return nil, fmt.Errorf("read pending %s: %w", t.cfg.SecretID, err)
+	}
+	return t.get(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId:  aws.String(t.cfg.SecretID),
+		VersionId: aws.String(id),
+	})
+}
+
+func (t *Target) get(ctx context.Context, in *secretsmanager.GetSecretValueInput) (sinks.Secret, error) {
+	out, err := t.sink.client.GetSecretValue(ctx, in)
+	if err != nil {
+		if errorCode(err) == "ResourceNotFoundException" {
+			return nil, fmt.Errorf("%w: %w", t.fail("get secret value", err, nil), sinks.ErrNotFound)
+		}
+		return nil, t.fail("get secret value", err, nil)
+	}
+	var data map[string]string
+	if out.SecretString == nil || json.Unmarshal([]byte(*out.SecretString), &data) != nil || data == nil {
+		return nil, fmt.Errorf("get secret value %s: version %s is not a JSON object of strings", t.cfg.SecretID, aws.ToString(out.VersionId))
+	}
+	return sinks.Secret(data), nil
+}
+
+// version is one secret version as ListSecretVersionIds reports it.
+type version struct {
+	id      string
+	created time.Time
+	stages  []string
+}
+
+func (v *version) has(label string) bool {
+	for _, l := range v.stages {
+		if l == label {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *Target) versions(ctx context.Context) (map[string]*version, error) {
+	out := map[string]*version{}
+	p := secretsmanager.NewListSecretVersionIdsPaginator(t.sink.client, &secretsmanager.ListSecretVersionIdsInput{
+		SecretId:          aws.String(t.cfg.SecretID),
+		IncludeDeprecated: aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, t.fail("list secret versions", err, nil)
+		}
+		for _, v := range page.Versions {
+			out[aws.ToString(v.VersionId)] = &version{id: aws.ToString(v.VersionId), created: aws.ToTime(v.CreatedDate), stages: v.VersionStages}
+		}
+	}
+	return out, nil
+}
+
+func holder(vs map[string]*version, label string) *version {
+	for _, v := range vs {
+		if v.has(label) {
+			return v
+		}
+	}
+	return nil
+}
+
+// Promote makes the version written by w.RotationID current: AWSCURRENT
+// moves to it (RemoveFromVersionId = the version that held it, so AWS
+// refuses if it moved meanwhile) and AWSPREVIOUS follows; then AWSPENDING
+// is removed. It is idempotent. If another writer made a newer version
+// current (or staged a newer pending one) after this rotation's Write,
+// Promote leaves the secret alone and returns sinks.ErrConflict.
+func (t *Target) Promote(ctx context.Context, w sinks.Write) error {
+	id, err := versionID(w.RotationID)
+	if err != nil {
+		return fmt.Errorf("promote %s: %w", t.cfg.SecretID, err)
+	}
+	for attempt := 0; ; attempt++ {
+		vs, err := t.versions(ctx)
+		if err != nil {
+			return err
+		}
+		ours := vs[id]
+		if ours == nil {
+			return fmt.Errorf("promote %s: version %s does not exist: %w", t.cfg.SecretID, id, sinks.ErrNotFound)
+		}
+		cur, pend := holder(vs, stageCurrent), holder(vs, stagePending)
+		if cur != ours {
+			if cur != nil && cur.created.After(ours.created) {
+				return fmt.Errorf("promote %s: AWSCURRENT is on version %s, written after %s: %w", t.cfg.SecretID, cur.id, ours.id, sinks.ErrConflict)
+			}
+			if pend != nil && pend != ours && pend.created.After(ours.created) {
+				return fmt.Errorf("promote %s: AWSPENDING is on version %s, written after %s: %w", t.cfg.SecretID, pend.id, ours.id, sinks.ErrConflict)
+			}
+			in := &secretsmanager.UpdateSecretVersionStageInput{
+				SecretId:        aws.String(t.cfg.SecretID),
+				VersionStage:    aws.String(stageCurrent),
+				MoveToVersionId: aws.String(ours.id),
+			}
+			if cur != nil {
+				in.RemoveFromVersionId = aws.String(cur.id)
+			}
+			if _, err := t.sink.client.UpdateSecretVersionStage(ctx, in); err != nil {
+				if errorCode(err) == "InvalidParameterException" && attempt == 0 {
+					continue // AWSCURRENT moved between our list and update: look again
+				}
+				if errorCode(err) == "InvalidParameterException" {
+					return fmt.Errorf("%w: %w", t.fail("promote", err, nil), sinks.ErrConflict)
+				}
+				return t.fail("promote", err, nil)
+			}
+			prev := ""
+			if cur != nil {
+				prev = cur.id
+			}
+			t.log.Info("promoted secret version", zap.String("version_id", ours.id), zap.String("previous_version_id", prev))
+		}
+		if pend != nil {
+			_, err := t.sink.client.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+				SecretId:            aws.String(t.cfg.SecretID),
+				VersionStage:        aws.String(stagePending),
+				RemoveFromVersionId: aws.String(pend.id),
+			})
+			if err != nil {
+				return t.fail("remove AWSPENDING", err, nil)
+			}
+		}
+		return nil
+	}
+}
+
+// check describes the secret: it must exist unless create is set.
+func (t *Target) check(ctx context.Context) error {
+	_, err := t.sink.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(t.cfg.SecretID)})
+	switch {
+	case err == nil:
+		return nil
+	case errorCode(err) == "ResourceNotFoundException" && t.cfg.Create:
+		t.log.Info("secret does not exist yet; the first write creates it")
+		return nil
+	case errorCode(err) == "ResourceNotFoundException":
+		return fmt.Errorf("check %w (it does not exist; set create: true to create it)", t.fail("describe secret", err, nil))
+	}
+	return fmt.Errorf("check %w", t.fail("describe secret", err, nil))
+}
