@@ -1,0 +1,218 @@
+package emailit
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Tolerant JSON scalars. Emailit documents integer ids and ISO-8601
+// timestamps, but its SDK tests use "ak_123" string ids, its newer docs
+// prefixed string ids, and a third-party client with production tests
+// reports booleans as 0/1 or strings, numbers as strings and mixed date
+// formats (providers-notes.md §2.2). Each type accepts all of those and
+// null.
+
+// flexID is an id given as a JSON number or string, kept as a string.
+type flexID string
+
+func (f *flexID) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case string(b) == "null":
+		*f = ""
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = flexID(strings.TrimSpace(s))
+	default:
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("id must be a number or a string, got %.20s", b)
+		}
+		*f = flexID(normalizeNumber(n))
+	}
+	return nil
+}
+
+// normalizeNumber writes an integral number without exponent or fraction
+// (1.23456789e9 and 1234567890.0 become "1234567890").
+func normalizeNumber(n json.Number) string {
+	s := n.String()
+	if !strings.ContainsAny(s, ".eE") {
+		return s
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v != math.Trunc(v) || math.Abs(v) >= 1<<53 {
+		return s
+	}
+	return strconv.FormatInt(int64(v), 10)
+}
+
+// flexString is a string that may arrive as a number.
+type flexString string
+
+func (f *flexString) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case string(b) == "null":
+		*f = ""
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*f = flexString(s)
+	default:
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("expected a string, got %.20s", b)
+		}
+		*f = flexString(n.String())
+	}
+	return nil
+}
+
+// flexBool is a boolean given as true/false, 0/1, or a string of either
+// (also "yes"/"no"); null is false.
+type flexBool bool
+
+func (f *flexBool) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	s := string(b)
+	if len(b) > 0 && b[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+	}
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "1", "yes", "y", "on":
+		*f = true
+	case "false", "0", "no", "n", "off", "", "null":
+		*f = false
+	default:
+		if v, err := strconv.ParseFloat(s, 64); err == nil {
+			*f = v != 0
+			return nil
+		}
+		return fmt.Errorf("expected a boolean, got %.20s", b)
+	}
+	return nil
+}
+
+// flexTime is a timestamp given as RFC 3339, "2006-01-02 15:04:05"
+// (UTC), a date, unix seconds (milliseconds when too large to be seconds)
+// as a number or a string, or null. Zero values ("", 0,
+// "0000-00-00 00:00:00") mean no time.
+type flexTime time.Time
+
+// Time returns the time in UTC; zero when absent.
+func (f flexTime) Time() time.Time { return time.Time(f) }
+
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999Z0700",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999Z0700",
+	"2006-01-02 15:04:05.999999999 -0700 MST",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02",
+	time.RFC1123,
+	time.RFC1123Z,
+}
+
+func (f *flexTime) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*f = flexTime{}
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		t, err := parseTime(s)
+		if err != nil {
+			return err
+		}
+		*f = flexTime(t)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("expected a timestamp, got %.20s", b)
+	}
+	t, err := unixTime(n.String())
+	if err != nil {
+		return err
+	}
+	*f = flexTime(t)
+	return nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.HasPrefix(s, "0000-00-00") {
+		return time.Time{}, nil
+	}
+	if s[0] >= '0' && s[0] <= '9' && !strings.ContainsAny(s, "-:/ ") {
+		return unixTime(s)
+	}
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("unrecognised timestamp %q", truncate(s, 40))
+}
+
+// unixTime reads seconds since the epoch, or milliseconds when the value
+// is beyond year 5138 as seconds.
+func unixTime(s string) (time.Time, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+		switch {
+		case n == 0:
+			return time.Time{}, nil
+		case n < 1e11:
+			return time.Unix(n, 0).UTC(), nil
+		case n < 1e14:
+			return time.UnixMilli(n).UTC(), nil
+		}
+		return time.Time{}, fmt.Errorf("timestamp %q is out of range", truncate(s, 40))
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+		return time.Time{}, fmt.Errorf("unrecognised timestamp %q", truncate(s, 40))
+	}
+	if v == 0 {
+		return time.Time{}, nil
+	}
+	if v >= 1e11 {
+		v /= 1000
+	}
+	if v >= 1e11 {
+		return time.Time{}, fmt.Errorf("timestamp %q is out of range", truncate(s, 40))
+	}
+	sec, frac := math.Modf(v)
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+}
+
+// truncate shortens s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
