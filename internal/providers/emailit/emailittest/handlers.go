@@ -55,8 +55,12 @@ func (s *Server) handle(op string, manage bool, h handlerFunc) http.HandlerFunc 
 
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if q := s.failNext[op]; len(q) > 0 {
-			s.failNext[op] = q[1:]
+		q, qop := s.failNext[op], op
+		if len(q) == 0 {
+			q, qop = s.failNext[""], ""
+		}
+		if len(q) > 0 {
+			s.failNext[qop] = q[1:]
 			if q[0] == http.StatusTooManyRequests {
 				s.rateLimited++
 			}

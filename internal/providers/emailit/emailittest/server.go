@@ -210,8 +210,9 @@ func (s *Server) DeleteKey(id string) bool {
 }
 
 // FailNext makes the next n requests of op (OpCreate, ...; "revoke" is an
-// alias of OpDelete) fail with status, before authentication and without
-// side effects. 429 answers carry the rate-limit body and Retry-After: 1.
+// alias of OpDelete; "" means any operation) fail with status, before
+// authentication and without side effects. 429 answers carry the
+// rate-limit body and Retry-After: 1.
 func (s *Server) FailNext(op string, n, status int) {
 	if op == "revoke" {
 		op = OpDelete

@@ -416,6 +416,11 @@ func TestFaults(t *testing.T) {
 		t.Fatalf("Requests = %v", got)
 	}
 
+	// "" fails whatever comes next.
+	s.FailNext("", 1, 400)
+	wantStatus(t, call(t, s, "GET", "/v2/api-keys/1", mgmt, nil), 400)
+	wantStatus(t, call(t, s, "GET", "/v2/api-keys", mgmt, nil), 200)
+
 	// A dropped create: the key exists, the client gets no answer.
 	s.DropNextCreate()
 	body := strings.NewReader(`{"name":"dropped"}`)
