@@ -1,0 +1,130 @@
+package awsssm
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/rotator-dev/rotator/internal/config"
+)
+
+// Config is a `type: aws-ssm` sink section.
+//
+//	sinks:
+//	  ssm:
+//	    type: aws-ssm
+//	    region: eu-west-1        # else the SDK's (AWS_REGION, profile)
+//	    endpoint: https://...    # optional: a compatible service or a test server
+//	    profile: prod            # optional shared-config profile
+//	    max_attempts: 3          # optional: SDK attempts per call, retries included
+//
+// Credentials come from the SDK's default chain: environment, shared config
+// and profiles, web identity (IRSA), container and instance metadata.
+type Config struct {
+	Region      string `yaml:"region"`
+	Endpoint    string `yaml:"endpoint"`
+	Profile     string `yaml:"profile"`
+	MaxAttempts int    `yaml:"max_attempts"`
+
+	// Credentials replaces the default chain when set (tests, embedding);
+	// it cannot be set from YAML.
+	Credentials aws.CredentialsProvider `yaml:"-"`
+}
+
+// TargetConfig is a key's target on this sink: exactly one of Parameter
+// (one SecureString holding the JSON of the field map) or Parameters (one
+// SecureString per field; every field must be mapped).
+//
+//	sinks:
+//	  - {sink: ssm, parameter: /prod/mail/smtpd}
+//	  - sink: ssm
+//	    parameters: {api_key: /prod/mail/emailit-key, key_id: /prod/mail/emailit-key-id, ...}
+//	    kms_key_id: alias/rotator
+type TargetConfig struct {
+	Parameter  string            `yaml:"parameter"`
+	Parameters map[string]string `yaml:"parameters"`
+	KMSKeyID   string            `yaml:"kms_key_id"`
+}
+
+// ParseConfig decodes and validates a sink section. It makes no network
+// call.
+func ParseConfig(sec config.Section) (Config, error) {
+	var cfg Config
+	if err := sec.Decode(&cfg, "type"); err != nil {
+		return Config{}, err
+	}
+	if cfg.Endpoint != "" {
+		u, err := url.Parse(cfg.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return Config{}, sec.Errorf("endpoint", "%q is not an absolute http(s) URL", cfg.Endpoint)
+		}
+	}
+	if cfg.Region != "" && !regionRE.MatchString(cfg.Region) {
+		return Config{}, sec.Errorf("region", "%q is not an AWS region name (such as eu-west-1)", cfg.Region)
+	}
+	if cfg.MaxAttempts < 0 || cfg.MaxAttempts > 10 {
+		return Config{}, sec.Errorf("max_attempts", "must be between 1 and 10 (0 or unset: the SDK's default of 3)")
+	}
+	return cfg, nil
+}
+
+var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+
+var paramNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.\-/]+$`)
+
+// checkName applies Parameter Store's naming rules.
+func checkName(name string) error {
+	switch {
+	case len(name) > 1011 || !paramNameRE.MatchString(name):
+		return fmt.Errorf("%q is not a valid parameter name (letters, digits and _.-/, at most 1011)", name)
+	case strings.Contains(name, "/") && !strings.HasPrefix(name, "/"):
+		return fmt.Errorf("%q: a hierarchical name must start with /", name)
+	case strings.HasSuffix(name, "/") || strings.Contains(name, "//"):
+		return fmt.Errorf("%q: empty path segment", name)
+	case strings.Count(name, "/") > 15:
+		return fmt.Errorf("%q: at most 15 levels", name)
+	}
+	first := strings.ToLower(strings.TrimPrefix(name, "/"))
+	if strings.HasPrefix(first, "aws") || strings.HasPrefix(first, "ssm") {
+		return fmt.Errorf("%q: names starting with aws or ssm are reserved", name)
+	}
+	return nil
+}
+
+func parseTarget(sec config.Section) (TargetConfig, error) {
+	var tc TargetConfig
+	if err := sec.Decode(&tc, "sink", "fields"); err != nil {
+		return TargetConfig{}, err
+	}
+	switch {
+	case tc.Parameter == "" && len(tc.Parameters) == 0:
+		return TargetConfig{}, sec.Errorf("parameter", "one of parameter or parameters must be configured")
+	case tc.Parameter != "" && len(tc.Parameters) > 0:
+		return TargetConfig{}, sec.Errorf("parameters", "at most one of parameter & parameters must be configured")
+	case tc.Parameter != "":
+		if err := checkName(tc.Parameter); err != nil {
+			return TargetConfig{}, sec.Field("parameter", err)
+		}
+	}
+	fields := make([]string, 0, len(tc.Parameters))
+	for f := range tc.Parameters {
+		fields = append(fields, f)
+	}
+	sort.Strings(fields)
+	seen := map[string]string{}
+	for _, f := range fields {
+		name := tc.Parameters[f]
+		if err := checkName(name); err != nil {
+			return TargetConfig{}, sec.Field("parameters."+f, err)
+		}
+		if other, dup := seen[name]; dup {
+			return TargetConfig{}, sec.Errorf("parameters."+f, "parameter %s is already used for field %s", name, other)
+		}
+		seen[name] = f
+	}
+	return tc, nil
+}

@@ -1,0 +1,128 @@
+// Package awsssm is the `aws-ssm` sink: it stores a key's credential in AWS
+// Systems Manager Parameter Store as SecureString parameters, either one
+// parameter holding the JSON of the field map or one parameter per field.
+//
+// Write puts each parameter with Overwrite and type SecureString (with the
+// configured KMS key, else aws/ssm), skipping a parameter whose decrypted
+// value is already the one to write, so a retry creates no new version.
+// Read reads back with decryption. Parameter Store has no compare-and-set:
+// a concurrent writer's value is overwritten (the last write wins), which
+// is why the contract suite's concurrent-modification case does not apply.
+// A per-field write is not atomic across parameters: after a failure some
+// parameters may hold the new value; the engine's retry completes it.
+//
+// IAM actions used: ssm:GetParameter, ssm:GetParameters, ssm:PutParameter
+// on the parameters, and kms:Encrypt / kms:Decrypt on a customer-managed
+// key.
+package awsssm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/smithy-go/middleware"
+	"go.uber.org/zap"
+
+	"github.com/rotator-dev/rotator/internal/config"
+	"github.com/rotator-dev/rotator/internal/sinks"
+)
+
+// Type is the sink's `type`.
+const Type = "aws-ssm"
+
+// Sink is a configured Parameter Store client.
+type Sink struct {
+	name   string
+	log    *zap.Logger
+	client *ssm.Client
+
+	mu      sync.Mutex
+	targets []*Target
+}
+
+var (
+	_ sinks.Sink    = (*Sink)(nil)
+	_ sinks.Checker = (*Sink)(nil)
+)
+
+// New builds the sink. It reads the AWS environment and shared config
+// files but makes no network call; credentials are fetched on first use.
+func New(cfg Config, deps sinks.Deps) (*Sink, error) {
+	awsCfg, err := loadAWS(cfg, deps.UserAgent)
+	if err != nil {
+		return nil, fmt.Errorf("%s sink %s: %w", Type, deps.Name, err)
+	}
+	client := ssm.NewFromConfig(awsCfg, func(o *ssm.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+	})
+	return &Sink{name: deps.Name, log: deps.Logger, client: client}, nil
+}
+
+func loadAWS(cfg Config, userAgent string) (aws.Config, error) {
+	opts := []func(*awsconfig.LoadOptions) error{}
+	if cfg.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(cfg.Region))
+	}
+	if cfg.Profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(cfg.Profile))
+	}
+	if cfg.MaxAttempts > 0 {
+		opts = append(opts, awsconfig.WithRetryMaxAttempts(cfg.MaxAttempts))
+	}
+	if cfg.Credentials != nil {
+		opts = append(opts, awsconfig.WithCredentialsProvider(cfg.Credentials))
+	}
+	if userAgent != "" {
+		opts = append(opts, awsconfig.WithAPIOptions([]func(*middleware.Stack) error{awsmw.AddUserAgentKey(userAgent)}))
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load aws config: %w", err)
+	}
+	if awsCfg.Region == "" {
+		return aws.Config{}, errors.New("no region: set region, AWS_REGION, or a region in the AWS profile")
+	}
+	return awsCfg, nil
+}
+
+// Type implements sinks.Sink.
+func (s *Sink) Type() string { return Type }
+
+// Bind decodes a key's target (parameter or parameters, kms_key_id). It
+// makes no network call.
+func (s *Sink) Bind(target config.Section) (sinks.Target, error) {
+	tc, err := parseTarget(target)
+	if err != nil {
+		return nil, err
+	}
+	t := &Target{sink: s, cfg: tc, section: target}
+	t.log = s.log.With(zap.String("parameter", t.describe()))
+	s.mu.Lock()
+	s.targets = append(s.targets, t)
+	s.mu.Unlock()
+	return t, nil
+}
+
+// Check reads every bound parameter (with decryption): the credentials
+// must be allowed to; a parameter that does not exist yet is fine, the
+// first write creates it. The error names each failing parameter.
+func (s *Sink) Check(ctx context.Context) error {
+	s.mu.Lock()
+	targets := append([]*Target(nil), s.targets...)
+	s.mu.Unlock()
+	var errs []error
+	for _, t := range targets {
+		if _, _, err := t.fetch(ctx, t.names()); err != nil {
+			errs = append(errs, fmt.Errorf("check %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
