@@ -1,0 +1,194 @@
+// Package wire turns a loaded configuration into live backends: one
+// explicit switch per kind, each backend decoding its own section, every
+// error collected with errors.Join. It makes no network call, so that
+// --check-config can use it.
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jonboulle/clockwork"
+	"go.uber.org/zap"
+
+	"github.com/rotator-dev/rotator/internal/config"
+	"github.com/rotator-dev/rotator/internal/providers"
+	"github.com/rotator-dev/rotator/internal/providers/emailit"
+	"github.com/rotator-dev/rotator/internal/providers/smtpd"
+	"github.com/rotator-dev/rotator/internal/rotate"
+	"github.com/rotator-dev/rotator/internal/sinks"
+	"github.com/rotator-dev/rotator/internal/sinks/file"
+)
+
+// Deps are handed to every backend.
+type Deps struct {
+	Logger    *zap.Logger
+	Clock     clockwork.Clock
+	UserAgent string
+	// Observer records provider requests (the engine's Metrics); may be nil.
+	Observer providers.RequestObserver
+}
+
+// Built is the wired configuration.
+type Built struct {
+	Providers map[string]providers.Provider
+	Sinks     map[string]sinks.Sink
+	Keys      []*rotate.Managed
+}
+
+// ProviderTypes and SinkTypes are the kinds this build knows.
+var (
+	ProviderTypes = []string{"emailit", "smtpd"}
+	SinkTypes     = []string{"file"}
+)
+
+// credentialFields are the fields each provider type puts in a sink, for
+// checking a target's `fields` renames.
+var credentialFields = map[string][]string{
+	"smtpd":   {"key", "secret"},
+	"emailit": {"api_key"},
+}
+
+// Build wires every provider, sink and key.
+func Build(cfg *config.Config, d Deps) (*Built, error) {
+	b := &Built{Providers: map[string]providers.Provider{}, Sinks: map[string]sinks.Sink{}}
+	var errs []error
+	for _, sec := range cfg.Providers {
+		name := strings.TrimPrefix(sec.Path, "providers.")
+		p, err := buildProvider(sec, providers.Deps{Name: name, Logger: d.Logger.With(zap.String("provider", name)),
+			Clock: d.Clock, UserAgent: d.UserAgent, Observer: d.Observer})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		b.Providers[name] = p
+	}
+	for _, sec := range cfg.Sinks {
+		name := strings.TrimPrefix(sec.Path, "sinks.")
+		s, err := buildSink(sec, sinks.Deps{Name: name, Logger: d.Logger.With(zap.String("sink", name)),
+			Clock: d.Clock, UserAgent: d.UserAgent})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		b.Sinks[name] = s
+	}
+	written := map[string]string{} // target description → key path
+	for _, k := range cfg.Keys {
+		m, err := buildKey(k, b, cfg, written)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		b.Keys = append(b.Keys, m)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func buildProvider(sec config.Section, d providers.Deps) (providers.Provider, error) {
+	switch sec.Type {
+	case "smtpd":
+		c, err := smtpd.ParseConfig(sec)
+		if err != nil {
+			return nil, err
+		}
+		return smtpd.New(c, d)
+	case "emailit":
+		c, err := emailit.ParseConfig(sec)
+		if err != nil {
+			return nil, err
+		}
+		return emailit.New(c, d)
+	}
+	return nil, sec.Errorf("type", "unknown provider type %q (known: %s)", sec.Type, strings.Join(ProviderTypes, ", "))
+}
+
+func buildSink(sec config.Section, d sinks.Deps) (sinks.Sink, error) {
+	switch sec.Type {
+	case "file":
+		c, err := file.ParseConfig(sec)
+		if err != nil {
+			return nil, err
+		}
+		return file.New(c, d)
+	}
+	return nil, sec.Errorf("type", "unknown sink type %q (known: %s)", sec.Type, strings.Join(SinkTypes, ", "))
+}
+
+func buildKey(k config.Key, b *Built, cfg *config.Config, written map[string]string) (*rotate.Managed, error) {
+	sec := config.Section{Path: k.Path}
+	p := b.Providers[k.Provider]
+	if p == nil {
+		return nil, sec.Errorf("provider", "provider %q could not be built", k.Provider)
+	}
+	var errs []error
+	if err := p.ValidateParams(k.Params); err != nil {
+		errs = append(errs, &config.FieldError{Path: k.Path + ".params", Line: k.Line, Err: err})
+	}
+	m := &rotate.Managed{Policy: k, Provider: p}
+	for j, t := range k.Targets {
+		s := b.Sinks[t.Sink]
+		if s == nil {
+			errs = append(errs, t.Section.Errorf("sink", "sink %q could not be built", t.Sink))
+			continue
+		}
+		if err := checkRenames(t, providerType(cfg, k.Provider)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		target, err := s.Bind(t.Section)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		desc := target.String()
+		if prev, ok := written[desc]; ok {
+			errs = append(errs, &config.FieldError{Path: fmt.Sprintf("%s.sinks[%d]", k.Path, j), Line: t.Section.Node.Line,
+				Err: fmt.Errorf("%s is already written by %s: two keys cannot share a target", desc, prev)})
+			continue
+		}
+		written[desc] = fmt.Sprintf("%s.sinks[%d]", k.Path, j)
+		m.Targets = append(m.Targets, rotate.BoundTarget{Sink: t.Sink, Target: target, Fields: t.Fields})
+	}
+	return m, errors.Join(errs...)
+}
+
+func providerType(cfg *config.Config, name string) string {
+	for _, p := range cfg.Providers {
+		if p.Path == "providers."+name {
+			return p.Type
+		}
+	}
+	return ""
+}
+
+// checkRenames rejects a `fields` rename of a field the provider does not
+// produce (a typo would otherwise silently do nothing).
+func checkRenames(t config.Target, ptype string) error {
+	known, ok := credentialFields[ptype]
+	if !ok || len(t.Fields) == 0 {
+		return nil
+	}
+	all := append([]string{rotate.FieldKeyID, rotate.FieldKeyName, rotate.FieldCreatedAt}, known...)
+	sort.Strings(all)
+	for from := range t.Fields {
+		if !contains(all, from) {
+			return t.Section.Errorf("fields", "%q is not a field of a %s key (fields: %s)", from, ptype, strings.Join(all, ", "))
+		}
+	}
+	return nil
+}
+
+func contains(l []string, s string) bool {
+	for _, v := range l {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
