@@ -270,6 +270,9 @@ func nextPath(next string) (string, error) {
 	if rel.Path == "" {
 		rel.Path = keysPath
 	}
+	if strings.HasPrefix(rel.Path, "//") { // would read as a host
+		rel.Path, rel.RawPath = "/"+strings.TrimLeft(rel.Path, "/"), ""
+	}
 	return rel.String(), nil
 }
 
