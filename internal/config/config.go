@@ -326,12 +326,15 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 	if strings.TrimSpace(spec) == "" {
 		return nil, errors.New("schedule is empty")
 	}
+	if d, ok := strings.CutPrefix(strings.TrimSpace(spec), "@every "); ok {
+		// cron silently rounds anything below a second up to 1s.
+		if v, err := time.ParseDuration(strings.TrimSpace(d)); err == nil && v < time.Second {
+			return nil, fmt.Errorf("invalid schedule %q: @every needs at least 1s", spec)
+		}
+	}
 	s, err := cron.ParseStandard(spec)
 	if err != nil {
 		return nil, fmt.Errorf("invalid schedule %q: %w", spec, err)
-	}
-	if cd, ok := s.(cron.ConstantDelaySchedule); ok && cd.Delay < time.Second {
-		return nil, fmt.Errorf("invalid schedule %q: @every needs at least 1s", spec)
 	}
 	return s, nil
 }
@@ -398,7 +401,8 @@ func buildTarget(n *yaml.Node, path string, sinkType map[string]string, baseDir 
 		return Target{}, sec.Errorf("sink", "%q is not defined under sinks (defined: %s)", head.Sink, strings.Join(sortedKeys(sinkType), ", "))
 	}
 	seen := map[string]string{}
-	for from, to := range head.Fields {
+	for _, from := range sortedKeys(head.Fields) {
+		to := head.Fields[from]
 		if to == "" {
 			return Target{}, sec.Errorf("fields", "%s is renamed to an empty name", from)
 		}

@@ -54,7 +54,7 @@ func (s Section) Decode(out any, skip ...string) error {
 // Field returns a FieldError for the named field of this section, with the
 // line of that field when it is present.
 func (s Section) Field(name string, err error) *FieldError {
-	fe := &FieldError{Path: s.Path + "." + name, Err: err}
+	fe := &FieldError{Path: join(s.Path, name), Err: err}
 	if n := s.lookup(name); n != nil {
 		fe.Line = n.Line
 	} else if s.Node != nil {
