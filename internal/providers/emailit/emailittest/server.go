@@ -49,6 +49,9 @@ const (
 	PageURLPath     = "path"     // "/v2/api-keys?page=2&limit=10" (newer docs)
 )
 
+// NoRateLimit, as Config.RateLimit, disables the rate limit.
+const NoRateLimit = -1
+
 // ManagementKeyName is the name of the key the workspace starts with.
 const ManagementKeyName = "management"
 
@@ -61,9 +64,11 @@ type Config struct {
 	// with; "" means a random "secret_" + 32 alphanumerics.
 	ManagementKey string
 	// RateLimit is the requests per second allowed per workspace over a
-	// sliding window; 0 means the documented 2, a negative value disables it.
+	// one-second sliding window. The zero value means the documented 2;
+	// NoRateLimit (any negative value) disables it.
 	RateLimit float64
-	// Latency delays every response (on Clock).
+	// Latency delays every response, on Clock: with a fake clock a request
+	// waits until the test advances it.
 	Latency time.Duration
 	// PageURLStyle is PageURLAbsolute (default) or PageURLPath.
 	PageURLStyle string

@@ -27,7 +27,7 @@ func newServer(t *testing.T, cfg Config) (*Server, *clockwork.FakeClock) {
 		cfg.Clock = clk
 	}
 	if cfg.RateLimit == 0 {
-		cfg.RateLimit = -1
+		cfg.RateLimit = NoRateLimit
 	}
 	s := New(cfg)
 	t.Cleanup(s.Close)
