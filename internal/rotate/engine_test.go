@@ -1,0 +1,265 @@
+package rotate
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/rotator-dev/rotator/internal/config"
+	"github.com/rotator-dev/rotator/internal/providers"
+	"github.com/rotator-dev/rotator/internal/providers/providertest"
+	"github.com/rotator-dev/rotator/internal/sinks"
+)
+
+// TestDryRunCallsNothingMutating replaces every mutating call with one that
+// fails the test, and checks that the plan still says what would happen.
+func TestDryRunCallsNothingMutating(t *testing.T) {
+	h := newHarness(t, nil)
+	h.mustEval(Mode{})
+	h.clock.Advance(25 * time.Hour)
+	mutating := func(what string) { t.Errorf("dry run made a mutating call: %s", what) }
+	h.prov.CreateFunc = func(context.Context, string, map[string]string) (providers.Key, error) {
+		mutating("create")
+		return providers.Key{}, nil
+	}
+	h.prov.RevokeFunc = func(context.Context, string) error { mutating("revoke"); return nil }
+	h.prov.TestFunc = func(context.Context, string, providers.Credential) (providers.KeyInfo, error) {
+		mutating("test (keep-alive)")
+		return providers.KeyInfo{}, nil
+	}
+	for _, tg := range h.targets {
+		tg.WriteFunc = func(context.Context, sinks.Write) (string, error) { mutating("sink write"); return "", nil }
+	}
+	before := h.state()
+	var out bytes.Buffer
+	if err := h.e.Plan(&out, Once{}, false); err != nil {
+		t.Fatal(err)
+	}
+	plan := out.String()
+	for _, want := range []string{"rotate (reason: forced)", "create key rotator-mail-<UTC timestamp>-<random> at mem",
+		"write fake a (sink a) and read it back", "revoke the current key " + before.Current.ID + " after grace 1h0m0s",
+		"keep-alive: use key " + before.Current.ID} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("plan lacks %q:\n%s", want, plan)
+		}
+	}
+	if after := h.state(); after.Rotations != before.Rotations || after.Rotation != nil {
+		t.Error("dry run changed the state")
+	}
+}
+
+func TestMetricsAfterARotation(t *testing.T) {
+	h := newHarness(t, nil)
+	h.mustEval(Mode{})
+	want := `
+# HELP rotator_rotations_total Rotation attempts by key, provider and result (success, failure).
+# TYPE rotator_rotations_total counter
+rotator_rotations_total{key="mail",provider="mem",result="failure"} 0
+rotator_rotations_total{key="mail",provider="mem",result="success"} 1
+# HELP rotator_last_rotation_success_timestamp_seconds When the key was last rotated successfully (0 = never).
+# TYPE rotator_last_rotation_success_timestamp_seconds gauge
+rotator_last_rotation_success_timestamp_seconds{key="mail"} 1.795428e+09
+# HELP rotator_next_rotation_timestamp_seconds When the key's schedule next calls for a rotation, computed from the last success; it stays in the past while rotations fail.
+# TYPE rotator_next_rotation_timestamp_seconds gauge
+rotator_next_rotation_timestamp_seconds{key="mail"} 1.7955144e+09
+# HELP rotator_pending_revocations Superseded keys not yet revoked (in grace or failing to revoke).
+# TYPE rotator_pending_revocations gauge
+rotator_pending_revocations{key="mail"} 0
+# HELP rotator_sink_writes_total Writes of rotated credentials to sinks by result.
+# TYPE rotator_sink_writes_total counter
+rotator_sink_writes_total{result="failure",sink="a"} 0
+rotator_sink_writes_total{result="failure",sink="b"} 0
+rotator_sink_writes_total{result="success",sink="a"} 1
+rotator_sink_writes_total{result="success",sink="b"} 1
+# HELP rotator_revocations_total Revocations of superseded keys by result.
+# TYPE rotator_revocations_total counter
+rotator_revocations_total{key="mail",result="failure"} 0
+rotator_revocations_total{key="mail",result="success"} 0
+`
+	if err := testutil.GatherAndCompare(h.reg, strings.NewReader(want), "rotator_rotations_total",
+		"rotator_last_rotation_success_timestamp_seconds", "rotator_next_rotation_timestamp_seconds",
+		"rotator_pending_revocations", "rotator_sink_writes_total", "rotator_revocations_total"); err != nil {
+		t.Error(err)
+	}
+	h.clock.Advance(24 * time.Hour)
+	h.mustEval(Mode{})
+	if got := testutil.ToFloat64(h.e.m.pendingRevocations.WithLabelValues("mail")); got != 1 {
+		t.Errorf("pending revocations = %v, want 1 in grace", got)
+	}
+	if got, want := testutil.ToFloat64(h.e.m.revocationDeadline.WithLabelValues("mail")), ts(h.clock.Now().Add(time.Hour)); got != want {
+		t.Errorf("revocation deadline = %v, want %v", got, want)
+	}
+}
+
+func TestMetricsExistAtZeroBeforeAnyWork(t *testing.T) {
+	h := newHarness(t, nil)
+	n, err := testutil.GatherAndCount(h.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 6 counters x results, 10 gauges, 1 histogram, sink and provider series.
+	if n < 20 {
+		t.Errorf("%d series before any work; every series must exist at zero", n)
+	}
+	for _, name := range []string{"rotator_rotations_total", "rotator_keepalives_total", "rotator_key_consecutive_failures",
+		"rotator_orphaned_keys", "rotator_emergency_rotations_total", "rotator_key_inactivity_deadline_timestamp_seconds"} {
+		if c, err := testutil.GatherAndCount(h.reg, name); err != nil || c == 0 {
+			t.Errorf("%s: %d series, %v", name, c, err)
+		}
+	}
+}
+
+func TestFailedRotationIsCounted(t *testing.T) {
+	h := newHarness(t, nil)
+	h.prov.CreateFunc = func(context.Context, string, map[string]string) (providers.Key, error) {
+		return providers.Key{}, &providers.Error{Op: "create", Reason: providers.ReasonServer, Status: 500}
+	}
+	h.eval(Mode{})
+	if got := testutil.ToFloat64(h.e.m.rotations.WithLabelValues("mail", "mem", "failure")); got != 1 {
+		t.Errorf("failures counted = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(h.e.m.consecutiveFailures.WithLabelValues("mail")); got != 1 {
+		t.Errorf("consecutive failures = %v, want 1", got)
+	}
+}
+
+// TestServeEvaluatesAtStartAndOnSchedule drives the daemon loop on a fake
+// clock: every key at start-up, then at the next due time, then a clean
+// drain on cancellation.
+func TestServeEvaluatesAtStartAndOnSchedule(t *testing.T) {
+	h := newHarness(t, func(k *config.Key) { k.KeepAlive = 0 })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.e.Serve(ctx) }()
+
+	waitFor(t, func() bool { return h.prov.Calls("create") == 1 && h.state().Current != nil }, "the start-up rotation")
+	// The loop now sleeps until the next rotation; wake it exactly then.
+	if err := h.clock.BlockUntilContext(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(24 * time.Hour)
+	waitFor(t, func() bool { return h.state().Rotations == 2 }, "the scheduled rotation")
+	if err := h.clock.BlockUntilContext(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Hour)
+	waitFor(t, func() bool { return len(h.state().Retiring) == 0 }, "the revocation at the grace deadline")
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after cancellation")
+	}
+	h.checkConverged("after Serve")
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestOrphansAreCountedAndPruned(t *testing.T) {
+	h := newHarness(t, nil)
+	h.mustEval(Mode{})
+	orphan := h.prov.Create(ProviderKeyName("rotator-", "mail", t0))
+	h.prov.Create(ProviderKeyName("rotator-", "mail-other", t0)) // another key's name: not ours
+	h.prov.Create("rotator-mail-handmade")                        // not our pattern
+	n, err := h.e.ScanOrphans(context.Background(), "mem")
+	if err != nil || n != 1 {
+		t.Fatalf("orphans = %d, %v; want 1", n, err)
+	}
+	if got := testutil.ToFloat64(h.e.m.orphaned.WithLabelValues("mem")); got != 1 {
+		t.Errorf("rotator_orphaned_keys = %v, want 1", got)
+	}
+	if info, _ := h.prov.Get(orphan.ID); !info.Active {
+		t.Fatal("an orphan was revoked without prune_orphans")
+	}
+
+	h.e.keys["mail"].k.Policy.PruneOrphans = true
+	if n, err := h.e.ScanOrphans(context.Background(), "mem"); err != nil || n != 0 {
+		t.Fatalf("after pruning: %d, %v", n, err)
+	}
+	if info, _ := h.prov.Get(orphan.ID); info.Active {
+		t.Fatal("prune_orphans did not revoke the orphan")
+	}
+	if len(h.prov.Active()) != 3 {
+		t.Errorf("active keys %v: pruning touched keys that are not orphans", h.prov.Active())
+	}
+}
+
+func TestPolicyChain(t *testing.T) {
+	sched, _ := config.ParseSchedule("@every 24h")
+	key := config.Key{Name: "k", Schedule: sched}
+	cur := &stateKey{}
+	_ = cur
+	tests := map[string]struct {
+		in     Input
+		reason Reason
+		rotate bool
+	}{
+		"rotate a key that has never been rotated": {Input{Key: key, Now: t0}, ReasonNoKey, true},
+		"rotate when the schedule is due": {Input{Key: key, State: withCurrent(t0.Add(-25 * time.Hour)), Now: t0},
+			ReasonScheduleDue, true},
+		"do not rotate before the schedule": {Input{Key: key, State: withCurrent(t0.Add(-time.Hour)), Now: t0}, "", false},
+		"rotate at once in an emergency": {Input{Key: key, State: func() stateKey {
+			s := withCurrent(t0)
+			s.Emergency = "revoked"
+			return s
+		}(), Now: t0}, ReasonEmergency, true},
+		"a paused key is not rotated":       {Input{Key: config.Key{Paused: true, Schedule: sched}, Now: t0}, ReasonPaused, false},
+		"--run-now rotates even paused keys": {Input{Key: config.Key{Paused: true}, Now: t0, Forced: true}, ReasonForced, true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r, rotate := DefaultChain.Evaluate(tc.in)
+			if r != tc.reason || rotate != tc.rotate {
+				t.Errorf("got (%q, %v), want (%q, %v)", r, rotate, tc.reason, tc.rotate)
+			}
+		})
+	}
+}
+
+func TestJitterIsStableAndBounded(t *testing.T) {
+	for i := 0; i < 100; i++ {
+		at := t0.Add(time.Duration(i) * time.Hour)
+		j := jitterFor("key", at, 30*time.Minute)
+		if j < 0 || j >= 30*time.Minute {
+			t.Fatalf("jitter %s out of [0, 30m)", j)
+		}
+		if j != jitterFor("key", at, 30*time.Minute) {
+			t.Fatal("jitter changes between calls: a restart would re-roll it")
+		}
+	}
+	if jitterFor("a", t0, time.Hour) == jitterFor("b", t0, time.Hour) {
+		t.Error("two keys on one schedule got the same jitter")
+	}
+}
+
+func TestBackoffIsCappedAndGrows(t *testing.T) {
+	prev := time.Duration(0)
+	for n := 1; n <= 6; n++ {
+		d := backoff(n, time.Second, 10*time.Second, 0.5)
+		if d < prev {
+			t.Errorf("backoff(%d) = %s shrank from %s", n, d, prev)
+		}
+		prev = d
+	}
+	if d := backoff(50, time.Second, 10*time.Second, 0.99); d > 12*time.Second {
+		t.Errorf("backoff not capped: %s", d)
+	}
+}
+
+var _ = providertest.NewMemory
