@@ -12,6 +12,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/rotator-dev/rotator/internal/config"
@@ -31,6 +32,7 @@ type env struct {
 	clock *clockwork.FakeClock
 	p     *Provider
 	logs  *observer.ObservedLogs
+	core  zapcore.Core // the logs' core, for other components under test
 	drv   *clockDriver
 	errs  []error // every error a provider call returned, for leak checks
 }
@@ -61,7 +63,7 @@ func newEnv(t *testing.T, scfg emailittest.Config, tweak func(*Config)) *env {
 	done := make(chan struct{})
 	go func() { defer close(done); drv.run(ctx) }()
 	t.Cleanup(func() { cancel(); drv.wake(); <-done })
-	e := &env{srv: srv, clock: clk, p: p, logs: logs, drv: drv}
+	e := &env{srv: srv, clock: clk, p: p, logs: logs, core: core, drv: drv}
 	t.Cleanup(func() { e.checkNoSecrets(t) })
 	return e
 }
