@@ -102,6 +102,10 @@ func jsonError(err error) error {
 	if errors.As(err, &se) {
 		return fmt.Errorf("invalid JSON at offset %d", se.Offset)
 	}
+	var fe flexError
+	if errors.As(err, &fe) {
+		return fe
+	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		return fmt.Errorf("field %q has unexpected type %s", te.Field, te.Value)

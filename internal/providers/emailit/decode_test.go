@@ -289,3 +289,16 @@ func TestFlexScalars(t *testing.T) {
 		t.Error("flexID accepted a boolean")
 	}
 }
+
+func TestDecodeErrorsNameNoValue(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"id":1,"created_at":"secret_abcdefghijklmnopqrstuvwxyz123456"}`: "decode api key: unrecognised timestamp format",
+		`{"id":1,"key":{"v":"secret_abcdefghijklmnopqrstuvwxyz123456"}}`:  "decode api key: expected a string or a number",
+		`{"id":[1]}`: "decode api key: an id must be a number or a string",
+	} {
+		_, err := decodeKey([]byte(body))
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: error %v, want %q", body, err, want)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package emailit
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -17,6 +16,12 @@ import (
 // reports booleans as 0/1 or strings, numbers as strings and mixed date
 // formats (providers-notes.md §2.2). Each type accepts all of those and
 // null.
+
+// flexError is a value that none of the tolerated forms fits. It never
+// quotes the value: a misplaced secret must not reach an error.
+type flexError string
+
+func (e flexError) Error() string { return string(e) }
 
 // flexID is an id given as a JSON number or string, kept as a string.
 type flexID string
@@ -35,7 +40,7 @@ func (f *flexID) UnmarshalJSON(b []byte) error {
 	default:
 		var n json.Number
 		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("id must be a number or a string, got %.20s", b)
+			return flexError("an id must be a number or a string")
 		}
 		*f = flexID(normalizeNumber(n))
 	}
@@ -73,7 +78,7 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	default:
 		var n json.Number
 		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("expected a string, got %.20s", b)
+			return flexError("expected a string or a number")
 		}
 		*f = flexString(n.String())
 	}
@@ -102,7 +107,7 @@ func (f *flexBool) UnmarshalJSON(b []byte) error {
 			*f = v != 0
 			return nil
 		}
-		return fmt.Errorf("expected a boolean, got %.20s", b)
+		return flexError("expected a boolean")
 	}
 	return nil
 }
@@ -149,7 +154,7 @@ func (f *flexTime) UnmarshalJSON(b []byte) error {
 	}
 	var n json.Number
 	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("expected a timestamp, got %.20s", b)
+		return flexError("expected a timestamp")
 	}
 	t, err := unixTime(n.String())
 	if err != nil {
@@ -172,7 +177,7 @@ func parseTime(s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("unrecognised timestamp %q", truncate(s, 40))
+	return time.Time{}, flexError("unrecognised timestamp format")
 }
 
 // unixTime reads seconds since the epoch, or milliseconds when the value
@@ -187,11 +192,11 @@ func unixTime(s string) (time.Time, error) {
 		case n < 1e14:
 			return time.UnixMilli(n).UTC(), nil
 		}
-		return time.Time{}, fmt.Errorf("timestamp %q is out of range", truncate(s, 40))
+		return time.Time{}, flexError("timestamp out of range")
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-		return time.Time{}, fmt.Errorf("unrecognised timestamp %q", truncate(s, 40))
+		return time.Time{}, flexError("unrecognised timestamp format")
 	}
 	if v == 0 {
 		return time.Time{}, nil
@@ -200,7 +205,7 @@ func unixTime(s string) (time.Time, error) {
 		v /= 1000
 	}
 	if v >= 1e11 {
-		return time.Time{}, fmt.Errorf("timestamp %q is out of range", truncate(s, 40))
+		return time.Time{}, flexError("timestamp out of range")
 	}
 	sec, frac := math.Modf(v)
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
