@@ -115,11 +115,15 @@ func (p *Provider) ValidateParams(params map[string]string) error {
 		}
 		return fmt.Errorf("scope: %q is not a scope name (full, sending, events, ...)", scope)
 	}
+	if scope == "full_access" {
+		// Emailit's SDK snippets show Scope: "full_access"; the API documents full.
+		return errors.New(`scope: "full_access" appears in Emailit's SDK examples, but the API's scope is "full"`)
+	}
 	if scope == "" {
 		scope = "full"
 	}
 	if d, ok := params["sending_domain_id"]; ok {
-		if !domainInteger.MatchString(d) && (!domainString.MatchString(d)) {
+		if !domainInteger.MatchString(d) && !domainString.MatchString(d) {
 			return fmt.Errorf("sending_domain_id: %q is neither a positive integer nor a domain id such as dom_abc123", d)
 		}
 		if scope == "full" {

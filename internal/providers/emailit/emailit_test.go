@@ -379,6 +379,7 @@ func TestValidateParams(t *testing.T) {
 		{map[string]string{"role": "x"}, `unknown param "role"`},
 		{map[string]string{"scope": ""}, "scope: must not be empty"},
 		{map[string]string{"scope": "Full Access"}, `scope: "Full Access"`},
+		{map[string]string{"scope": "full_access"}, `the API's scope is "full"`},
 		{map[string]string{"sending_domain_id": "5"}, "sending_domain_id: only applies to sending keys"},
 		{map[string]string{"scope": "sending", "sending_domain_id": "007"}, `sending_domain_id: "007"`},
 		{map[string]string{"scope": "sending", "sending_domain_id": "dom x"}, `sending_domain_id: "dom x"`},
