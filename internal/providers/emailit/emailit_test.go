@@ -407,3 +407,21 @@ func TestNextPath(t *testing.T) {
 		}
 	}
 }
+
+// At the default rate the client stays under the workspace's sliding
+// window: no call draws a 429.
+func TestDefaultRateStaysUnderTheWindow(t *testing.T) {
+	e := newEnv(t, emailittest.Config{}, nil)
+	start := e.clock.Now()
+	for i := 0; i < 20; i++ {
+		if _, err := e.p.List(ctx, "x"); err != nil {
+			t.Fatal(e.track(err))
+		}
+	}
+	if got := e.srv.RateLimited(); got != 0 {
+		t.Fatalf("%d calls of 20 drew a 429 at the default rate", got)
+	}
+	if took := e.clock.Since(start); took < 9*time.Second {
+		t.Fatalf("20 calls took %v of fake time; the client exceeds 2/s", took)
+	}
+}
