@@ -63,23 +63,14 @@ func TestLifecycleCreatesWritesGracesRevokes(t *testing.T) {
 	h.checkNoSecretLeaked()
 }
 
-// credOf finds the credential of a key id in the sinks' history: the
-// in-memory provider only knows secrets, so tests look them up by the
-// record they issued.
+// credOf returns the credential of a memory-provider key id: Memory
+// issues ids 1, 2, 3... in the order of its secrets.
 func credOf(h *harness, id string) providers.Credential {
-	for _, tg := range h.targets {
-		tg.Target.Name = tg.Target.Name // no-op: keep the target unchanged
-	}
-	for _, s := range h.prov.Issued() {
-		// Memory issues ids in order; the n-th secret belongs to id n.
-		_ = s
-	}
-	issued := h.prov.Issued()
 	n := 0
 	for i := range id {
 		n = n*10 + int(id[i]-'0')
 	}
-	return providers.Credential{"api_key": issued[n-1]}
+	return providers.Credential{"api_key": h.prov.Issued()[n-1]}
 }
 
 func TestGraceZeroRevokesInTheSamePass(t *testing.T) {

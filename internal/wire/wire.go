@@ -19,6 +19,8 @@ import (
 	"github.com/rotator-dev/rotator/internal/providers/smtpd"
 	"github.com/rotator-dev/rotator/internal/rotate"
 	"github.com/rotator-dev/rotator/internal/sinks"
+	"github.com/rotator-dev/rotator/internal/sinks/awssm"
+	"github.com/rotator-dev/rotator/internal/sinks/awsssm"
 	"github.com/rotator-dev/rotator/internal/sinks/file"
 )
 
@@ -41,7 +43,7 @@ type Built struct {
 // ProviderTypes and SinkTypes are the kinds this build knows.
 var (
 	ProviderTypes = []string{"emailit", "smtpd"}
-	SinkTypes     = []string{"file"}
+	SinkTypes     = []string{"aws-secretsmanager", "aws-ssm", "file"}
 )
 
 // credentialFields are the fields each provider type puts in a sink, for
@@ -116,6 +118,18 @@ func buildSink(sec config.Section, d sinks.Deps) (sinks.Sink, error) {
 			return nil, err
 		}
 		return file.New(c, d)
+	case awssm.Type:
+		c, err := awssm.ParseConfig(sec)
+		if err != nil {
+			return nil, err
+		}
+		return awssm.New(c, d)
+	case awsssm.Type:
+		c, err := awsssm.ParseConfig(sec)
+		if err != nil {
+			return nil, err
+		}
+		return awsssm.New(c, d)
 	}
 	return nil, sec.Errorf("type", "unknown sink type %q (known: %s)", sec.Type, strings.Join(SinkTypes, ", "))
 }
