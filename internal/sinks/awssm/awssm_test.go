@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -206,13 +207,14 @@ func TestMissingSecretWithoutCreate(t *testing.T) {
 }
 
 func TestPromoteConflictWhenNewerVersionBecameCurrent(t *testing.T) {
-	srv := awstest.New(awstest.Config{})
+	clk := clockwork.NewFakeClock() // dates the server's versions
+	srv := awstest.New(awstest.Config{Clock: clk})
 	defer srv.Close()
 	srv.CreateSecret("mail/x", `{"key":"old"}`)
 	tg := bind(t, newSink(t, srv, sinks.Deps{}), "{sink: aws, secret_id: mail/x}")
 	_, err := tg.Write(t.Context(), write(rotation1, sinks.Secret{"key": "ours"}))
 	require.NoError(t, err)
-	time.Sleep(2 * time.Millisecond) // versions are dated to the millisecond; not a timing assertion
+	clk.Advance(time.Second)
 	other := srv.PutSecretValue("mail/x", `{"key":"theirs"}`)
 
 	err = tg.Promote(t.Context(), write(rotation1, nil))
@@ -449,4 +451,51 @@ func TestDefaultCredentialChainFromEnvironment(t *testing.T) {
 	got, err := bind(t, s, "{sink: aws, secret_id: mail/x}").Read(t.Context())
 	require.NoError(t, err)
 	require.Equal(t, sinks.Secret{"key": "old"}, got)
+}
+
+// TestIAMPolicyCoversEveryCall runs every operation of the sink and checks
+// that iam-policy.json allows each AWS action it called, and nothing more.
+func TestIAMPolicyCoversEveryCall(t *testing.T) {
+	srv := awstest.New(awstest.Config{})
+	defer srv.Close()
+	s := newSink(t, srv, sinks.Deps{})
+	tg := bind(t, s, "{sink: aws, secret_id: prod/mail/new, create: true}")
+	ctx := t.Context()
+	require.NoError(t, s.Check(ctx))
+	for _, id := range []string{rotation1, rotation2} {
+		_, err := tg.Write(ctx, write(id, sinks.Secret{"k": id}))
+		require.NoError(t, err)
+		_, err = tg.ReadPending(ctx, id)
+		require.NoError(t, err)
+		require.NoError(t, tg.Promote(ctx, write(id, nil)))
+	}
+	_, err := tg.Read(ctx)
+	require.NoError(t, err)
+
+	called := map[string]bool{}
+	for _, op := range srv.Calls() {
+		called["secretsmanager:"+op] = true
+	}
+	called["secretsmanager:TagResource"] = true // CreateSecret with Tags needs it
+	allowed := policyActions(t, "iam-policy.json", "secretsmanager:")
+	require.Equal(t, called, allowed)
+}
+
+func policyActions(t *testing.T, path, prefix string) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var doc struct {
+		Statement []struct{ Action []string }
+	}
+	require.NoError(t, json.Unmarshal(b, &doc))
+	out := map[string]bool{}
+	for _, st := range doc.Statement {
+		for _, a := range st.Action {
+			if strings.HasPrefix(a, prefix) {
+				out[a] = true
+			}
+		}
+	}
+	return out
 }

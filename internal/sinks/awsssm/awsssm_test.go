@@ -1,8 +1,11 @@
 package awsssm_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -239,4 +242,41 @@ func TestConfigErrors(t *testing.T) {
 		_, err := s.Bind(section(t, "keys[0].sinks[0]", tc.src))
 		require.ErrorContains(t, err, tc.want, tc.src)
 	}
+}
+
+// TestIAMPolicyCoversEveryCall runs every operation of the sink and checks
+// that iam-policy.json allows each AWS action it called, and nothing more.
+func TestIAMPolicyCoversEveryCall(t *testing.T) {
+	srv := awstest.New(awstest.Config{})
+	defer srv.Close()
+	s := newSink(t, srv, sinks.Deps{})
+	one := bind(t, s, "{sink: ssm, parameter: /prod/mail/creds}")
+	per := bind(t, s, "{sink: ssm, parameters: {k: /prod/mail/k}}")
+	ctx := t.Context()
+	require.NoError(t, s.Check(ctx))
+	for _, tg := range []*awsssm.Target{one, per} {
+		_, err := tg.Write(ctx, write(sinks.Secret{"k": "v"}))
+		require.NoError(t, err)
+		_, err = tg.Read(ctx)
+		require.NoError(t, err)
+	}
+	called := map[string]bool{}
+	for _, op := range srv.Calls() {
+		called["ssm:"+op] = true
+	}
+	b, err := os.ReadFile("iam-policy.json")
+	require.NoError(t, err)
+	var doc struct {
+		Statement []struct{ Action []string }
+	}
+	require.NoError(t, json.Unmarshal(b, &doc))
+	allowed := map[string]bool{}
+	for _, st := range doc.Statement {
+		for _, a := range st.Action {
+			if strings.HasPrefix(a, "ssm:") {
+				allowed[a] = true
+			}
+		}
+	}
+	require.Equal(t, called, allowed)
 }
