@@ -307,12 +307,17 @@ func (p *Provider) Revoke(ctx context.Context, id string) error {
 // Test uses the key itself, then returns its metadata as read with the
 // management key (last_used_at → LastUsedAt; Active means it exists).
 //
-// A full-scope key lists one key (GET /v2/api-keys?limit=1), a cheap read
-// Emailit records as use. Since 2026-09-27 a sending-scope key may only send
-// (and events keys only send events): every read answers 403, and sending a
-// message to prove the key would be a real side effect. For those keys the
-// 403 shows the key authenticates (an unknown key gets 401), and existence
-// is confirmed with Get through the management key.
+// A full-scope key lists one key (GET /v2/api-keys?limit=1), the cheapest
+// authenticated read; whether Emailit counts reads in last_used_at is not
+// documented. Since 2026-09-27 a sending-scope key may only send (and an
+// events key only send events), and sending a message to prove the key
+// would be a real side effect. Such a key's read is refused as a permission
+// error (403; the docs do not give the status, 403 is HTTP's), which still
+// shows that the key authenticates, since an unknown key gets 401; its
+// existence is then confirmed with Get through the management key. Should
+// Emailit answer 401 to valid sending keys, Test would report them as
+// rejected (ReasonAuth) and rotations of sending keys would fail safe,
+// keeping the old key.
 func (p *Provider) Test(ctx context.Context, id string, cred providers.Credential) (providers.KeyInfo, error) {
 	key := cred[CredentialField]
 	if key == "" {
