@@ -50,7 +50,23 @@ func (e *Engine) Serve(ctx context.Context) error {
 	for name := range e.o.Providers {
 		sched.at("orphans/"+name, now.Add(time.Minute))
 	}
-	chain := cron.NewChain(cron.Recover(cronLogger{e.log}))
+	// One wrapped job per key and provider, built once, so that cron's
+	// SkipIfStillRunning really guards each: a job never overlaps itself.
+	chain := cron.NewChain(cron.Recover(cronLogger{e.log}), cron.SkipIfStillRunning(cronLogger{e.log}))
+	type entry struct {
+		job  cron.Job
+		next time.Time // written by the job, read after it returns
+	}
+	entries := map[string]*entry{}
+	for _, name := range e.order {
+		entries["key/"+name] = &entry{}
+	}
+	for name := range e.o.Providers {
+		entries["orphans/"+name] = &entry{}
+	}
+	for name, en := range entries {
+		en.job = chain.Then(cron.FuncJob(func() { en.next = e.runJob(jobCtx, name) }))
+	}
 	sem := make(chan struct{}, e.o.MaxConcurrent)
 	var wg sync.WaitGroup
 	e.log.Info("daemon started", zap.Int("keys", len(e.order)), zap.Int("max_concurrent", e.o.MaxConcurrent))
@@ -71,10 +87,11 @@ func (e *Engine) Serve(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			next := e.clock.Now().Add(e.o.RetryBase) // if the job panics
-			chain.Then(cron.FuncJob(func() { next = e.runJob(jobCtx, job) })).Run()
+			en := entries[job]
+			en.next = e.clock.Now().Add(e.o.RetryBase) // kept if the job panics
+			en.job.Run()
 			if ctx.Err() == nil {
-				sched.at(job, next)
+				sched.at(job, en.next)
 			}
 		}()
 	}
