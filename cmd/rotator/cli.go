@@ -204,6 +204,7 @@ func (c *cli) run(args []string) int {
 		Keys: built.Keys, Providers: built.Providers, Sinks: built.Sinks, Store: store, Logger: logger,
 		Metrics: metrics, Clock: c.clock, MaxConcurrent: cfg.MaxConcurrent, ShutdownTimeout: cfg.ShutdownTimeout,
 		OrphanScanInterval: cfg.OrphanScanInterval, Failpoint: failpointFromEnv(logger),
+		RetryBase: durationFromEnv(logger, "ROTATOR_TEST_RETRY_BASE"), RetryMax: durationFromEnv(logger, "ROTATOR_TEST_RETRY_MAX"),
 	})
 	if err != nil {
 		logger.Error("cannot start the engine", zap.Error(err))
@@ -289,6 +290,24 @@ func failpointFromEnv(logger *zap.Logger) func(string) {
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		time.Sleep(time.Hour)
 	}
+}
+
+// durationFromEnv reads a test-only override of the engine's retry backoff
+// (default 30s doubling up to 1h), so that the end-to-end fault tests see
+// recovery within seconds rather than minutes. It is inert (0, the
+// engine's default) unless the variable is set.
+func durationFromEnv(logger *zap.Logger, name string) time.Duration {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		logger.Warn("ignoring a test override that is not a positive duration", zap.String("variable", name))
+		return 0
+	}
+	logger.Warn("retry backoff overridden; for tests only", zap.String("variable", name), zap.Duration("value", d))
+	return d
 }
 
 func buildVersion() string {
