@@ -5,8 +5,9 @@
 // read with a size bound, request metrics, and errors that never carry a
 // credential.
 //
-// Every wait (rate limit, backoff, Retry-After pause, per-request timeout)
-// runs on the injected clock, so tests drive it with a fake clock.
+// Every wait (rate limit, backoff, Retry-After pause) runs on the injected
+// clock, so tests drive it with a fake clock; only the per-request timeout
+// is on real time, since it bounds the real network.
 package httpapi
 
 import (
@@ -22,7 +23,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -321,10 +321,10 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 
 // attempt sends the request once and classifies the outcome.
 func (c *Client) attempt(ctx context.Context, req Request, u *url.URL, body []byte, attempt int, secrets []string) (*Response, *providers.Error) {
-	actx, cancel := context.WithCancel(ctx)
+	// The per-request timeout is on real time: it bounds the network, which
+	// a fake clock does not drive.
+	actx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	var timedOut atomic.Bool
-	timer := c.clock.AfterFunc(c.timeout, func() { timedOut.Store(true); cancel() })
 
 	var rd io.Reader
 	if body != nil {
@@ -332,7 +332,6 @@ func (c *Client) attempt(ctx context.Context, req Request, u *url.URL, body []by
 	}
 	hreq, err := http.NewRequestWithContext(actx, req.Method, u.String(), rd)
 	if err != nil {
-		timer.Stop()
 		return nil, &providers.Error{Op: req.Op, Reason: providers.ReasonClient, Err: errors.New("build request")}
 	}
 	for k, vs := range req.Header {
@@ -357,7 +356,6 @@ func (c *Client) attempt(ctx context.Context, req Request, u *url.URL, body []by
 		data, err = readBounded(hresp.Body, c.maxBody)
 		hresp.Body.Close()
 	}
-	timer.Stop()
 	took := c.clock.Since(start)
 
 	code := "error"
@@ -375,7 +373,7 @@ func (c *Client) attempt(ctx context.Context, req Request, u *url.URL, body []by
 		case ctx.Err() != nil:
 			code = "timeout"
 			perr.Err = ctx.Err()
-		case timedOut.Load():
+		case errors.Is(actx.Err(), context.DeadlineExceeded):
 			code = "timeout"
 			perr.Err = fmt.Errorf("no response within %s: %w", c.timeout, context.DeadlineExceeded)
 		default:

@@ -1,0 +1,261 @@
+package smtpd
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rotator-dev/rotator/internal/providers"
+)
+
+// The response decoders below are pure functions of the body, fuzzed in
+// decode_fuzz_test.go. Their errors never quote the body: it may carry a
+// token or a secret.
+
+// token is a management (or tested key's) login.
+type token struct {
+	access  string
+	refresh string
+	expiry  time.Time
+}
+
+// decodeToken reads a /oauth/token response. The expiry comes from
+// expires_in (seconds), else expires_at (milliseconds above 1e12, else
+// seconds), else the access token's JWT exp claim, else one minute.
+func decodeToken(body []byte, now time.Time) (token, error) {
+	var r struct {
+		AccessToken  string  `json:"access_token"`
+		RefreshToken string  `json:"refresh_token"`
+		ExpiresIn    flexNum `json:"expires_in"`
+		ExpiresAt    flexNum `json:"expires_at"`
+	}
+	if err := unmarshal(body, &r); err != nil {
+		return token{}, fmt.Errorf("token response: %w", err)
+	}
+	if r.AccessToken == "" {
+		return token{}, errors.New("token response: no access_token")
+	}
+	t := token{access: r.AccessToken, refresh: r.RefreshToken}
+	switch {
+	case r.ExpiresIn > 0:
+		t.expiry = now.Add(time.Duration(float64(r.ExpiresIn) * float64(time.Second)))
+	case r.ExpiresAt > 0:
+		t.expiry = unixAny(float64(r.ExpiresAt))
+	default:
+		if exp, ok := jwtExp(r.AccessToken); ok {
+			t.expiry = exp
+		}
+	}
+	// An absent, absurd or already past expiry (clock skew) falls back to a
+	// short life; a 401 makes the provider log in again anyway.
+	if t.expiry.IsZero() || !t.expiry.After(now) || t.expiry.Sub(now) > 366*24*time.Hour {
+		t.expiry = now.Add(time.Minute)
+	}
+	return t, nil
+}
+
+// jwtExp reads the exp claim (unix seconds) of a JWT without verifying it.
+func jwtExp(tok string) (time.Time, bool) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return time.Time{}, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return time.Time{}, false
+	}
+	var c struct {
+		Exp flexNum `json:"exp"`
+	}
+	if json.Unmarshal(raw, &c) != nil || c.Exp <= 0 {
+		return time.Time{}, false
+	}
+	return unixAny(float64(c.Exp)), true
+}
+
+// decodeCreate reads the 201 of POST /api/v1/account/api_key:
+// {"ID","Name","Key","Secret"} (matched case-insensitively).
+func decodeCreate(body []byte) (providers.Key, error) {
+	var r struct {
+		ID     flexString `json:"id"`
+		Name   string     `json:"name"`
+		Key    string     `json:"key"`
+		Secret string     `json:"secret"`
+	}
+	if err := unmarshal(body, &r); err != nil {
+		return providers.Key{}, fmt.Errorf("create response: %w", err)
+	}
+	if r.ID == "" || r.Key == "" || r.Secret == "" {
+		return providers.Key{}, errors.New("create response: ID, Key or Secret missing")
+	}
+	return providers.Key{
+		KeyInfo:    providers.KeyInfo{ID: string(r.ID), Name: r.Name, Active: true},
+		Credential: providers.Credential{"key": r.Key, "secret": r.Secret},
+	}, nil
+}
+
+// keyJSON is a key as list and get return it.
+type keyJSON struct {
+	ID           flexString `json:"id"`
+	Name         string     `json:"name"`
+	IsActive     *flexBool  `json:"is_active"`
+	LastAccessed flexNum    `json:"last_accessed_at_utc"`
+	Created      flexNum    `json:"created_at_utc"`
+}
+
+func (k keyJSON) info() providers.KeyInfo {
+	return providers.KeyInfo{
+		ID:         string(k.ID),
+		Name:       k.Name,
+		CreatedAt:  unixAny(float64(k.Created)),
+		LastUsedAt: unixAny(float64(k.LastAccessed)),
+		Active:     k.IsActive == nil || bool(*k.IsActive),
+	}
+}
+
+// decodeList reads GET /api/v1/account/api_key: a bare array (an object
+// with a "data" array is accepted too).
+func decodeList(body []byte) ([]providers.KeyInfo, error) {
+	var items []keyJSON
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		var wrapped struct {
+			Data []keyJSON `json:"data"`
+		}
+		if err := unmarshal(trimmed, &wrapped); err != nil {
+			return nil, fmt.Errorf("list response: %w", err)
+		}
+		items = wrapped.Data
+	} else if err := unmarshal(trimmed, &items); err != nil {
+		return nil, fmt.Errorf("list response: %w", err)
+	}
+	out := make([]providers.KeyInfo, 0, len(items))
+	for i, it := range items {
+		if it.ID == "" {
+			return nil, fmt.Errorf("list response: item %d has no id", i)
+		}
+		out = append(out, it.info())
+	}
+	return out, nil
+}
+
+// decodeKey reads GET /api/v1/account/api_key/:id.
+func decodeKey(body []byte) (providers.KeyInfo, error) {
+	var k keyJSON
+	if err := unmarshal(body, &k); err != nil {
+		return providers.KeyInfo{}, fmt.Errorf("get response: %w", err)
+	}
+	if k.ID == "" {
+		return providers.KeyInfo{}, errors.New("get response: no id")
+	}
+	return k.info(), nil
+}
+
+// decodeError reads smtpd's error body {"code": 40102, "message": "..."}.
+// It is the httpapi.ErrorDecoder of this provider.
+func decodeError(status int, body []byte) (code, message string, retryAfter time.Duration) {
+	var e struct {
+		Code    flexString `json:"code"`
+		Message string     `json:"message"`
+		Error   any        `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return "", "", 0
+	}
+	msg := e.Message
+	if s, ok := e.Error.(string); ok && msg == "" {
+		msg = s
+	}
+	return string(e.Code), msg, 0
+}
+
+// unmarshal decodes JSON with an error that does not quote the input.
+func unmarshal(body []byte, v any) error {
+	err := json.Unmarshal(body, v)
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		return fmt.Errorf("invalid JSON at offset %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Errorf("field %q: unexpected JSON %s", te.Field, te.Value)
+	}
+	return errors.New("invalid JSON")
+}
+
+// unixAny turns unix seconds (or milliseconds above 1e12) into a time; 0
+// or less is the zero time.
+func unixAny(v float64) time.Time {
+	switch {
+	case v <= 0 || v != v:
+		return time.Time{}
+	case v > 1e15:
+		return time.Time{} // neither seconds nor milliseconds
+	case v > 1e12:
+		return time.UnixMilli(int64(v)).UTC()
+	}
+	return time.Unix(int64(v), 0).UTC()
+}
+
+// flexNum accepts a JSON number, a numeric string, or null.
+type flexNum float64
+
+func (n *flexNum) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	if s == "null" || s == "" {
+		*n = 0
+		return nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return errors.New("not a number")
+	}
+	*n = flexNum(f)
+	return nil
+}
+
+// flexString accepts a JSON string or number, kept as a string.
+type flexString string
+
+func (s *flexString) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*s = ""
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*s = flexString(v)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return errors.New("not a string or number")
+	}
+	*s = flexString(n.String())
+	return nil
+}
+
+// flexBool accepts true/false, 0/1 and their string forms.
+type flexBool bool
+
+func (v *flexBool) UnmarshalJSON(b []byte) error {
+	switch strings.ToLower(strings.Trim(string(b), `"`)) {
+	case "true", "1":
+		*v = true
+	case "false", "0", "null", "":
+		*v = false
+	default:
+		return errors.New("not a boolean")
+	}
+	return nil
+}
