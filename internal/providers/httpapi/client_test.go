@@ -450,7 +450,9 @@ func TestObserverSeesEveryAttempt(t *testing.T) {
 
 type observeFunc func(provider, op, code string)
 
-func (f observeFunc) ObserveRequest(provider, op, code string, _ time.Duration) { f(provider, op, code) }
+func (f observeFunc) ObserveRequest(provider, op, code string, _ time.Duration) {
+	f(provider, op, code)
+}
 
 func TestNewRejectsBadConfig(t *testing.T) {
 	for _, cfg := range []httpapi.Config{

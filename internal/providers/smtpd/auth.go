@@ -122,8 +122,8 @@ func (p *Provider) call(ctx context.Context, req httpapi.Request) (*httpapi.Resp
 // login is the OAuth password grant with Basic user:password, empty body.
 func (p *Provider) login(ctx context.Context, op, user, password string) (token, error) {
 	resp, err := p.http.Do(ctx, httpapi.Request{Op: op, Method: http.MethodPost, Path: "/oauth/token",
-		Query:  url.Values{"grant_type": {"password"}},
-		Header: http.Header{"Authorization": {httpapi.BasicAuth(user, password)}, "Content-Type": {"application/json"}},
+		Query:      url.Values{"grant_type": {"password"}},
+		Header:     http.Header{"Authorization": {httpapi.BasicAuth(user, password)}, "Content-Type": {"application/json"}},
 		Idempotent: true})
 	if err != nil {
 		return token{}, err

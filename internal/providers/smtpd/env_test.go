@@ -130,3 +130,5 @@ func (e *env) requireNoSecrets(t *testing.T, errs ...error) {
 }
 
 var ctx = context.Background()
+
+func depsForNew() providers.Deps { return providers.Deps{} }
