@@ -1,0 +1,143 @@
+package e2e
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rotator-dev/rotator/internal/rotate"
+)
+
+// revocationBound is how late past its grace period a superseded key may
+// be revoked: the probe's 100 ms poll, a restart, and a busy machine.
+const revocationBound = 4 * time.Second
+
+// TestCrashAtEveryStep kills the daemon with SIGKILL at every lifecycle
+// boundary in turn and then at random moments, restarting it on the same
+// state file each time, while the probe reads every sink. It then lets the
+// daemon run cleanly, stops it, and checks: no outage, no orphan, every
+// superseded key revoked within grace plus a bound, the state file always
+// opens, and a second instance refuses to start.
+func TestCrashAtEveryStep(t *testing.T) {
+	w := newWorld(t, fastPolicy())
+	pr := w.startProbe(t)
+	grace := 3 * time.Second
+	kills, fpKills, randomKills := 0, 0, 0
+
+	killed := func(p *proc, what string) {
+		t.Helper()
+		st := p.wait(t, 30*time.Second)
+		ws, _ := st.Sys().(syscall.WaitStatus)
+		if !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+			t.Fatalf("%s: rotator exited with %s, want killed by SIGKILL:\n%s", what, st, tail(p.log))
+		}
+		kills++
+		// After every kill: the state file opens and accounts for every
+		// live key at the providers.
+		if u := w.untracked(t); len(u) > 0 {
+			t.Errorf("after the kill %s, keys alive at the providers that the state does not track: %v", what, u)
+		}
+	}
+
+	// 1. Every failpoint, in lifecycle order. Each run is killed the first
+	// time it reaches the boundary; the next run recovers under the next
+	// failpoint.
+	for _, fp := range rotate.Failpoints {
+		p := w.start([]string{"ROTATOR_FAILPOINT=" + fp})
+		killed(p, "at "+fp)
+		fpKills++
+		if !strings.Contains(p.logText(), `"failpoint":"`+fp+`"`) {
+			t.Errorf("run for %s: the failpoint was not armed", fp)
+		}
+	}
+	// A second round with a skip, so that kills land in the middle of
+	// recoveries and later rotations too.
+	for i, fp := range rotate.Failpoints {
+		p := w.start([]string{"ROTATOR_FAILPOINT=" + fp, fmt.Sprintf("ROTATOR_FAILPOINT_SKIP=%d", 1+i%2)})
+		killed(p, fmt.Sprintf("at %s (skip %d)", fp, 1+i%2))
+		fpKills++
+	}
+	// 2. Random moments.
+	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	for i := 0; i < 8; i++ {
+		p := w.start(nil)
+		p.listening(t, 10*time.Second)
+		time.Sleep(time.Duration(rnd.Int64N(int64(3500 * time.Millisecond)))) // the random moment itself
+		if p.exited() {
+			t.Fatalf("rotator exited on its own:\n%s", tail(p.log))
+		}
+		p.signal(syscall.SIGKILL)
+		killed(p, fmt.Sprintf("at random #%d", i+1))
+		randomKills++
+	}
+
+	// 3. A clean run long enough for every due revocation and a few
+	// rotations; a second instance meanwhile must refuse to start.
+	p := w.start(nil)
+	p.listening(t, 10*time.Second)
+	code, _, logs := w.run(t, nil, "--config", w.config, "--run-now")
+	if code != 1 || !strings.Contains(logs, "in use by another rotator process") || !strings.Contains(logs, "state.db") {
+		t.Errorf("a second instance: exit %d, want 1 and a message naming the lock and the file:\n%s", code, logs)
+	}
+	if status, body := p.get(t, "/metrics"); status != 200 || !strings.Contains(body, "rotator_rotations_total") {
+		t.Errorf("/metrics: %d", status)
+	}
+	p.get(t, "/status")
+	code, out, _ := w.run(t, nil, "--config", w.config, "--status", "--listen", p.listening(t, time.Second))
+	if code != 0 || !strings.Contains(out, "mail") {
+		t.Errorf("--status while the daemon runs: exit %d\n%s", code, out)
+	}
+	settle := time.Now().Add(grace + 3*time.Second + revocationBound)
+	for time.Now().Before(settle) {
+		if p.exited() {
+			t.Fatalf("rotator exited during the clean run:\n%s", tail(p.log))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.signal(syscall.SIGTERM)
+	if st := p.wait(t, 15*time.Second); st.ExitCode() != 0 {
+		t.Errorf("SIGTERM: exit %s, want 0:\n%s", st, tail(p.log))
+	}
+	pr.close()
+
+	// 4. The verdict.
+	if u := w.untracked(t); len(u) > 0 {
+		t.Errorf("orphans after a clean stop: %v", u)
+	}
+	rotations := 0
+	for _, k := range w.openState(t) {
+		rotations += k.Rotations
+		if k.Rotation != nil {
+			t.Errorf("%s: a rotation is still in flight after a clean stop: %+v", k.Name, k.Rotation)
+		}
+		for _, r := range k.Retiring {
+			if time.Since(r.RevokeAfter) > revocationBound {
+				t.Errorf("%s: key %s overdue for revocation by %s (last error %q)", k.Name, r.ID, time.Since(r.RevokeAfter), r.LastError)
+			}
+		}
+	}
+	rep := pr.summary(grace + revocationBound)
+	for _, o := range rep.outages {
+		t.Errorf("outage: %s", o)
+	}
+	for _, u := range rep.unrevoked {
+		t.Errorf("superseded key not revoked within grace + %s: %s", revocationBound, u)
+	}
+	for id, d := range rep.revocationDelays {
+		if d > grace+revocationBound {
+			t.Errorf("key %s revoked %s after it left the sinks, want at most grace (%s) + %s", id, d, grace, revocationBound)
+		}
+	}
+	if rotations < len(rotate.Failpoints) {
+		t.Errorf("only %d rotations completed", rotations)
+	}
+	if rep.reads < 100 {
+		t.Errorf("the probe made only %d reads", rep.reads)
+	}
+	t.Logf("E2E-FIGURES test=crash kills=%d failpoint_kills=%d random_kills=%d rotations=%d keys_created=%d probe_reads=%d outages=%d orphans=%d revoked=%d max_revocation_delay=%s grace=%s",
+		kills, fpKills, randomKills, rotations, w.createdKeys(), rep.reads, len(rep.outages), len(w.untracked(t)),
+		len(rep.revocationDelays), rep.maxDelay().Round(10*time.Millisecond), grace)
+}
