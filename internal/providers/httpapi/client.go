@@ -391,8 +391,11 @@ func (c *Client) attempt(ctx context.Context, req Request, u *url.URL, body []by
 	}
 	fields := []zap.Field{zap.String("op", req.Op), zap.String("method", req.Method),
 		zap.String("path", u.Path), zap.String("code", code), zap.Duration("took", took), zap.Int("attempt", attempt)}
-	if perr != nil && resp == nil {
+	switch {
+	case perr != nil && resp == nil:
 		fields = append(fields, zap.Error(perr))
+	case perr != nil && perr.Code != "":
+		fields = append(fields, zap.String("provider_code", perr.Code))
 	}
 	c.log.Debug("provider request", fields...)
 	if perr != nil {
