@@ -54,7 +54,7 @@ func newEnv(t *testing.T, scfg emailittest.Config, tweak func(*Config)) *env {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	p, err := New(cfg, providers.Deps{Name: "emailit", Logger: zap.New(core), Clock: quietClock{clk},
+	p, err := New(cfg, providers.Deps{Name: "emailit", Logger: zap.New(core), Clock: clk,
 		UserAgent: "rotator/test", HTTPClient: &http.Client{Transport: drv}})
 	if err != nil {
 		t.Fatal(err)
@@ -196,16 +196,3 @@ func (b *hookBody) Close() error {
 	return err
 }
 
-// quietClock is the fake clock whose AfterFunc timers never fire: httpapi
-// arms one per request as its timeout (an hour in these tests). Keeping
-// them off the fake clock leaves on it only the waits the driver should
-// advance through: the rate limiter, 429 pauses and backoff.
-type quietClock struct{ *clockwork.FakeClock }
-
-func (quietClock) AfterFunc(time.Duration, func()) clockwork.Timer { return noTimer{} }
-
-type noTimer struct{}
-
-func (noTimer) Chan() <-chan time.Time   { return nil }
-func (noTimer) Reset(time.Duration) bool { return true }
-func (noTimer) Stop() bool               { return true }
