@@ -331,3 +331,34 @@ func TestCancelledContext(t *testing.T) {
 		t.Fatal("List did not return after cancel")
 	}
 }
+
+func TestConcurrentCallersShareOneLogin(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 10)
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := e.p.List(ctx, "")
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1, e.srv.Requests()[smtpdtest.OpLogin])
+	require.Equal(t, 10, e.srv.Requests()[smtpdtest.OpList])
+}
+
+func TestObserverLabels(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	k, err := e.p.Create(ctx, "observed", sendOnly)
+	require.NoError(t, err)
+	_, err = e.p.Test(ctx, k.ID, k.Credential)
+	require.NoError(t, err)
+	require.NoError(t, e.p.Revoke(ctx, k.ID))
+	require.Equal(t, []string{"login:200", "create:201", "test:200", "test:200", "get:200", "revoke:200"}, e.codes.list())
+}
