@@ -195,4 +195,3 @@ func (b *hookBody) Close() error {
 	b.once.Do(b.done)
 	return err
 }
-
