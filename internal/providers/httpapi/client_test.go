@@ -475,7 +475,7 @@ func TestParseRetryAfter(t *testing.T) {
 		require.True(t, ok, v)
 		require.Equal(t, want, got, v)
 	}
-	for _, v := range []string{"", "soon", "-1", "99999999"} {
+	for _, v := range []string{"", "soon", "-1", "99999999", "3abc", "NaN"} {
 		_, ok := httpapi.ParseRetryAfter(v, now)
 		require.False(t, ok, v)
 	}
