@@ -1,0 +1,213 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/vault/api"
+	"github.com/hashicorp/vault/api/auth/approle"
+	"github.com/hashicorp/vault/api/auth/kubernetes"
+	"go.uber.org/zap"
+)
+
+// authState owns the client's token: it logs in lazily before the first
+// request, keeps the token renewed with the api's LifetimeWatcher, and logs
+// in again when the token is found expired. Each successful login bumps
+// gen, so that requests that failed with the same old token trigger one
+// login between them, not one each.
+type authState struct {
+	cfg    Config
+	client *api.Client
+	log    *zap.Logger
+
+	mu      sync.Mutex
+	gen     uint64
+	valid   bool
+	closed  bool
+	watcher *api.LifetimeWatcher
+}
+
+func newAuthState(cfg Config, client *api.Client, log *zap.Logger) *authState {
+	return &authState{cfg: cfg, client: client, log: log}
+}
+
+// ensure logs in unless the current token is believed valid, and returns
+// the token's generation.
+func (a *authState) ensure(ctx context.Context) (uint64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return 0, errors.New("vault sink is closed")
+	}
+	if a.valid {
+		return a.gen, nil
+	}
+	if err := a.loginLocked(ctx); err != nil {
+		return 0, err
+	}
+	return a.gen, nil
+}
+
+// expired reports that the token of generation gen no longer works: the
+// next ensure logs in again, unless another caller already did.
+func (a *authState) expired(gen uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.gen == gen && a.valid {
+		a.valid = false
+		a.stopWatcherLocked()
+	}
+}
+
+func (a *authState) close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closed = true
+	a.valid = false
+	a.stopWatcherLocked()
+}
+
+func (a *authState) stopWatcherLocked() {
+	if a.watcher != nil {
+		a.watcher.Stop()
+		a.watcher = nil
+	}
+}
+
+func (a *authState) loginLocked(ctx context.Context) error {
+	a.stopWatcherLocked()
+	method := a.cfg.AuthMethod()
+	var secret *api.Secret
+	var err error
+	switch method {
+	case "approle":
+		secret, err = a.loginAppRole(ctx)
+	case "kubernetes":
+		secret, err = a.loginKubernetes(ctx)
+	default:
+		secret, err = a.useToken(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("vault %s login: %w", method, err)
+	}
+	a.gen++
+	a.valid = true
+	ttl := 0
+	renewable := false
+	if secret != nil && secret.Auth != nil {
+		ttl, renewable = secret.Auth.LeaseDuration, secret.Auth.Renewable
+	}
+	a.log.Info("vault login", zap.String("auth_method", method), zap.Int("ttl_seconds", ttl), zap.Bool("renewable", renewable))
+	if ttl > 0 {
+		a.startWatcherLocked(secret, a.gen)
+	}
+	return nil
+}
+
+// startWatcherLocked renews a renewable token until its max TTL, and for
+// any token with a TTL marks it expired shortly before it ends, so that the
+// next request logs in first.
+func (a *authState) startWatcherLocked(secret *api.Secret, gen uint64) {
+	w, err := a.client.NewLifetimeWatcher(&api.LifetimeWatcherInput{Secret: secret})
+	if err != nil {
+		a.log.Warn("vault token renewer not started", zap.Error(err))
+		return
+	}
+	a.watcher = w
+	go w.Start()
+	go func() {
+		for {
+			select {
+			case err := <-w.DoneCh():
+				if err != nil {
+					a.log.Warn("vault token renewal stopped", zap.Error(describe(err)))
+				} else {
+					a.log.Info("vault token reaches its max ttl, will log in again")
+				}
+				a.expired(gen)
+				return
+			case r := <-w.RenewCh():
+				ttl := 0
+				if r != nil && r.Secret != nil && r.Secret.Auth != nil {
+					ttl = r.Secret.Auth.LeaseDuration
+				}
+				a.log.Debug("vault token renewed", zap.Int("ttl_seconds", ttl))
+			}
+		}
+	}()
+}
+
+func (a *authState) useToken(ctx context.Context) (*api.Secret, error) {
+	token := a.cfg.Token.Reveal()
+	if a.cfg.TokenFile != "" {
+		b, err := os.ReadFile(a.cfg.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("read token_file: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+		if token == "" {
+			return nil, fmt.Errorf("token_file %s is empty", a.cfg.TokenFile)
+		}
+	}
+	a.client.SetToken(token)
+	self, err := a.client.Auth().Token().LookupSelfWithContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("look up token: %w", describe(err))
+	}
+	auth := &api.SecretAuth{ClientToken: token}
+	if self != nil {
+		if r, ok := self.Data["renewable"].(bool); ok {
+			auth.Renewable = r
+		}
+		if n, ok := self.Data["ttl"].(json.Number); ok {
+			if v, err := n.Int64(); err == nil {
+				auth.LeaseDuration = int(v)
+			}
+		}
+	}
+	return &api.Secret{Auth: auth}, nil
+}
+
+func (a *authState) loginAppRole(ctx context.Context) (*api.Secret, error) {
+	ar := a.cfg.AppRole
+	sid := &approle.SecretID{FromString: ar.SecretID.Reveal()}
+	if ar.SecretIDFile != "" {
+		sid = &approle.SecretID{FromFile: ar.SecretIDFile}
+	}
+	m, err := approle.NewAppRoleAuth(ar.RoleID, sid, approle.WithMountPath(ar.MountPath))
+	if err != nil {
+		return nil, err
+	}
+	return a.login(ctx, m)
+}
+
+func (a *authState) loginKubernetes(ctx context.Context) (*api.Secret, error) {
+	k := a.cfg.Kubernetes
+	// A new KubernetesAuth reads the token file again: Kubernetes rotates
+	// projected service account tokens.
+	m, err := kubernetes.NewKubernetesAuth(k.Role, kubernetes.WithServiceAccountTokenPath(k.TokenPath), kubernetes.WithMountPath(k.MountPath))
+	if err != nil {
+		return nil, err
+	}
+	return a.login(ctx, m)
+}
+
+// login runs an auth method without sending the old token along, and
+// installs the new one.
+func (a *authState) login(ctx context.Context, m api.AuthMethod) (*api.Secret, error) {
+	a.client.ClearToken()
+	secret, err := m.Login(ctx, a.client)
+	if err != nil {
+		return nil, describe(err)
+	}
+	if secret == nil || secret.Auth == nil || secret.Auth.ClientToken == "" {
+		return nil, errors.New("login response holds no token")
+	}
+	a.client.SetToken(secret.Auth.ClientToken)
+	return secret, nil
+}

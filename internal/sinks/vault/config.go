@@ -1,0 +1,243 @@
+package vault
+
+import (
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/rotator-dev/rotator/internal/config"
+)
+
+// DefaultServiceAccountTokenPath is where Kubernetes mounts a pod's service
+// account token.
+const DefaultServiceAccountTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+// Config is a Vault sink's section:
+//
+//	sinks:
+//	  vault:
+//	    type: vault
+//	    address: https://vault.example.com:8200
+//	    namespace: team-a          # Vault Enterprise / HCP namespaces
+//	    mount: secret              # default secret
+//	    kv_version: 2              # 2 (default) or 1
+//	    token_file: /run/secrets/vault-token   # or token, approle, kubernetes
+//	    ca_cert: /etc/ssl/vault-ca.pem
+//	    tls_server_name: vault.internal
+type Config struct {
+	Address   string
+	Namespace string
+	Mount     string // no slashes at either end
+	KVVersion int    // 1 or 2
+
+	// Exactly one of Token/TokenFile, AppRole, Kubernetes is set.
+	Token      config.Secret // read from TokenFile when that is set
+	TokenFile  string        // re-read when the token stops working (Vault Agent rewrites it)
+	AppRole    *AppRole
+	Kubernetes *Kubernetes
+
+	CACert        string // PEM file
+	TLSServerName string
+	TLSSkipVerify bool
+}
+
+// AppRole logs in with a role_id and a secret_id.
+type AppRole struct {
+	RoleID       string
+	SecretID     config.Secret // read from SecretIDFile when that is set
+	SecretIDFile string        // re-read at each login
+	MountPath    string        // default approle
+}
+
+// Kubernetes logs in with the pod's service account token.
+type Kubernetes struct {
+	Role      string
+	TokenPath string // re-read at each login
+	MountPath string // default kubernetes
+}
+
+// AuthMethod names the configured auth method: token, approle or
+// kubernetes.
+func (c Config) AuthMethod() string {
+	switch {
+	case c.AppRole != nil:
+		return "approle"
+	case c.Kubernetes != nil:
+		return "kubernetes"
+	}
+	return "token"
+}
+
+type rawConfig struct {
+	Address       string         `yaml:"address"`
+	Namespace     string         `yaml:"namespace"`
+	Mount         string         `yaml:"mount"`
+	KVVersion     int            `yaml:"kv_version"`
+	Token         config.Secret  `yaml:"token"`
+	TokenFile     string         `yaml:"token_file"`
+	AppRole       *rawAppRole    `yaml:"approle"`
+	Kubernetes    *rawKubernetes `yaml:"kubernetes"`
+	CACert        string         `yaml:"ca_cert"`
+	TLSServerName string         `yaml:"tls_server_name"`
+	TLSSkipVerify bool           `yaml:"tls_skip_verify"`
+}
+
+type rawAppRole struct {
+	RoleID       string        `yaml:"role_id"`
+	SecretID     config.Secret `yaml:"secret_id"`
+	SecretIDFile string        `yaml:"secret_id_file"`
+	MountPath    string        `yaml:"mount_path"`
+}
+
+type rawKubernetes struct {
+	Role                    string `yaml:"role"`
+	ServiceAccountTokenPath string `yaml:"service_account_token_path"`
+	MountPath               string `yaml:"mount_path"`
+}
+
+// ParseConfig decodes and validates a Vault sink's section and reads the
+// secret files it names. It makes no network call.
+func ParseConfig(sec config.Section) (Config, error) {
+	var raw rawConfig
+	if err := sec.Decode(&raw, "type"); err != nil {
+		return Config{}, err
+	}
+	cfg := Config{
+		Address:       strings.TrimRight(raw.Address, "/"),
+		Namespace:     strings.Trim(raw.Namespace, "/"),
+		Mount:         strings.Trim(raw.Mount, "/"),
+		KVVersion:     raw.KVVersion,
+		CACert:        sec.Resolve(raw.CACert),
+		TLSServerName: raw.TLSServerName,
+		TLSSkipVerify: raw.TLSSkipVerify,
+	}
+	if cfg.Address == "" {
+		return Config{}, sec.Errorf("address", "required: the Vault server's URL, such as https://vault.example.com:8200")
+	}
+	u, err := url.Parse(cfg.Address)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return Config{}, sec.Errorf("address", "%q is not an http:// or https:// URL", raw.Address)
+	}
+	if u.User != nil {
+		return Config{}, sec.Errorf("address", "must not hold credentials")
+	}
+	if cfg.Mount == "" {
+		cfg.Mount = "secret"
+	}
+	switch cfg.KVVersion {
+	case 0:
+		cfg.KVVersion = 2
+	case 1, 2:
+	default:
+		return Config{}, sec.Errorf("kv_version", "%d is not 1 or 2", raw.KVVersion)
+	}
+
+	methods := 0
+	if raw.Token != "" || raw.TokenFile != "" {
+		methods++
+	}
+	if raw.AppRole != nil {
+		methods++
+	}
+	if raw.Kubernetes != nil {
+		methods++
+	}
+	if methods != 1 {
+		return Config{}, sec.Errorf("token", "exactly one of token, token_file, approle, kubernetes must be configured (found %d)", methods)
+	}
+	switch {
+	case raw.AppRole != nil:
+		ar, err := parseAppRole(sec, raw.AppRole)
+		if err != nil {
+			return Config{}, err
+		}
+		cfg.AppRole = ar
+	case raw.Kubernetes != nil:
+		k := raw.Kubernetes
+		if k.Role == "" {
+			return Config{}, sec.Errorf("kubernetes.role", "required: the Vault role bound to the service account")
+		}
+		cfg.Kubernetes = &Kubernetes{Role: k.Role, TokenPath: k.ServiceAccountTokenPath, MountPath: strings.Trim(k.MountPath, "/")}
+		if cfg.Kubernetes.TokenPath == "" {
+			cfg.Kubernetes.TokenPath = DefaultServiceAccountTokenPath
+		} else {
+			cfg.Kubernetes.TokenPath = sec.Resolve(cfg.Kubernetes.TokenPath)
+		}
+		if cfg.Kubernetes.MountPath == "" {
+			cfg.Kubernetes.MountPath = "kubernetes"
+		}
+	default:
+		tok, err := sec.Secret("token", raw.Token, raw.TokenFile, true)
+		if err != nil {
+			return Config{}, err
+		}
+		cfg.Token, cfg.TokenFile = tok, sec.Resolve(raw.TokenFile)
+	}
+
+	if cfg.CACert != "" {
+		if u.Scheme != "https" {
+			return Config{}, sec.Errorf("ca_cert", "is set but address %q is not https", cfg.Address)
+		}
+		if _, err := os.Stat(cfg.CACert); err != nil {
+			return Config{}, sec.Errorf("ca_cert", "%v", err)
+		}
+	}
+	if cfg.TLSSkipVerify && u.Scheme != "https" {
+		return Config{}, sec.Errorf("tls_skip_verify", "is set but address %q is not https", cfg.Address)
+	}
+	if cfg.TLSServerName != "" && u.Scheme != "https" {
+		return Config{}, sec.Errorf("tls_server_name", "is set but address %q is not https", cfg.Address)
+	}
+	return cfg, nil
+}
+
+func parseAppRole(sec config.Section, raw *rawAppRole) (*AppRole, error) {
+	if raw.RoleID == "" {
+		return nil, sec.Errorf("approle.role_id", "required")
+	}
+	sub := sec
+	sub.Path = sec.Path + ".approle"
+	sid, err := sub.Secret("secret_id", raw.SecretID, raw.SecretIDFile, true)
+	if err != nil {
+		return nil, err
+	}
+	ar := &AppRole{RoleID: raw.RoleID, SecretID: sid, SecretIDFile: sec.Resolve(raw.SecretIDFile), MountPath: strings.Trim(raw.MountPath, "/")}
+	if ar.MountPath == "" {
+		ar.MountPath = "approle"
+	}
+	return ar, nil
+}
+
+// TargetConfig is a key's target on a Vault sink:
+//
+//	sinks:
+//	  - {sink: vault, path: mail/smtpd-send}
+type TargetConfig struct {
+	// Path is the secret's path relative to the mount, without KV v2's
+	// data/ prefix: mail/smtpd-send is written to secret/data/mail/smtpd-send.
+	Path string `yaml:"path"`
+}
+
+func parseTarget(sec config.Section, kvVersion int) (TargetConfig, error) {
+	var tc TargetConfig
+	if err := sec.Decode(&tc, "sink", "fields"); err != nil {
+		return TargetConfig{}, err
+	}
+	p := strings.Trim(tc.Path, "/")
+	if p == "" {
+		return TargetConfig{}, sec.Errorf("path", "required: the secret's path relative to the mount, such as mail/smtpd-send")
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return TargetConfig{}, sec.Errorf("path", "%q has an empty, . or .. segment", tc.Path)
+		}
+	}
+	if strings.ContainsAny(p, "*+?#%\x00") {
+		return TargetConfig{}, sec.Errorf("path", "%q holds a character Vault paths cannot (*, +, ?, #, %%)", tc.Path)
+	}
+	if kvVersion == 2 && (strings.HasPrefix(p, "data/") || strings.HasPrefix(p, "metadata/")) {
+		return TargetConfig{}, sec.Errorf("path", "%q: give the path without KV v2's data/ or metadata/ prefix; the sink adds it", tc.Path)
+	}
+	tc.Path = p
+	return tc, nil
+}

@@ -1,0 +1,293 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/vault/api"
+	"go.uber.org/zap"
+
+	"github.com/rotator-dev/rotator/internal/sinks"
+)
+
+// Target is one KV path of a Vault sink.
+type Target struct {
+	sink *Sink
+	path string // relative to the mount
+}
+
+// String implements sinks.Target: "vault secret/mail/smtpd-send", with the
+// namespace first when there is one.
+func (t *Target) String() string {
+	p := t.sink.cfg.Mount + "/" + t.path
+	if ns := t.sink.cfg.Namespace; ns != "" {
+		p = ns + "/" + p
+	}
+	return "vault " + p
+}
+
+// Write implements sinks.Target; see the package doc for KV v1 and v2.
+func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("write %s: %w", t, err)
+	}
+	if len(w.Data) == 0 {
+		return "", fmt.Errorf("write %s: no fields to write", t)
+	}
+	var version string
+	err := t.sink.do(ctx, func(ctx context.Context) error {
+		var err error
+		if t.sink.cfg.KVVersion == 1 {
+			version, err = t.writeV1(ctx, w)
+		} else {
+			version, err = t.writeV2(ctx, w)
+		}
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", t, err)
+	}
+	return version, nil
+}
+
+// Read implements sinks.Target.
+func (t *Target) Read(ctx context.Context) (sinks.Secret, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", t, err)
+	}
+	var out sinks.Secret
+	err := t.sink.do(ctx, func(ctx context.Context) error {
+		cur, err := t.current(ctx)
+		if err != nil {
+			return err
+		}
+		if !cur.live {
+			return sinks.ErrNotFound
+		}
+		out = cur.data
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", t, err)
+	}
+	return out, nil
+}
+
+func (t *Target) writeV1(ctx context.Context, w sinks.Write) (string, error) {
+	cur, err := t.current(ctx)
+	if err != nil {
+		return "", err
+	}
+	if cur.live && sameData(cur.data, w.Data) {
+		t.sink.log.Debug("vault secret unchanged, write skipped", zap.String("path", t.String()), zap.String("key_id", w.KeyID))
+		return "", nil
+	}
+	p := t.sink.dataPath(t.path)
+	if _, err := t.sink.client.Logical().WriteWithContext(ctx, p, toMap(w.Data)); err != nil {
+		return "", describe(err)
+	}
+	back, err := t.current(ctx)
+	if err != nil {
+		return "", fmt.Errorf("read back: %w", err)
+	}
+	if !back.live || !sameData(back.data, w.Data) {
+		return "", errors.New("read back: the stored data differs from what was written")
+	}
+	t.sink.log.Info("vault secret written", zap.String("path", t.String()), zap.String("key_id", w.KeyID))
+	return "", nil
+}
+
+func (t *Target) writeV2(ctx context.Context, w sinks.Write) (string, error) {
+	cur, err := t.current(ctx)
+	if err != nil {
+		return "", err
+	}
+	if cur.live && sameData(cur.data, w.Data) {
+		t.sink.log.Debug("vault secret unchanged, write skipped", zap.String("path", t.String()),
+			zap.String("key_id", w.KeyID), zap.Int64("version", cur.version))
+		if err := t.patchMetadata(ctx, w); err != nil {
+			return "", err
+		}
+		return strconv.FormatInt(cur.version, 10), nil
+	}
+
+	version, err := t.casWrite(ctx, w.Data, cur.version)
+	if isCASMismatch(err) {
+		now, rerr := t.current(ctx)
+		if rerr != nil {
+			return "", fmt.Errorf("%w: the secret changed since version %d was read (%v)", sinks.ErrConflict, cur.version, rerr)
+		}
+		if !now.live || !sameData(now.data, w.Data) {
+			return "", fmt.Errorf("%w: the secret changed from version %d to %d since it was read; not overwritten", sinks.ErrConflict, cur.version, now.version)
+		}
+		// Another write of this same data won the race (a retry of ours).
+		version, err = now.version, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := t.patchMetadata(ctx, w); err != nil {
+		return "", err
+	}
+	back, err := t.readVersion(ctx, version)
+	if err != nil {
+		return "", fmt.Errorf("read back version %d: %w", version, err)
+	}
+	if !sameData(back.data, w.Data) {
+		return "", fmt.Errorf("read back version %d: the stored data differs from what was written", version)
+	}
+	t.sink.log.Info("vault secret written", zap.String("path", t.String()), zap.String("key_id", w.KeyID), zap.Int64("version", version))
+	return strconv.FormatInt(version, 10), nil
+}
+
+// casWrite writes data as a new version if the current version is still
+// cas (0: the secret does not exist yet).
+func (t *Target) casWrite(ctx context.Context, data sinks.Secret, cas int64) (int64, error) {
+	resp, err := t.sink.client.Logical().WriteWithContext(ctx, t.sink.dataPath(t.path), map[string]any{
+		"options": map[string]any{"cas": cas},
+		"data":    toMap(data),
+	})
+	if err != nil {
+		return 0, describe(err)
+	}
+	if resp == nil {
+		return 0, errors.New("write returned no version")
+	}
+	v, ok := number(resp.Data["version"])
+	if !ok {
+		return 0, errors.New("write returned no version")
+	}
+	return v, nil
+}
+
+// patchMetadata records who rotated the secret, merging into any
+// custom_metadata an operator set.
+func (t *Target) patchMetadata(ctx context.Context, w sinks.Write) error {
+	at := w.RotatedAt
+	if at.IsZero() {
+		at = t.sink.clock.Now()
+	}
+	_, err := t.sink.client.Logical().JSONMergePatch(ctx, t.sink.metadataPath(t.path), map[string]any{
+		"custom_metadata": map[string]any{
+			"managed_by":       "rotator",
+			"rotator_key_id":   w.KeyID,
+			"rotator_key_name": w.KeyName,
+			"rotated_at":       at.UTC().Format(time.RFC3339),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("record custom_metadata: %w", describe(err))
+	}
+	return nil
+}
+
+// kvState is what a read found at the path.
+type kvState struct {
+	data    sinks.Secret
+	version int64 // KV v2: the current version, even when deleted; 0 if none
+	live    bool  // there is data that consumers read
+}
+
+func (t *Target) current(ctx context.Context) (kvState, error) {
+	return t.read(ctx, nil)
+}
+
+func (t *Target) readVersion(ctx context.Context, v int64) (kvState, error) {
+	st, err := t.read(ctx, url.Values{"version": {strconv.FormatInt(v, 10)}})
+	if err == nil && !st.live {
+		err = fmt.Errorf("version %d is gone", v)
+	}
+	return st, err
+}
+
+func (t *Target) read(ctx context.Context, params url.Values) (kvState, error) {
+	sec, err := t.sink.client.Logical().ReadWithDataWithContext(ctx, t.sink.dataPath(t.path), params)
+	if err != nil {
+		return kvState{}, describe(err)
+	}
+	if sec == nil || sec.Data == nil {
+		return kvState{}, nil
+	}
+	if t.sink.cfg.KVVersion == 1 {
+		data, err := fromMap(sec.Data)
+		return kvState{data: data, live: err == nil}, err
+	}
+	return parseV2(sec)
+}
+
+// parseV2 reads KV v2's {"data": {...}, "metadata": {"version": N,
+// "deletion_time": "", "destroyed": false}}.
+func parseV2(sec *api.Secret) (kvState, error) {
+	var st kvState
+	meta, _ := sec.Data["metadata"].(map[string]any)
+	if meta == nil {
+		return st, errors.New("the response has no metadata: is the mount KV version 2?")
+	}
+	st.version, _ = number(meta["version"])
+	deleted, _ := meta["deletion_time"].(string)
+	destroyed, _ := meta["destroyed"].(bool)
+	raw, _ := sec.Data["data"].(map[string]any)
+	if raw == nil || deleted != "" || destroyed {
+		return st, nil
+	}
+	data, err := fromMap(raw)
+	if err != nil {
+		return st, err
+	}
+	st.data, st.live = data, true
+	return st, nil
+}
+
+func number(v any) (int64, bool) {
+	switch n := v.(type) {
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	case float64:
+		return int64(n), true
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	}
+	return 0, false
+}
+
+func toMap(s sinks.Secret) map[string]any {
+	m := make(map[string]any, len(s))
+	for k, v := range s {
+		m[k] = v
+	}
+	return m
+}
+
+// fromMap converts a secret's data; a field that is not a string is an
+// error naming the field, never its value.
+func fromMap(m map[string]any) (sinks.Secret, error) {
+	out := make(sinks.Secret, len(m))
+	for k, v := range m {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("field %q is not a string", k)
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+func sameData(a, b sinks.Secret) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,168 @@
+// Package vault is the `vault` sink: it writes each target's secret to a
+// Vault KV secrets engine (version 2 by default, or 1) with the official
+// client, github.com/hashicorp/vault/api.
+//
+// Contract, beyond sinks.Target:
+//   - KV v2: Write reads the current version, then writes with check-and-set
+//     (cas) equal to it (0 for a new secret). If someone else writes the
+//     path between that read and the write, Vault refuses it and Write
+//     returns an error wrapping sinks.ErrConflict: the other value is never
+//     overwritten blindly. When the current data already equals the data to
+//     write, nothing is written and the current version is returned, so a
+//     retry is idempotent. After the write it records custom_metadata
+//     (rotator_key_id, rotator_key_name, rotated_at, managed_by=rotator) with
+//     a JSON merge patch of the metadata endpoint, and reads the written
+//     version back to verify it. The version returned is Vault's version
+//     number ("3").
+//   - KV v1 has no versions: Write skips identical data, else overwrites;
+//     it cannot detect concurrent modification and returns version "".
+//   - Read returns the current version's data; a missing, deleted or
+//     destroyed secret is sinks.ErrNotFound.
+//   - Auth: a token (token_file is re-read when the token stops working,
+//     as Vault Agent rewrites it), AppRole or Kubernetes. Tokens that can be
+//     renewed are renewed by the api's LifetimeWatcher; when a token expires
+//     or a request is denied because the token is no longer valid, the sink
+//     logs in again (AppRole, Kubernetes) or re-reads token_file, and
+//     retries the request once.
+//   - Check looks up the token and asks sys/capabilities-self for every
+//     bound path, failing with an error that names the path and the
+//     missing capability.
+//   - Errors and log lines never hold the token, the secret_id, the
+//     service-account token or any secret value.
+package vault
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/hashicorp/vault/api"
+	"github.com/jonboulle/clockwork"
+	"go.uber.org/zap"
+
+	"github.com/rotator-dev/rotator/internal/config"
+	"github.com/rotator-dev/rotator/internal/sinks"
+)
+
+// Sink is a configured Vault server with its auth.
+type Sink struct {
+	cfg    Config
+	client *api.Client
+	log    *zap.Logger
+	clock  clockwork.Clock
+	auth   *authState
+
+	mu      sync.Mutex
+	targets []*Target
+	bound   map[string]string // KV path → YAML path of the target
+}
+
+var (
+	_ sinks.Sink    = (*Sink)(nil)
+	_ sinks.Checker = (*Sink)(nil)
+	_ sinks.Closer  = (*Sink)(nil)
+	_ sinks.Target  = (*Target)(nil)
+)
+
+// retryWait is the wait between the api client's retries of a failed
+// request (5xx, connection errors); tests shorten it.
+var retryWait = [2]time.Duration{time.Second, 1500 * time.Millisecond}
+
+// New builds the client. It makes no network call: the first request logs
+// in, and Check verifies the token and its capabilities.
+func New(cfg Config, deps sinks.Deps) (*Sink, error) {
+	log := deps.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	client, err := newClient(cfg, deps.UserAgent)
+	if err != nil {
+		return nil, fmt.Errorf("vault sink: %w", err)
+	}
+	clock := deps.Clock
+	if clock == nil {
+		clock = clockwork.NewRealClock()
+	}
+	s := &Sink{cfg: cfg, client: client, log: log, clock: clock, bound: map[string]string{}}
+	s.auth = newAuthState(cfg, client, log)
+	return s, nil
+}
+
+// newClient builds an api.Client from cfg alone: unlike api.DefaultConfig
+// it ignores VAULT_* environment variables, so that nothing but the
+// configuration can turn off TLS verification or pick a token.
+func newClient(cfg Config, userAgent string) (*api.Client, error) {
+	hc := cleanhttp.DefaultPooledClient()
+	tr := hc.Transport.(*http.Transport)
+	tr.TLSHandshakeTimeout = 10 * time.Second
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	ac := &api.Config{
+		Address:      cfg.Address,
+		HttpClient:   hc,
+		Timeout:      60 * time.Second,
+		MinRetryWait: retryWait[0],
+		MaxRetryWait: retryWait[1],
+		MaxRetries:   2,
+		Backoff:      retryablehttp.LinearJitterBackoff,
+	}
+	if err := ac.ConfigureTLS(&api.TLSConfig{
+		CACert:        cfg.CACert,
+		TLSServerName: cfg.TLSServerName,
+		Insecure:      cfg.TLSSkipVerify,
+	}); err != nil {
+		return nil, fmt.Errorf("configure tls: %w", err)
+	}
+	client, err := api.NewClient(ac)
+	if err != nil {
+		return nil, err
+	}
+	client.ClearToken() // NewClient takes VAULT_TOKEN from the environment
+	client.ClearNamespace()
+	if cfg.Namespace != "" {
+		client.SetNamespace(cfg.Namespace)
+	}
+	if userAgent != "" {
+		client.AddHeader("User-Agent", userAgent)
+	}
+	return client, nil
+}
+
+// Type implements sinks.Sink.
+func (s *Sink) Type() string { return "vault" }
+
+// Bind implements sinks.Sink.
+func (s *Sink) Bind(target config.Section) (sinks.Target, error) {
+	tc, err := parseTarget(target, s.cfg.KVVersion)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if other, ok := s.bound[tc.Path]; ok {
+		return nil, target.Errorf("path", "%s/%s is already written by %s", s.cfg.Mount, tc.Path, other)
+	}
+	s.bound[tc.Path] = target.Path
+	t := &Target{sink: s, path: tc.Path}
+	s.targets = append(s.targets, t)
+	return t, nil
+}
+
+// Close stops the token renewer.
+func (s *Sink) Close() error {
+	s.auth.close()
+	return nil
+}
+
+func (s *Sink) dataPath(p string) string {
+	if s.cfg.KVVersion == 1 {
+		return s.cfg.Mount + "/" + p
+	}
+	return s.cfg.Mount + "/data/" + p
+}
+
+func (s *Sink) metadataPath(p string) string { return s.cfg.Mount + "/metadata/" + p }
