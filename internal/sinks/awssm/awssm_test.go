@@ -25,7 +25,7 @@ import (
 	"github.com/rotator-dev/rotator/internal/sinks/sinktest"
 )
 
-func section(t *testing.T, path, src string) config.Section {
+func section(t testing.TB, path, src string) config.Section {
 	t.Helper()
 	var doc yaml.Node
 	require.NoError(t, yaml.Unmarshal([]byte(src), &doc))
@@ -34,7 +34,7 @@ func section(t *testing.T, path, src string) config.Section {
 
 // newSink builds a sink on srv, with one attempt per call so that injected
 // faults are not retried with backoff.
-func newSink(t *testing.T, srv *awstest.Server, deps sinks.Deps) *awssm.Sink {
+func newSink(t testing.TB, srv *awstest.Server, deps sinks.Deps) *awssm.Sink {
 	t.Helper()
 	cfg, err := awssm.ParseConfig(section(t, "sinks.aws",
 		fmt.Sprintf("{type: aws-secretsmanager, region: %s, endpoint: %q, max_attempts: 1}", srv.Region(), srv.URL())))
@@ -48,7 +48,7 @@ func newSink(t *testing.T, srv *awstest.Server, deps sinks.Deps) *awssm.Sink {
 	return s
 }
 
-func bind(t *testing.T, s *awssm.Sink, src string) *awssm.Target {
+func bind(t testing.TB, s *awssm.Sink, src string) *awssm.Target {
 	t.Helper()
 	tg, err := s.Bind(section(t, "keys[0].sinks[0]", src))
 	require.NoError(t, err)
@@ -499,3 +499,4 @@ func policyActions(t *testing.T, path, prefix string) map[string]bool {
 	}
 	return out
 }
+

@@ -63,6 +63,7 @@ func New(cfg Config, deps sinks.Deps) (*Sink, error) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
+		o.HTTPClient = newBufferedBodyClient(o.HTTPClient)
 	})
 	return &Sink{name: deps.Name, log: deps.Logger, client: client}, nil
 }

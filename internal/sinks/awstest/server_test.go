@@ -93,6 +93,7 @@ func TestSignatureChecks(t *testing.T) {
 		"signature expired":     {now.Add(-10 * time.Minute), nil, "InvalidSignatureException", "Signature expired"},
 		"signed in the future":  {now.Add(10 * time.Minute), nil, "InvalidSignatureException", "Signature not yet current"},
 		"garbled header":        {now, func(r *http.Request) { r.Header.Set("Authorization", "AWS4-HMAC-SHA256 nonsense") }, "IncompleteSignatureException", ""},
+		"unknown session token": {now, func(r *http.Request) { r.Header.Set("X-Amz-Security-Token", "forged") }, "UnrecognizedClientException", "security token"},
 		"wrong service in scope": {now, func(r *http.Request) {
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "/secretsmanager/", "/ssm/", 1))
 		}, "InvalidSignatureException", "correct service"},

@@ -72,6 +72,11 @@ func (s *Server) verify(r *http.Request, body []byte, service string) *apiError 
 	if a.accessKey != s.cfg.AccessKey {
 		return errorf("UnrecognizedClientException", "The security token included in the request is invalid.")
 	}
+	if r.Header.Get("X-Amz-Security-Token") != "" {
+		// The server's credentials are long-term keys: no session token
+		// belongs to them.
+		return errorf("UnrecognizedClientException", "The security token included in the request is invalid.")
+	}
 	if a.region != s.cfg.Region {
 		return errorf("InvalidSignatureException", "Credential should be scoped to a valid region. ")
 	}

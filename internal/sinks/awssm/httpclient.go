@@ -1,0 +1,40 @@
+package awssm
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+)
+
+// bufferedBodyClient hands the transport its own copy of each request body.
+// The SDK closes the request body as soon as the response headers arrive;
+// on a fast endpoint the transport may still be finishing the write, take
+// the closed body's io.EOF for a write error and close the connection under
+// the response being read ("use of closed network connection",
+// aws/aws-sdk-go-v2#2737; reproduced here against awstest with responses
+// over 4 KiB). Request bodies are small JSON documents.
+type bufferedBodyClient struct{ next aws.HTTPClient }
+
+// newBufferedBodyClient wraps the client the SDK configured (with any CA
+// bundle applied), or the SDK's default one.
+func newBufferedBodyClient(next aws.HTTPClient) aws.HTTPClient {
+	if next == nil {
+		next = awshttp.NewBuildableClient()
+	}
+	return bufferedBodyClient{next: next}
+}
+
+func (c bufferedBodyClient) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, fmt.Errorf("buffer request body: %w", err)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	return c.next.Do(r)
+}
