@@ -499,4 +499,3 @@ func policyActions(t *testing.T, path, prefix string) map[string]bool {
 	}
 	return out
 }
-
