@@ -499,3 +499,30 @@ func policyActions(t *testing.T, path, prefix string) map[string]bool {
 	}
 	return out
 }
+
+func TestProfileFromSharedConfig(t *testing.T) {
+	srv := awstest.New(awstest.Config{})
+	defer srv.Close()
+	srv.CreateSecret("mail/x", `{"key":"old"}`)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(dir+"/config", []byte("[profile rotator]\nregion = "+srv.Region()+"\n"), 0o600))
+	require.NoError(t, os.WriteFile(dir+"/credentials", []byte(fmt.Sprintf(
+		"[rotator]\naws_access_key_id = %s\naws_secret_access_key = %s\n", srv.AccessKey(), srv.SecretKey())), 0o600))
+	for k, v := range map[string]string{"AWS_CONFIG_FILE": dir + "/config", "AWS_SHARED_CREDENTIALS_FILE": dir + "/credentials",
+		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_REGION": "", "AWS_DEFAULT_REGION": "", "AWS_PROFILE": ""} {
+		t.Setenv(k, v)
+	}
+	deps := sinks.Deps{Name: "aws", Logger: zap.NewNop(), Clock: clockwork.NewFakeClock()}
+
+	cfg, err := awssm.ParseConfig(section(t, "sinks.aws", fmt.Sprintf("{type: aws-secretsmanager, profile: rotator, endpoint: %q}", srv.URL())))
+	require.NoError(t, err)
+	s, err := awssm.New(cfg, deps)
+	require.NoError(t, err)
+	got, err := bind(t, s, "{sink: aws, secret_id: mail/x}").Read(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, sinks.Secret{"key": "old"}, got)
+
+	cfg.Profile = "absent"
+	_, err = awssm.New(cfg, deps)
+	require.ErrorContains(t, err, "absent")
+}
