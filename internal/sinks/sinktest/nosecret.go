@@ -1,6 +1,7 @@
 package sinktest
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -20,11 +21,16 @@ func AssertNoSecret(t testing.TB, text string, secrets ...string) {
 	}
 }
 
-// AssertLogsNoSecret fails the test when any captured log entry (message or
-// any field, encoded as JSON) contains one of the secrets.
+// AssertLogsNoSecret fails the test when any captured log entry contains
+// one of the secrets: in its message, its logger name, any field's value as
+// logged (before JSON escaping) or its JSON encoding.
 func AssertLogsNoSecret(t testing.TB, logs *observer.ObservedLogs, secrets ...string) {
 	t.Helper()
 	for _, e := range logs.All() {
+		AssertNoSecret(t, e.Message+" "+e.LoggerName+" "+e.Caller.String()+" "+e.Stack, secrets...)
+		for k, v := range e.ContextMap() {
+			AssertNoSecret(t, fmt.Sprintf("%s=%v", k, v), secrets...)
+		}
 		AssertNoSecret(t, entryText(e), secrets...)
 	}
 }
