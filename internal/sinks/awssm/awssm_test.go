@@ -230,11 +230,12 @@ func TestPromoteRaceOnUpdateIsConflict(t *testing.T) {
 	_, err := tg.Write(t.Context(), write(rotation1, sinks.Secret{"key": "ours"}))
 	require.NoError(t, err)
 	// Between the listing and the update, someone moves AWSCURRENT: AWS
-	// refuses the update (RemoveFromVersionId no longer matches) and the
-	// second look sees a newer current version.
+	// refuses the update (RemoveFromVersionId no longer matches) and a
+	// second look finds AWSCURRENT on another version than ours.
 	srv.Before("UpdateSecretVersionStage", func() { srv.PutSecretValue("mail/x", `{"key":"theirs"}`) })
 	err = tg.Promote(t.Context(), write(rotation1, nil))
 	require.ErrorIs(t, err, sinks.ErrConflict)
+	require.ErrorContains(t, err, "InvalidParameterException")
 	require.Equal(t, 2, srv.CallCount("ListSecretVersionIds"))
 	require.NotEqual(t, rotation1, srv.SecretStages("mail/x")["AWSCURRENT"])
 }
@@ -525,4 +526,19 @@ func TestProfileFromSharedConfig(t *testing.T) {
 	cfg.Profile = "absent"
 	_, err = awssm.New(cfg, deps)
 	require.ErrorContains(t, err, "absent")
+}
+
+func TestPromoteRacingItselfSucceeds(t *testing.T) {
+	srv := awstest.New(awstest.Config{})
+	defer srv.Close()
+	srv.CreateSecret("mail/x", `{"key":"old"}`)
+	old := srv.SecretStages("mail/x")["AWSCURRENT"]
+	tg := bind(t, newSink(t, srv, sinks.Deps{}), "{sink: aws, secret_id: mail/x}")
+	_, err := tg.Write(t.Context(), write(rotation1, sinks.Secret{"key": "ours"}))
+	require.NoError(t, err)
+	// Another Promote of the same version lands between our listing and
+	// our update: AWS refuses ours, and the version is current anyway.
+	srv.Before("UpdateSecretVersionStage", func() { srv.MoveStage("mail/x", "AWSCURRENT", rotation1) })
+	require.NoError(t, tg.Promote(t.Context(), write(rotation1, nil)))
+	require.Equal(t, map[string]string{"AWSCURRENT": rotation1, "AWSPREVIOUS": old}, srv.SecretStages("mail/x"))
 }

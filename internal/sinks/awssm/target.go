@@ -88,7 +88,7 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 		return "", fmt.Errorf("write %s: encode: %w", t.cfg.SecretID, err)
 	}
 	before, err := t.current(ctx)
-	if err != nil && errors.Is(err, sinks.ErrNotFound) && t.cfg.Create {
+	if err != nil && errors.Is(err, errMissing) && t.cfg.Create {
 		err = t.create(ctx)
 	}
 	if err != nil {
@@ -119,13 +119,16 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 	return version, nil
 }
 
+// errMissing marks a secret that does not exist.
+var errMissing = errors.New("secret does not exist")
+
 // current returns the id of the version holding AWSCURRENT ("" when the
-// secret has no version yet); a missing secret is sinks.ErrNotFound.
+// secret has no version yet); a missing secret is errMissing.
 func (t *Target) current(ctx context.Context) (string, error) {
 	out, err := t.sink.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(t.cfg.SecretID)})
 	if err != nil {
 		if errorCode(err) == "ResourceNotFoundException" {
-			return "", fmt.Errorf("%w (it does not exist; set create: true to create it): %w", t.fail("describe secret", err, nil), sinks.ErrNotFound)
+			return "", fmt.Errorf("%w (set create: true to create it): %w", t.fail("describe secret", err, nil), errMissing)
 		}
 		return "", t.fail("describe secret", err, nil)
 	}
@@ -249,58 +252,62 @@ func (t *Target) Promote(ctx context.Context, w sinks.Write) error {
 	if err != nil {
 		return fmt.Errorf("promote %s: %w", t.cfg.SecretID, err)
 	}
-	for attempt := 0; ; attempt++ {
-		vs, err := t.versions(ctx)
-		if err != nil {
-			return err
+	vs, err := t.versions(ctx)
+	if err != nil {
+		return err
+	}
+	ours := vs[id]
+	if ours == nil {
+		return fmt.Errorf("promote %s: version %s does not exist: %w", t.cfg.SecretID, id, sinks.ErrNotFound)
+	}
+	cur, pend := holder(vs, stageCurrent), holder(vs, stagePending)
+	if cur != ours {
+		if cur != nil && cur.created.After(ours.created) {
+			return fmt.Errorf("promote %s: AWSCURRENT is on version %s, written after %s: %w", t.cfg.SecretID, cur.id, ours.id, sinks.ErrConflict)
 		}
-		ours := vs[id]
-		if ours == nil {
-			return fmt.Errorf("promote %s: version %s does not exist: %w", t.cfg.SecretID, id, sinks.ErrNotFound)
+		if pend != nil && pend != ours && pend.created.After(ours.created) {
+			return fmt.Errorf("promote %s: AWSPENDING is on version %s, written after %s: %w", t.cfg.SecretID, pend.id, ours.id, sinks.ErrConflict)
 		}
-		cur, pend := holder(vs, stageCurrent), holder(vs, stagePending)
-		if cur != ours {
-			if cur != nil && cur.created.After(ours.created) {
-				return fmt.Errorf("promote %s: AWSCURRENT is on version %s, written after %s: %w", t.cfg.SecretID, cur.id, ours.id, sinks.ErrConflict)
-			}
-			if pend != nil && pend != ours && pend.created.After(ours.created) {
-				return fmt.Errorf("promote %s: AWSPENDING is on version %s, written after %s: %w", t.cfg.SecretID, pend.id, ours.id, sinks.ErrConflict)
-			}
-			in := &secretsmanager.UpdateSecretVersionStageInput{
-				SecretId:        aws.String(t.cfg.SecretID),
-				VersionStage:    aws.String(stageCurrent),
-				MoveToVersionId: aws.String(ours.id),
-			}
-			if cur != nil {
-				in.RemoveFromVersionId = aws.String(cur.id)
-			}
-			if _, err := t.sink.client.UpdateSecretVersionStage(ctx, in); err != nil {
-				if errorCode(err) == "InvalidParameterException" && attempt == 0 {
-					continue // AWSCURRENT moved between our list and update: look again
-				}
-				if errorCode(err) == "InvalidParameterException" {
-					return fmt.Errorf("%w: %w", t.fail("promote", err, nil), sinks.ErrConflict)
-				}
+		in := &secretsmanager.UpdateSecretVersionStageInput{
+			SecretId:        aws.String(t.cfg.SecretID),
+			VersionStage:    aws.String(stageCurrent),
+			MoveToVersionId: aws.String(ours.id),
+		}
+		prev := ""
+		if cur != nil {
+			prev = cur.id
+			in.RemoveFromVersionId = aws.String(cur.id)
+		}
+		if _, err := t.sink.client.UpdateSecretVersionStage(ctx, in); err != nil {
+			if errorCode(err) != "InvalidParameterException" {
 				return t.fail("promote", err, nil)
 			}
-			prev := ""
-			if cur != nil {
-				prev = cur.id
+			// AWSCURRENT moved between the listing and the update: fine
+			// only if it moved to this version.
+			again, lerr := t.versions(ctx)
+			if lerr != nil {
+				return lerr
 			}
+			if now := holder(again, stageCurrent); now == nil || now.id != id {
+				return fmt.Errorf("%w: %w", t.fail("promote", err, nil), sinks.ErrConflict)
+			}
+			pend = holder(again, stagePending)
+		} else {
 			t.log.Info("promoted secret version", zap.String("version_id", ours.id), zap.String("previous_version_id", prev))
 		}
-		if pend != nil {
-			_, err := t.sink.client.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
-				SecretId:            aws.String(t.cfg.SecretID),
-				VersionStage:        aws.String(stagePending),
-				RemoveFromVersionId: aws.String(pend.id),
-			})
-			if err != nil {
-				return t.fail("remove AWSPENDING", err, nil)
-			}
-		}
-		return nil
 	}
+	if pend != nil {
+		_, err := t.sink.client.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+			SecretId:            aws.String(t.cfg.SecretID),
+			VersionStage:        aws.String(stagePending),
+			RemoveFromVersionId: aws.String(pend.id),
+		})
+		// InvalidParameterException: AWSPENDING already left that version.
+		if err != nil && errorCode(err) != "InvalidParameterException" {
+			return t.fail("remove AWSPENDING", err, nil)
+		}
+	}
+	return nil
 }
 
 // check describes the secret: it must exist unless create is set.

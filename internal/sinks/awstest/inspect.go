@@ -161,3 +161,19 @@ func (s *Server) SetParameter(name, typ, value string) int64 {
 	p.versions = append(p.versions, &paramVersion{version: version, typ: typ, value: value, keyID: keyID, tier: "Standard", modified: s.cfg.Clock.Now()})
 	return version
 }
+
+// MoveStage attaches label to versionID directly, as another caller of
+// UpdateSecretVersionStage would (AWSCURRENT takes AWSPREVIOUS along).
+func (s *Server) MoveStage(id, label, versionID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec, aerr := s.findSecret(id)
+	if aerr != nil {
+		panic("awstest: MoveStage: " + aerr.Error())
+	}
+	v := sec.version(versionID)
+	if v == nil {
+		panic("awstest: MoveStage: no version " + versionID)
+	}
+	sec.attach(v, label)
+}
