@@ -27,6 +27,7 @@ import (
 	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go/middleware"
 	"go.uber.org/zap"
 
@@ -114,16 +115,24 @@ func (s *Sink) Bind(target config.Section) (sinks.Target, error) {
 }
 
 // Check reads every bound parameter (with decryption): the credentials
-// must be allowed to; a parameter that does not exist yet is fine, the
-// first write creates it. The error names each failing parameter.
+// must be allowed to, and an existing parameter must be a SecureString; a
+// parameter that does not exist yet is fine, the first write creates it.
+// The error names each failing parameter.
 func (s *Sink) Check(ctx context.Context) error {
 	s.mu.Lock()
 	targets := append([]*Target(nil), s.targets...)
 	s.mu.Unlock()
 	var errs []error
 	for _, t := range targets {
-		if _, _, err := t.fetch(ctx, t.names()); err != nil {
+		found, _, err := t.fetch(ctx, t.names())
+		if err != nil {
 			errs = append(errs, fmt.Errorf("check %w", err))
+			continue
+		}
+		for _, name := range t.names() {
+			if p, ok := found[name]; ok && p.Type != types.ParameterTypeSecureString {
+				errs = append(errs, fmt.Errorf("check %s: parameter is a %s; Parameter Store cannot change it to the SecureString this sink writes (delete it or choose another name)", name, p.Type))
+			}
 		}
 	}
 	return errors.Join(errs...)
