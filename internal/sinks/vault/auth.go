@@ -124,6 +124,12 @@ func (a *authState) startWatcherLocked(secret *api.Secret, gen uint64) {
 		for {
 			select {
 			case err := <-w.DoneCh():
+				a.mu.Lock()
+				current := a.watcher == w
+				a.mu.Unlock()
+				if !current { // stopped by Close or a new login
+					return
+				}
 				if err != nil {
 					a.log.Warn("vault token renewal stopped", zap.Error(describe(err)))
 				} else {

@@ -29,15 +29,6 @@ import (
 	"github.com/rotator-dev/rotator/internal/sinks/vault"
 )
 
-// rotatorPolicy is the least-privilege policy the sink needs (the README
-// and deploy/ show the same): read, create and update on the data paths,
-// patch on KV v2 metadata for custom_metadata.
-const rotatorPolicy = `
-path "secret/data/*"     { capabilities = ["create", "read", "update"] }
-path "secret/metadata/*" { capabilities = ["patch"] }
-path "kv1/*"             { capabilities = ["create", "read", "update"] }
-`
-
 // fixture is what the tests share on the real Vault: the rotator policy,
 // an AppRole role and a Kubernetes role that grant it, and a renewable
 // token with it.
@@ -66,7 +57,12 @@ func setup(t *testing.T) *fixture {
 func newFixture(dev *devVault) (*fixture, error) {
 	ctx := context.Background()
 	c := dev.root
-	if err := c.Sys().PutPolicyWithContext(ctx, "rotator", rotatorPolicy); err != nil {
+	// The least-privilege policy the README and deploy/ show.
+	policy, err := os.ReadFile(filepath.Join("testdata", "rotator-policy.hcl"))
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Sys().PutPolicyWithContext(ctx, "rotator", string(policy)); err != nil {
 		return nil, err
 	}
 	if _, err := c.Logical().WriteWithContext(ctx, "auth/approle/role/rotator", map[string]any{
@@ -99,6 +95,7 @@ func newFixture(dev *devVault) (*fixture, error) {
 	if err != nil {
 		return nil, err
 	}
+	tmpDirs = append(tmpDirs, dir)
 	jwtFile := filepath.Join(dir, "sa-token")
 	if err := os.WriteFile(jwtFile, []byte(dev.KubernetesJWT), 0o600); err != nil {
 		return nil, err

@@ -34,12 +34,16 @@ var (
 	devOnce sync.Once
 	dev     *devVault
 	devErr  error
+	tmpDirs []string // removed after the tests
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if dev != nil {
 		dev.stop()
+	}
+	for _, d := range tmpDirs {
+		_ = os.RemoveAll(d)
 	}
 	os.Exit(code)
 }
@@ -68,6 +72,7 @@ func startVaultDev() (*devVault, error) {
 		if err != nil {
 			return nil, err
 		}
+		tmpDirs = append(tmpDirs, dir)
 		bin = filepath.Join(dir, "vaultdev")
 		src, err := filepath.Abs(filepath.Join("..", "..", "testing", "vaultdev"))
 		if err != nil {
@@ -80,7 +85,11 @@ func startVaultDev() (*devVault, error) {
 		}
 	}
 	cmd := exec.Command(bin)
-	logFile, err := os.CreateTemp("", "vaultdev-*.log")
+	logDir, err := os.MkdirTemp("", "vaultdev-log-")
+	if err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(filepath.Join(logDir, "vault.log"))
 	if err != nil {
 		return nil, err
 	}
