@@ -339,7 +339,12 @@ func (e *Engine) abandon(ctx context.Context, r *keyRunner, st *state.Key, cause
 }
 
 // cleanupIntent finds keys created under the recorded name (by an attempt
-// whose outcome is unknown), revokes them, and clears the rotation.
+// whose outcome is unknown), revokes them, and clears the rotation. While
+// the attempt's rotation timeout has not passed since it started, a create
+// request may still be on its way to the provider (held in a proxy or a
+// load balancer after the client gave up), so finding no key then keeps
+// the intent, and the next evaluation looks again: clearing it at once
+// would leave a key that lands later alive and untracked.
 func (e *Engine) cleanupIntent(ctx context.Context, r *keyRunner, st *state.Key) error {
 	rot := st.Rotation
 	p, err := e.providerFor(r, rot.Provider)
@@ -350,6 +355,7 @@ func (e *Engine) cleanupIntent(ctx context.Context, r *keyRunner, st *state.Key)
 	if err != nil {
 		return fmt.Errorf("look up %s: %w", rot.KeyName, err)
 	}
+	revoked := 0
 	for _, info := range found {
 		if info.Name != rot.KeyName {
 			continue
@@ -357,8 +363,13 @@ func (e *Engine) cleanupIntent(ctx context.Context, r *keyRunner, st *state.Key)
 		if err := p.Revoke(ctx, info.ID); err != nil {
 			return fmt.Errorf("revoke %s (%s): %w", info.Name, info.ID, err)
 		}
+		revoked++
 		r.log.Warn("revoked a key created by an attempt whose response was lost", zap.String("key_id", info.ID),
 			zap.String("key_name", info.Name))
+	}
+	if settle := rot.StartedAt.Add(r.k.Policy.Timeout); revoked == 0 && e.clock.Now().Before(settle) {
+		return fmt.Errorf("no key named %s yet, but its create may still reach the provider: looking again until %s",
+			rot.KeyName, settle.UTC().Format(time.RFC3339))
 	}
 	st.Rotation = nil
 	return e.put(st)

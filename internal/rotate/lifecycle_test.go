@@ -110,6 +110,15 @@ func TestCrashAtEveryStep(t *testing.T) {
 			h.checkSafety("right after the crash")
 
 			h.restart()
+			if point == "after-intent" {
+				// The create may still be on its way to the provider: the
+				// intent is kept until the rotation timeout has passed.
+				if _, err, _ := h.eval(Mode{}); err == nil || !strings.Contains(err.Error(), "may still reach the provider") {
+					t.Fatalf("first evaluation after the crash: err=%v, want the intent kept", err)
+				}
+				h.checkSafety("while the intent is kept")
+				h.clock.Advance(h.key.Timeout)
+			}
 			for i := 0; i < 4; i++ {
 				h.mustEval(Mode{})
 				h.checkSafety("after restart")
