@@ -25,6 +25,7 @@ type proxy struct {
 	errBody func(status int) []byte
 
 	mu     sync.Mutex
+	seen   []string // method, path and time of every request, for failure messages
 	rules  []*rule
 	counts map[*rule]int
 }
@@ -41,6 +42,13 @@ type rule struct {
 	retryAfter int
 	// delay holds the request before it is answered or forwarded.
 	delay time.Duration
+	// late makes delay hold the request even when the client gave up,
+	// and then forward it: a request stuck in the network reaches the
+	// provider after the client timed out.
+	late bool
+	// delayAfter holds the answer of a forwarded request: the request takes
+	// effect upstream, the client may time out before it hears so.
+	delayAfter time.Duration
 	// rewrite replaces a forwarded response (hostile bodies).
 	rewrite func(*http.Response) error
 	// n is how many requests the rule applies to; 0 means until removed.
@@ -53,7 +61,17 @@ func newProxy(t *testing.T, upstream string, errBody func(int) []byte) *proxy {
 	p := &proxy{errBody: errBody, counts: map[*rule]int{}}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.ModifyResponse = func(resp *http.Response) error {
-		if r, _ := resp.Request.Context().Value(ruleKey{}).(*rule); r != nil && r.rewrite != nil {
+		r, _ := resp.Request.Context().Value(ruleKey{}).(*rule)
+		if r == nil {
+			return nil
+		}
+		if r.delayAfter > 0 {
+			select {
+			case <-time.After(r.delayAfter):
+			case <-resp.Request.Context().Done():
+			}
+		}
+		if r.rewrite != nil {
 			return r.rewrite(resp)
 		}
 		return nil
@@ -74,7 +92,10 @@ func newProxy(t *testing.T, upstream string, errBody func(int) []byte) *proxy {
 			rp.ServeHTTP(w, r)
 			return
 		}
-		if ru.delay > 0 {
+		if ru.late {
+			time.Sleep(ru.delay)
+			r = r.WithContext(context.WithoutCancel(r.Context()))
+		} else if ru.delay > 0 {
 			select {
 			case <-time.After(ru.delay):
 			case <-r.Context().Done():
@@ -103,6 +124,7 @@ func (p *proxy) URL() string { return p.srv.URL }
 func (p *proxy) match(r *http.Request) *rule {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.seen = append(p.seen, time.Now().Format("15:04:05.000")+" "+r.Method+" "+r.URL.Path)
 	for _, ru := range p.rules {
 		if (ru.method == "" || ru.method == r.Method) && ru.path.MatchString(r.URL.Path) {
 			if ru.n > 0 && p.counts[ru] >= ru.n {
@@ -141,8 +163,10 @@ func (p *proxy) hits(r *rule) int {
 
 // The providers' operations as method and path.
 var (
-	smtpdCreate   = func() *rule { return &rule{method: "POST", path: regexp.MustCompile(`^/api/v1/account/api_key/?$`)} }
-	smtpdRevoke   = func() *rule { return &rule{method: "PUT", path: regexp.MustCompile(`^/api/v1/account/api_key/[^/]+/revoke$`)} }
+	smtpdCreate = func() *rule { return &rule{method: "POST", path: regexp.MustCompile(`^/api/v1/account/api_key/?$`)} }
+	smtpdRevoke = func() *rule {
+		return &rule{method: "PUT", path: regexp.MustCompile(`^/api/v1/account/api_key/[^/]+/revoke$`)}
+	}
 	smtpdList     = func() *rule { return &rule{method: "GET", path: regexp.MustCompile(`^/api/v1/account/api_key/?$`)} }
 	smtpdAny      = func() *rule { return &rule{path: regexp.MustCompile(`.`)} }
 	emailitCreate = func() *rule { return &rule{method: "POST", path: regexp.MustCompile(`^/v2/api-keys/?$`)} }
