@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -38,6 +39,11 @@ var (
 type Store struct {
 	db   *bolt.DB
 	path string
+
+	// mu guards pending and committing (see Put).
+	mu         sync.Mutex
+	pending    []*pendingPut
+	committing bool
 }
 
 // Options tune Open.
@@ -148,20 +154,74 @@ func (s *Store) Get(name string) (Key, error) {
 	return k, nil
 }
 
-// Put durably writes the record (fsynced before Put returns). Concurrent
-// Puts from several goroutines share one transaction and one fsync.
+// Put durably writes the record (fsynced before Put returns). Puts that
+// arrive while a commit is in progress share the next commit and its
+// fsync (group commit); a Put with none in progress commits at once, so a
+// lone step never waits for company (bbolt's Batch would hold it 10ms).
 func (s *Store) Put(k Key) error {
 	v, err := json.Marshal(k)
 	if err != nil {
 		return fmt.Errorf("write state of %s: %w", k.Name, err)
 	}
-	err = s.db.Batch(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketKeys).Put([]byte(k.Name), v)
-	})
-	if err != nil {
-		return fmt.Errorf("write state of %s: %w", k.Name, err)
+	p := &pendingPut{name: []byte(k.Name), value: v, done: make(chan error, 1)}
+	s.mu.Lock()
+	s.pending = append(s.pending, p)
+	lead := !s.committing
+	s.committing = true
+	s.mu.Unlock()
+	if lead {
+		s.commit()
 	}
-	return nil
+	for {
+		err := <-p.done
+		if err == errLead {
+			s.commit()
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("write state of %s: %w", k.Name, err)
+		}
+		return nil
+	}
+}
+
+// pendingPut is one Put waiting for a commit.
+type pendingPut struct {
+	name, value []byte
+	done        chan error
+}
+
+// errLead tells a waiting Put to commit the pending batch itself.
+var errLead = errors.New("lead the next commit")
+
+// commit writes every pending Put (the caller's among them) in one
+// transaction and tells each its result. Puts that arrived meanwhile are
+// committed by the first of them, so that no caller commits for others
+// for longer than one round. Only one goroutine commits at a time.
+func (s *Store) commit() {
+	s.mu.Lock()
+	batch := s.pending
+	s.pending = nil
+	s.mu.Unlock()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketKeys)
+		for _, p := range batch {
+			if err := b.Put(p.name, p.value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, p := range batch {
+		p.done <- err
+	}
+	s.mu.Lock()
+	if len(s.pending) > 0 {
+		s.pending[0].done <- errLead
+	} else {
+		s.committing = false
+	}
+	s.mu.Unlock()
 }
 
 // All returns every record, sorted by name.
