@@ -122,6 +122,7 @@ func startVaultDev() (*devVault, error) {
 		d.stop()
 		return nil, fmt.Errorf("%s did not print its address (got %q; its log is %s)", bin, strings.TrimSpace(first), logFile.Name())
 	}
+	tmpDirs = append(tmpDirs, logDir) // kept only when Vault did not start
 	cfg := api.DefaultConfig()
 	cfg.Address = d.Address
 	c, err := api.NewClient(cfg)
