@@ -199,7 +199,9 @@ func TestMissingSecretWithoutCreate(t *testing.T) {
 
 	_, err = tg.Write(t.Context(), write(rotation1, sinks.Secret{"k": "v"}))
 	require.ErrorContains(t, err, "prod/absent")
+	require.ErrorContains(t, err, "ResourceNotFoundException")
 	require.ErrorContains(t, err, "create: true")
+	require.NotErrorIs(t, err, sinks.ErrNotFound)
 	_, ok := srv.Secret("prod/absent")
 	require.False(t, ok, "nothing was created")
 	_, err = tg.Read(t.Context())

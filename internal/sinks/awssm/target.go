@@ -87,12 +87,16 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("write %s: encode: %w", t.cfg.SecretID, err)
 	}
-	before, err := t.current(ctx)
-	if err != nil && errors.Is(err, errMissing) && t.cfg.Create {
-		err = t.create(ctx)
-	}
-	if err != nil {
+	before, missing, err := t.current(ctx)
+	switch {
+	case err != nil:
 		return "", err
+	case missing && !t.cfg.Create:
+		return "", fmt.Errorf("write %s: ResourceNotFoundException: the secret does not exist (set create: true to create it)", t.cfg.SecretID)
+	case missing:
+		if err := t.create(ctx); err != nil {
+			return "", err
+		}
 	}
 	out, err := t.sink.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 		SecretId:           aws.String(t.cfg.SecretID),
@@ -107,7 +111,7 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 		return "", t.fail("put secret value", err, w.Data)
 	}
 	version := aws.ToString(out.VersionId)
-	after, err := t.current(ctx)
+	after, _, err := t.current(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -119,27 +123,24 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 	return version, nil
 }
 
-// errMissing marks a secret that does not exist.
-var errMissing = errors.New("secret does not exist")
-
 // current returns the id of the version holding AWSCURRENT ("" when the
-// secret has no version yet); a missing secret is errMissing.
-func (t *Target) current(ctx context.Context) (string, error) {
+// secret has no version yet), or missing when the secret does not exist.
+func (t *Target) current(ctx context.Context) (id string, missing bool, err error) {
 	out, err := t.sink.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(t.cfg.SecretID)})
 	if err != nil {
 		if errorCode(err) == "ResourceNotFoundException" {
-			return "", fmt.Errorf("%w (set create: true to create it): %w", t.fail("describe secret", err, nil), errMissing)
+			return "", true, nil
 		}
-		return "", t.fail("describe secret", err, nil)
+		return "", false, t.fail("describe secret", err, nil)
 	}
 	for id, stages := range out.VersionIdsToStages {
 		for _, l := range stages {
 			if l == stageCurrent {
-				return id, nil
+				return id, false, nil
 			}
 		}
 	}
-	return "", nil
+	return "", false, nil
 }
 
 func (t *Target) create(ctx context.Context) error {
