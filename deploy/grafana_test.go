@@ -151,3 +151,14 @@ func TestDashboard(t *testing.T) {
 		}
 	}
 }
+
+// TestMonitoringDocsListEveryMetric keeps docs/monitoring.md complete: the
+// end-to-end test checks that knownMetrics is what the daemon exports.
+func TestMonitoringDocsListEveryMetric(t *testing.T) {
+	docs := readFile(t, "../docs/monitoring.md")
+	for m := range knownMetrics {
+		if m != "up" && !strings.Contains(docs, "`"+m+"`") {
+			t.Errorf("docs/monitoring.md does not list %s", m)
+		}
+	}
+}
