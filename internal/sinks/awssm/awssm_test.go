@@ -544,3 +544,14 @@ func TestPromoteRacingItselfSucceeds(t *testing.T) {
 	require.NoError(t, tg.Promote(t.Context(), write(rotation1, nil)))
 	require.Equal(t, map[string]string{"AWSCURRENT": rotation1, "AWSPREVIOUS": old}, srv.SecretStages("mail/x"))
 }
+
+func TestNewAndBindMakeNoCall(t *testing.T) {
+	srv := awstest.New(awstest.Config{})
+	defer srv.Close()
+	s := newSink(t, srv, sinks.Deps{})
+	bind(t, s, "{sink: aws, secret_id: a, create: true}")
+	bind(t, s, "{sink: aws, secret_id: b}")
+	require.Empty(t, srv.Calls())
+	require.Error(t, s.Check(t.Context()), "b does not exist")
+	require.Equal(t, []string{"DescribeSecret", "DescribeSecret"}, srv.Calls())
+}

@@ -284,3 +284,14 @@ func TestIAMPolicyCoversEveryCall(t *testing.T) {
 	}
 	require.Equal(t, called, allowed)
 }
+
+func TestNewAndBindMakeNoCall(t *testing.T) {
+	srv := awstest.New(awstest.Config{})
+	defer srv.Close()
+	s := newSink(t, srv, sinks.Deps{})
+	bind(t, s, "{sink: ssm, parameter: /a}")
+	bind(t, s, "{sink: ssm, parameters: {x: /b, y: /c}}")
+	require.Empty(t, srv.Calls())
+	require.NoError(t, s.Check(t.Context()))
+	require.Equal(t, []string{"GetParameters", "GetParameters"}, srv.Calls())
+}
