@@ -1,0 +1,156 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// hostileBody is a rewrite of a provider's create response.
+type hostileBody func(orig map[string]any, raw []byte) io.Reader
+
+// field finds a JSON field case-insensitively (smtpd capitalises create's
+// fields, Emailit does not).
+func field(m map[string]any, name string) string {
+	for k := range m {
+		if strings.EqualFold(k, name) {
+			return k
+		}
+	}
+	return name
+}
+
+func mutate(f func(m map[string]any)) hostileBody {
+	return func(m map[string]any, _ []byte) io.Reader {
+		f(m)
+		b, _ := json.Marshal(m)
+		return bytes.NewReader(b)
+	}
+}
+
+// huge is a 50 MB JSON string value, streamed.
+type huge struct{ n int }
+
+func (h *huge) Read(p []byte) (int, error) {
+	if h.n <= 0 {
+		return 0, io.EOF
+	}
+	for i := range p {
+		p[i] = 'a'
+	}
+	if len(p) > h.n {
+		p = p[:h.n]
+	}
+	h.n -= len(p)
+	return len(p), nil
+}
+
+// TestHostileProviderResponses answers the real binary's create calls, at
+// both providers, with hostile bodies through a proxy in front of the test
+// servers (which did create the key). Every rotation must fail with a clear
+// error, write nothing to any sink (so no empty credential is ever pushed),
+// revoke the key whose secret it could not read, stay within a memory
+// bound, and leak nothing; once the provider behaves, the next run rotates.
+func TestHostileProviderResponses(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		body hostileBody
+		want []string // in the summary, one per provider
+	}{
+		"a 50 MB body": {body: func(map[string]any, []byte) io.Reader {
+			return io.MultiReader(strings.NewReader(`{"id":"x","key":"`), &huge{n: 50 << 20}, strings.NewReader(`"}`))
+		}, want: []string{"response body larger than 1048576 bytes"}},
+		"invalid JSON": {body: func(_ map[string]any, raw []byte) io.Reader {
+			return bytes.NewReader(raw[:len(raw)/2])
+		}, want: []string{"create response: invalid JSON at offset", "decode api key: invalid JSON at offset"}},
+		"wrong types": {body: mutate(func(m map[string]any) {
+			m[field(m, "id")] = map[string]any{"nested": true}
+			m[field(m, "key")] = 12345
+			if k := field(m, "secret"); m[k] != nil {
+				m[k] = []int{1}
+			}
+		}), want: []string{"create response: invalid JSON", "an id must be a number or a string"}},
+		"an empty key": {body: mutate(func(m map[string]any) { m[field(m, "key")] = "" }),
+			want: []string{"create response: ID, Key or Secret missing", "response has no key"}},
+		"an empty secret": {body: mutate(func(m map[string]any) {
+			if k := field(m, "secret"); m[k] != nil {
+				m[k] = "  "
+			} else {
+				m[field(m, "key")] = " "
+			}
+		}), want: []string{"the provider returned an empty secret", "the provider returned an empty api_key"}},
+		"a missing id": {body: mutate(func(m map[string]any) { delete(m, field(m, "id")) }),
+			want: []string{"create response: ID, Key or Secret missing", "response has no key id"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			pol := fastPolicy()
+			pol.Proxy = true
+			w := newWorld(t, pol)
+			rewrite := func(resp *http.Response) error {
+				raw, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				var m map[string]any
+				_ = json.Unmarshal(raw, &m)
+				resp.Body = io.NopCloser(tc.body(m, raw))
+				resp.ContentLength = -1
+				resp.Header.Del("Content-Length")
+				return nil
+			}
+			rs := smtpdCreate()
+			rs.rewrite = rewrite
+			re := emailitCreate()
+			re.rewrite = rewrite
+			rmS, rmE := w.smtpdProxy.add(rs), w.emailitProxy.add(re)
+
+			p := w.start(nil, "--config", w.config, "--run-now")
+			st := p.wait(t, 60*time.Second)
+			out, logs := p.stdout(), p.logText()
+			if st.ExitCode() != 1 {
+				t.Errorf("exit %d, want 1\n%s\n%s", st.ExitCode(), out, tail(p.log))
+			}
+			if strings.Count(out, "FAILED") != 2 {
+				t.Errorf("want both keys FAILED:\n%s", out)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(out, want) || !strings.Contains(logs, want) {
+					t.Errorf("the summary and the logs should say %q:\n%s", want, out)
+				}
+			}
+			if w.smtpdProxy.hits(rs) == 0 || w.emailitProxy.hits(re) == 0 {
+				t.Fatal("the hostile answer was never given")
+			}
+			for _, f := range []string{w.sinkPath("out", "mail.json"), w.sinkPath("backup", "mail.env"), w.sinkPath("out", "news.json")} {
+				if _, err := os.Stat(f); err == nil {
+					b, _ := os.ReadFile(f)
+					t.Errorf("%s was written from a hostile response (%d bytes)", f, len(b))
+				}
+			}
+			if u := w.untracked(t); len(u) > 0 {
+				t.Errorf("keys created by the hostile creates are left alive: %v", u)
+			}
+			rss := st.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
+
+			rmS()
+			rmE()
+			p = w.start(nil, "--config", w.config, "--run-now")
+			st = p.wait(t, 60*time.Second)
+			if st.ExitCode() != 0 {
+				t.Errorf("once the provider behaves: exit %d, want 0\n%s\n%s", st.ExitCode(), p.stdout(), tail(p.log))
+			}
+			base := st.SysUsage().(*syscall.Rusage).Maxrss
+			if rss > base+32<<10 {
+				t.Errorf("peak memory %d MiB against %d MiB for a normal run: the body was not bounded", rss>>10, base>>10)
+			}
+			t.Logf("E2E-FIGURES test=hostile case=%s exit=1 peak_rss_mib=%d normal_rss_mib=%d",
+				strconv.Quote(name), rss>>10, base>>10)
+		})
+	}
+}
