@@ -91,8 +91,8 @@ func (c *cli) fails(env []string, code string, args ...string) string {
 }
 
 // The CLI takes about a second of CPU to start, so each test makes a
-// handful of calls: the operations the sinks use, one service error and one
-// bad signature. The two tests run in parallel.
+// handful of calls: the operations the sinks use, one service error, and
+// one bad signature. The two tests run in parallel.
 
 // TestAWSCLISecretsManager checks that the official CLI accepts every
 // response of the Secrets Manager operations the sink uses, and that the
@@ -123,6 +123,9 @@ func TestAWSCLISecretsManager(t *testing.T) {
 	require.Equal(t, map[string]any{v1: []any{"AWSPREVIOUS"}, v2: []any{"AWSPENDING", "AWSCURRENT"}}, out["VersionIdsToStages"])
 	require.Equal(t, "cli/test", out["Name"])
 
+	out = c.ok("secretsmanager", "list-secret-version-ids", "--secret-id", "cli/test", "--include-deprecated")
+	require.Len(t, out["Versions"], 2)
+
 	msg := c.fails(nil, "ResourceNotFoundException", "secretsmanager", "get-secret-value", "--secret-id", "cli/missing")
 	require.Contains(t, msg, "GetSecretValue operation: Secrets Manager can't find the specified secret.")
 }
@@ -147,6 +150,10 @@ func TestAWSCLIParameterStore(t *testing.T) {
 	require.Equal(t, float64(2), p["Version"])
 	require.Equal(t, "arn:aws:ssm:us-east-1:123456789012:parameter/cli/p", p["ARN"])
 	require.NotEmpty(t, p["LastModifiedDate"])
+
+	out = c.ok("ssm", "get-parameters", "--names", "/cli/p", "/cli/none", "--with-decryption")
+	require.Equal(t, []any{"/cli/none"}, out["InvalidParameters"])
+	require.Equal(t, "v2", out["Parameters"].([]any)[0].(map[string]any)["Value"])
 
 	c.fails(nil, "ParameterNotFound", "ssm", "get-parameter", "--name", "/cli/none")
 	msg := c.fails([]string{"AWS_SECRET_ACCESS_KEY=wrong"}, "InvalidSignatureException", "ssm", "get-parameter", "--name", "/cli/p")
