@@ -25,7 +25,11 @@ type authState struct {
 	client *api.Client
 	log    *zap.Logger
 
-	mu      sync.Mutex
+	// login serialises logins; it is taken with the caller's context, so
+	// that a caller waiting behind a slow login can still give up.
+	login chan struct{}
+
+	mu      sync.Mutex // guards what follows; never held across a request
 	gen     uint64
 	valid   bool
 	closed  bool
@@ -33,24 +37,55 @@ type authState struct {
 }
 
 func newAuthState(cfg Config, client *api.Client, log *zap.Logger) *authState {
-	return &authState{cfg: cfg, client: client, log: log}
+	return &authState{cfg: cfg, client: client, log: log, login: make(chan struct{}, 1)}
 }
 
 // ensure logs in unless the current token is believed valid, and returns
 // the token's generation.
 func (a *authState) ensure(ctx context.Context) (uint64, error) {
+	if gen, ok, err := a.current(); ok || err != nil {
+		return gen, err
+	}
+	select {
+	case a.login <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	defer func() { <-a.login }()
+	if gen, ok, err := a.current(); ok || err != nil {
+		return gen, err // another caller logged in meanwhile
+	}
+	method := a.cfg.AuthMethod()
+	secret, err := a.authenticate(ctx, method)
+	if err != nil {
+		return 0, fmt.Errorf("vault %s login: %w", method, err)
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
 		return 0, errors.New("vault sink is closed")
 	}
-	if a.valid {
-		return a.gen, nil
+	a.stopWatcherLocked()
+	a.gen++
+	a.valid = true
+	ttl, renewable := 0, false
+	if secret != nil && secret.Auth != nil {
+		ttl, renewable = secret.Auth.LeaseDuration, secret.Auth.Renewable
 	}
-	if err := a.loginLocked(ctx); err != nil {
-		return 0, err
+	a.log.Info("vault login", zap.String("auth_method", method), zap.Int("ttl_seconds", ttl), zap.Bool("renewable", renewable))
+	if ttl > 0 {
+		a.startWatcherLocked(secret, a.gen)
 	}
 	return a.gen, nil
+}
+
+func (a *authState) current() (gen uint64, valid bool, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return 0, false, errors.New("vault sink is closed")
+	}
+	return a.gen, a.valid, nil
 }
 
 // expired reports that the token of generation gen no longer works: the
@@ -79,34 +114,16 @@ func (a *authState) stopWatcherLocked() {
 	}
 }
 
-func (a *authState) loginLocked(ctx context.Context) error {
-	a.stopWatcherLocked()
-	method := a.cfg.AuthMethod()
-	var secret *api.Secret
-	var err error
+// authenticate gets a token with the configured method and installs it in
+// the client.
+func (a *authState) authenticate(ctx context.Context, method string) (*api.Secret, error) {
 	switch method {
 	case "approle":
-		secret, err = a.loginAppRole(ctx)
+		return a.loginAppRole(ctx)
 	case "kubernetes":
-		secret, err = a.loginKubernetes(ctx)
-	default:
-		secret, err = a.useToken(ctx)
+		return a.loginKubernetes(ctx)
 	}
-	if err != nil {
-		return fmt.Errorf("vault %s login: %w", method, err)
-	}
-	a.gen++
-	a.valid = true
-	ttl := 0
-	renewable := false
-	if secret != nil && secret.Auth != nil {
-		ttl, renewable = secret.Auth.LeaseDuration, secret.Auth.Renewable
-	}
-	a.log.Info("vault login", zap.String("auth_method", method), zap.Int("ttl_seconds", ttl), zap.Bool("renewable", renewable))
-	if ttl > 0 {
-		a.startWatcherLocked(secret, a.gen)
-	}
-	return nil
+	return a.useToken(ctx)
 }
 
 // startWatcherLocked renews a renewable token until its max TTL, and for
@@ -189,7 +206,7 @@ func (a *authState) loginAppRole(ctx context.Context) (*api.Secret, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.login(ctx, m)
+	return a.loginWith(ctx, m)
 }
 
 func (a *authState) loginKubernetes(ctx context.Context) (*api.Secret, error) {
@@ -200,12 +217,12 @@ func (a *authState) loginKubernetes(ctx context.Context) (*api.Secret, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.login(ctx, m)
+	return a.loginWith(ctx, m)
 }
 
-// login runs an auth method without sending the old token along, and
+// loginWith runs an auth method without sending the old token along, and
 // installs the new one.
-func (a *authState) login(ctx context.Context, m api.AuthMethod) (*api.Secret, error) {
+func (a *authState) loginWith(ctx context.Context, m api.AuthMethod) (*api.Secret, error) {
 	a.client.ClearToken()
 	secret, err := m.Login(ctx, a.client)
 	if err != nil {

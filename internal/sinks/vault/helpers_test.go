@@ -248,6 +248,17 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(rec.Body.Bytes())
 }
 
+func (p *proxy) saw(request string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range p.paths {
+		if r == request {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *proxy) setDown(v bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

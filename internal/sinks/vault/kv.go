@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hashicorp/vault/api"
 	"go.uber.org/zap"
@@ -38,6 +40,11 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 	}
 	if len(w.Data) == 0 {
 		return "", fmt.Errorf("write %s: no fields to write", t)
+	}
+	for k, v := range w.Data {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return "", fmt.Errorf("write %s: field %q: not valid UTF-8, which Vault's JSON cannot hold", t, strings.ToValidUTF8(k, "?"))
+		}
 	}
 	var version string
 	err := t.sink.do(ctx, func(ctx context.Context) error {

@@ -384,14 +384,39 @@ func TestCancelledWhileLoggingIn(t *testing.T) {
 	tg := bind(t, s, uniquePath("cancel"))
 	s.proxy.setStall(true)
 	defer s.proxy.setStall(false)
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { _, err := tg.Write(ctx, write("k", sinks.Secret{"key": "v"})); done <- err }()
-	cancel()
+
+	// A logs in and hangs; B waits behind A's login and gives up when its
+	// own context is cancelled, while A is still stuck.
+	ctxA, cancelA := context.WithCancel(t.Context())
+	defer cancelA()
+	doneA := make(chan error, 1)
+	go func() { _, err := tg.Write(ctxA, write("a", sinks.Secret{"key": "va"})); doneA <- err }()
+	for !s.proxy.saw("PUT /v1/auth/approle/login") {
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctxB, cancelB := context.WithCancel(t.Context())
+	doneB := make(chan error, 1)
+	go func() { _, err := tg.Write(ctxB, write("b", sinks.Secret{"key": "vb"})); doneB <- err }()
+	cancelB()
+	requireCancelled(t, "waiting behind a login", doneB)
+	cancelA()
+	requireCancelled(t, "logging in", doneA)
+}
+
+func requireCancelled(t *testing.T, what string, done chan error) {
+	t.Helper()
 	select {
 	case err := <-done:
 		require.True(t, errors.Is(err, context.Canceled), fmt.Sprint(err))
 	case <-time.After(30 * time.Second):
-		t.Fatal("Write did not return after its context was cancelled during login")
+		t.Fatalf("a Write %s did not return after its context was cancelled", what)
 	}
+}
+
+func TestWriteRejectsInvalidUTF8(t *testing.T) {
+	f := setup(t)
+	s := newSink(t, f, f.authYAML("token"), sinks.Deps{})
+	_, err := bind(t, s, uniquePath("utf8")).Write(t.Context(), write("k", sinks.Secret{"key": "sk_\xff_secret"}))
+	require.ErrorContains(t, err, `field "key": not valid UTF-8`)
+	sinktest.AssertNoSecret(t, err.Error(), "sk_\xff_secret")
 }
