@@ -289,8 +289,10 @@ func (e *Engine) Evaluate(ctx context.Context, name string, mode Mode) (Outcome,
 			}
 		}
 	}
-	// 4. Keep-alive.
-	if ok, err := e.keepAliveDue(ctx, r, &st, mode.Force || mode.IgnoreBackoff); err != nil {
+	// 4. Keep-alive. A key rotated in this pass was just tested at the
+	// provider (verify) and its keep-alive clock restarted: forcing another
+	// use now would only repeat those round trips.
+	if ok, err := e.keepAliveDue(ctx, r, &st, (mode.Force || mode.IgnoreBackoff) && !out.Rotated); err != nil {
 		errs = append(errs, fmt.Errorf("keep-alive: %w", err))
 	} else {
 		out.KeptAlive = ok
