@@ -182,7 +182,7 @@ func (p *process) output() string { b, _ := os.ReadFile(p.log); return string(b)
 
 // startProcess starts a command with its output in a file in dir, and
 // stops it at cleanup: SIGTERM, then SIGKILL after 10 seconds.
-func startProcess(t *testing.T, dir, name string, args ...string) *process {
+func startProcess(t *testing.T, dir string, env []string, name string, args ...string) *process {
 	t.Helper()
 	p := &process{log: filepath.Join(dir, filepath.Base(name)+".log"), exited: make(chan struct{})}
 	logFile, err := os.Create(p.log)
@@ -191,6 +191,7 @@ func startProcess(t *testing.T, dir, name string, args ...string) *process {
 	}
 	p.cmd = exec.Command(name, args...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
+	p.cmd.Env = append(os.Environ(), env...)
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -246,14 +247,18 @@ type vectorResult struct {
 // loaded, and checks through Prometheus's HTTP API that the target is up,
 // rotations arrive, every rule loads and evaluates with health ok, every
 // metric the rules and dashboard use exists, and every dashboard query
-// evaluates.
+// evaluates. It also plays systemd: READY=1, watchdog pings and
+// STOPPING=1 must arrive on NOTIFY_SOCKET, and SIGTERM must exit 0.
 func TestEndToEndPrometheus(t *testing.T) {
 	promBin := requireTool(t, "prometheus", "prometheus")
 	bin := buildRotator(t)
 	dir := t.TempDir()
 	rotatorAddr, promAddr := freePort(t), freePort(t)
 
-	rot := startProcess(t, dir, bin, "--demo", "--listen", rotatorAddr, "--log-format", "json")
+	// Play systemd for rotator.service's Type=notify and WatchdogSec=.
+	notify := listenNotify(t, filepath.Join(dir, "notify.sock"))
+	rot := startProcess(t, dir, []string{"NOTIFY_SOCKET=" + notify.path, "WATCHDOG_USEC=2000000", "WATCHDOG_PID="},
+		bin, "--demo", "--listen", rotatorAddr, "--log-format", "json")
 
 	rulesPath, err := filepath.Abs(filepath.Join("prometheus", "rules.yml"))
 	if err != nil {
@@ -270,7 +275,7 @@ scrape_configs:
     static_configs:
       - targets: [%q]
 `, rulesPath, rotatorAddr))
-	prom := startProcess(t, dir, promBin,
+	prom := startProcess(t, dir, nil, promBin,
 		"--config.file="+promCfg,
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+promAddr,
@@ -317,6 +322,14 @@ scrape_configs:
 			return nil
 		})
 	}
+
+	waitFor("READY=1 and WATCHDOG=1 on NOTIFY_SOCKET", func() error {
+		got := notify.received()
+		if !strings.Contains(got, "READY=1") || !strings.Contains(got, "WATCHDOG=1") {
+			return fmt.Errorf("received %q", got)
+		}
+		return nil
+	})
 
 	waitFor("the scrape target to be up", func() error {
 		var v vectorResult
@@ -404,7 +417,7 @@ scrape_configs:
 	// Rates need two samples in their window.
 	waitFor("rates over the demo's rotations", func() error {
 		var v vectorResult
-		q := `sum(increase(rotator_rotations_total{job="rotator"}[1m])) > 0`
+		q := `sum(increase(rotator_rotations_total{job="rotator"}[1m]))`
 		if err := promAPI(ctx, base, "/api/v1/query", url.Values{"query": {q}}, &v); err != nil {
 			return err
 		}
@@ -469,9 +482,48 @@ scrape_configs:
 	case <-time.After(30 * time.Second):
 		t.Fatalf("rotator did not exit within 30s of SIGTERM")
 	}
+	if got := notify.received(); !strings.Contains(got, "STOPPING=1") {
+		t.Errorf("no STOPPING=1 on NOTIFY_SOCKET after SIGTERM; received %q", got)
+	}
 	if ps := rot.cmd.ProcessState; ps != nil {
 		t.Logf("rotator cpu: user %s system %s", ps.UserTime(), ps.SystemTime())
 	}
+}
+
+// notifySocket is systemd's end of the sd_notify protocol.
+type notifySocket struct {
+	path string
+	mu   sync.Mutex
+	msgs []string
+}
+
+func listenNotify(t *testing.T, path string) *notifySocket {
+	t.Helper()
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	n := &notifySocket{path: path}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			k, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			n.mu.Lock()
+			n.msgs = append(n.msgs, string(buf[:k]))
+			n.mu.Unlock()
+		}
+	}()
+	return n
+}
+
+func (n *notifySocket) received() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return strings.Join(n.msgs, "\n")
 }
 
 func tail(s string, n int) string {
