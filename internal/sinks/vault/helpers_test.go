@@ -198,6 +198,7 @@ type proxy struct {
 	stall  chan struct{} // non-nil: requests wait until it is closed
 	onRead func()        // run once after a GET of a KV v2 data path is answered upstream
 	paths  []string
+	ns     map[string]bool // X-Vault-Namespace values seen ("" for none)
 }
 
 func newProxy(t *testing.T, upstream string) *proxy {
@@ -213,6 +214,10 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	down, stall := p.down, p.stall
 	p.paths = append(p.paths, r.Method+" "+r.URL.Path)
+	if p.ns == nil {
+		p.ns = map[string]bool{}
+	}
+	p.ns[r.Header.Get("X-Vault-Namespace")] = true
 	var hook func()
 	if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/data/") && r.URL.Query().Get("version") == "" {
 		hook, p.onRead = p.onRead, nil
@@ -246,6 +251,12 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(rec.Code)
 	_, _ = w.Write(rec.Body.Bytes())
+}
+
+func (p *proxy) namespaces() map[string]bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ns
 }
 
 func (p *proxy) saw(request string) bool {

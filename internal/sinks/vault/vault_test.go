@@ -373,6 +373,7 @@ func TestEnvironmentCannotWeakenTheClient(t *testing.T) {
 	// write outside the policy.
 	_, err := bind(t, s, "x").Write(t.Context(), write("k", sinks.Secret{"key": "v"}))
 	require.NoError(t, err)
+	require.Equal(t, map[string]bool{"": true}, s.proxy.namespaces(), "VAULT_NAMESPACE was used")
 	s2 := newSink(t, f, "mount: sys, kv_version: 1, "+f.authYAML("token"), sinks.Deps{})
 	_, err = bind(t, s2, "policy/evil").Write(t.Context(), write("k", sinks.Secret{"policy": "path \"*\" {capabilities=[\"sudo\"]}"}))
 	require.ErrorContains(t, err, "permission denied")
@@ -419,4 +420,16 @@ func TestWriteRejectsInvalidUTF8(t *testing.T) {
 	_, err := bind(t, s, uniquePath("utf8")).Write(t.Context(), write("k", sinks.Secret{"key": "sk_\xff_secret"}))
 	require.ErrorContains(t, err, `field "key": not valid UTF-8`)
 	sinktest.AssertNoSecret(t, err.Error(), "sk_\xff_secret")
+}
+
+func TestNamespaceIsSentOnEveryRequest(t *testing.T) {
+	f := setup(t)
+	// Namespaces are a Vault Enterprise feature: the open-source server
+	// here does not implement them, so this only checks what is sent.
+	s := newSink(t, f, "namespace: team-a/, "+f.authYAML("approle"), sinks.Deps{})
+	tg := bind(t, s, "mail/x")
+	require.Equal(t, "vault team-a/secret/mail/x", tg.String())
+	_ = s.Check(t.Context())
+	_, _ = tg.Write(t.Context(), write("k", sinks.Secret{"key": "v"}))
+	require.Equal(t, map[string]bool{"team-a": true}, s.proxy.namespaces())
 }
