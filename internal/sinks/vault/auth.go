@@ -234,3 +234,28 @@ func (a *authState) loginWith(ctx context.Context, m api.AuthMethod) (*api.Secre
 	a.client.SetToken(secret.Auth.ClientToken)
 	return secret, nil
 }
+
+// do runs op with a valid token: it logs in first when needed, and when op
+// is denied because the token no longer works (expired, revoked), logs in
+// again (AppRole, Kubernetes) or re-reads token_file, and retries op once.
+// A denial with a token that still works is a policy matter and returned
+// as is.
+func (s *Sink) do(ctx context.Context, op func(ctx context.Context) error) error {
+	gen, err := s.auth.ensure(ctx)
+	if err != nil {
+		return err
+	}
+	err = op(ctx)
+	if !isPermissionDenied(err) {
+		return err
+	}
+	if _, lerr := s.client.Auth().Token().LookupSelfWithContext(ctx); !isPermissionDenied(lerr) {
+		return err
+	}
+	s.log.Warn("vault token no longer valid, logging in again", zap.String("auth_method", s.cfg.AuthMethod()))
+	s.auth.expired(gen)
+	if _, err := s.auth.ensure(ctx); err != nil {
+		return err
+	}
+	return op(ctx)
+}
