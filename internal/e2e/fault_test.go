@@ -40,7 +40,9 @@ func (w *world) daemon(t *testing.T) *proc {
 	t.Helper()
 	p := w.start(nil)
 	p.listening(t, 10*time.Second)
-	eventually(t, 20*time.Second, "the first rotation of both keys", func() bool {
+	// A kept intent (a create cut short by a stop) may hold the first
+	// rotation back for up to the rotation timeout.
+	eventually(t, 40*time.Second, "the first rotation of both keys", func() bool {
 		_, m := p.get(t, "/metrics")
 		return metric(m, "rotator_rotations_total", `key="mail"`, `result="success"`) >= 1 &&
 			metric(m, "rotator_rotations_total", `key="news"`, `result="success"`) >= 1
