@@ -169,21 +169,11 @@ func (w *world) secrets() []string {
 func (w *world) checkNoLeak() {
 	w.t.Helper()
 	w.recordFile("the state file", w.statePath())
-	secrets := w.secrets()
-	w.mu.Lock()
-	ev := append([]evidence(nil), w.evidence...)
-	w.mu.Unlock()
-	searched := 0
-	for _, e := range ev {
-		text := e.text()
-		searched += len(text)
-		for _, s := range secrets {
-			if strings.Contains(text, s) {
-				w.t.Errorf("a credential issued by a test server (%d chars, starting %.4s…) appears in %s", len(s), s, e.where)
-			}
-		}
+	leaks, texts, searched := w.leaks()
+	for _, l := range leaks {
+		w.t.Error(l)
 	}
-	if len(secrets) > 2 && searched == 0 {
+	if texts > 1 && searched == 0 {
 		w.t.Error("the secret search found no text to search: the capture is broken")
 	}
 	for _, p := range []string{w.statePath(), w.sinkPath("out", "mail.json"), w.sinkPath("backup", "mail.env"), w.sinkPath("out", "news.json")} {
@@ -195,7 +185,25 @@ func (w *world) checkNoLeak() {
 			w.t.Errorf("%s has mode %o, want 600", filepath.Base(p), m)
 		}
 	}
-	w.t.Logf("secret search: %d credentials in %d texts (%d bytes)", len(secrets), len(ev), searched)
+	w.t.Logf("secret search: %d credentials in %d texts (%d bytes)", len(w.secrets()), texts, searched)
+}
+
+// leaks searches every recorded text for every credential.
+func (w *world) leaks() (found []string, texts, searched int) {
+	secrets := w.secrets()
+	w.mu.Lock()
+	ev := append([]evidence(nil), w.evidence...)
+	w.mu.Unlock()
+	for _, e := range ev {
+		text := e.text()
+		searched += len(text)
+		for _, s := range secrets {
+			if strings.Contains(text, s) {
+				found = append(found, fmt.Sprintf("a credential issued by a test server (%d chars, starting %.4s…) appears in %s", len(s), s, e.where))
+			}
+		}
+	}
+	return found, len(ev), searched
 }
 
 func (w *world) sinkPath(sink, file string) string { return filepath.Join(w.dir, sink, file) }
