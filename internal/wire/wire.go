@@ -22,6 +22,7 @@ import (
 	"github.com/rotator-dev/rotator/internal/sinks/awssm"
 	"github.com/rotator-dev/rotator/internal/sinks/awsssm"
 	"github.com/rotator-dev/rotator/internal/sinks/file"
+	"github.com/rotator-dev/rotator/internal/sinks/vault"
 )
 
 // Deps are handed to every backend.
@@ -43,7 +44,7 @@ type Built struct {
 // ProviderTypes and SinkTypes are the kinds this build knows.
 var (
 	ProviderTypes = []string{"emailit", "smtpd"}
-	SinkTypes     = []string{"aws-secretsmanager", "aws-ssm", "file"}
+	SinkTypes     = []string{"aws-secretsmanager", "aws-ssm", "file", "vault"}
 )
 
 // credentialFields are the fields each provider type puts in a sink, for
@@ -118,6 +119,12 @@ func buildSink(sec config.Section, d sinks.Deps) (sinks.Sink, error) {
 			return nil, err
 		}
 		return file.New(c, d)
+	case "vault":
+		c, err := vault.ParseConfig(sec)
+		if err != nil {
+			return nil, err
+		}
+		return vault.New(c, d)
 	case awssm.Type:
 		c, err := awssm.ParseConfig(sec)
 		if err != nil {
