@@ -23,7 +23,7 @@ import (
 	"github.com/rotator-dev/rotator/internal/sinks/sinktest"
 )
 
-func section(t *testing.T, path, baseDir, src string) config.Section {
+func section(t testing.TB, path, baseDir, src string) config.Section {
 	t.Helper()
 	var doc yaml.Node
 	require.NoError(t, yaml.Unmarshal([]byte(src), &doc))

@@ -46,7 +46,7 @@ var (
 	fixErr  error
 )
 
-func setup(t *testing.T) *fixture {
+func setup(t testing.TB) *fixture {
 	t.Helper()
 	dev := vaultDev(t)
 	fixOnce.Do(func() { fix, fixErr = newFixture(dev) })
@@ -125,7 +125,7 @@ func apiTokenRequestWith(policy string) api.TokenCreateRequest {
 	return api.TokenCreateRequest{Policies: []string{policy}, TTL: "1h", Renewable: &renewable, NoParent: true}
 }
 
-func section(t *testing.T, path, src string) config.Section {
+func section(t testing.TB, path, src string) config.Section {
 	t.Helper()
 	var doc yaml.Node
 	require.NoError(t, yaml.Unmarshal([]byte(src), &doc))
@@ -153,7 +153,7 @@ type testSink struct {
 
 // newSink builds a sink whose address is a proxy in front of the real
 // Vault. extra is more YAML for the sink section.
-func newSink(t *testing.T, f *fixture, extra string, deps sinks.Deps) *testSink {
+func newSink(t testing.TB, f *fixture, extra string, deps sinks.Deps) *testSink {
 	t.Helper()
 	p := newProxy(t, f.dev.Address)
 	cfg, err := vault.ParseConfig(section(t, "sinks.vault", "{type: vault, address: "+p.srv.URL+", "+extra+"}"))
@@ -174,7 +174,7 @@ func newSink(t *testing.T, f *fixture, extra string, deps sinks.Deps) *testSink 
 	return &testSink{Sink: s, proxy: p, logs: logs}
 }
 
-func bind(t *testing.T, s *testSink, path string) sinks.Target {
+func bind(t testing.TB, s *testSink, path string) sinks.Target {
 	t.Helper()
 	tg, err := s.Bind(section(t, "keys[0].sinks[0]", "{sink: vault, path: "+path+", fields: {key: KEY}}"))
 	require.NoError(t, err)
@@ -201,7 +201,7 @@ type proxy struct {
 	ns     map[string]bool // X-Vault-Namespace values seen ("" for none)
 }
 
-func newProxy(t *testing.T, upstream string) *proxy {
+func newProxy(t testing.TB, upstream string) *proxy {
 	u, err := url.Parse(upstream)
 	require.NoError(t, err)
 	p := &proxy{rp: httputil.NewSingleHostReverseProxy(u)}

@@ -51,7 +51,7 @@ func TestMain(m *testing.M) {
 // vaultDev returns the shared Vault, starting it on first use. When the
 // server cannot be built or started the test fails if CI=true and is
 // skipped, loudly, otherwise.
-func vaultDev(t *testing.T) *devVault {
+func vaultDev(t testing.TB) *devVault {
 	t.Helper()
 	devOnce.Do(func() { dev, devErr = startVaultDev() })
 	if devErr != nil {
