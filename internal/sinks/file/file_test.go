@@ -310,13 +310,22 @@ func TestCheck(t *testing.T) {
 
 func TestCheckReadOnlyFolder(t *testing.T) {
 	dir := t.TempDir()
-	require.NoError(t, os.Mkdir(filepath.Join(dir, "out"), 0o500))
-	if f, err := os.CreateTemp(filepath.Join(dir, "out"), "probe"); err == nil {
+	out := filepath.Join(dir, "out")
+	require.NoError(t, os.Mkdir(out, 0o500))
+	want := "not writable: permission denied"
+	if f, err := os.CreateTemp(out, "probe"); err == nil {
+		// Root ignores folder permissions: make the folder a read-only
+		// file system instead (CI runs as root).
 		f.Close()
-		t.Skip("running as a user that ignores folder permissions (root)")
+		require.NoError(t, os.Remove(f.Name()))
+		if msg, err := exec.Command("mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", out).CombinedOutput(); err != nil {
+			t.Fatalf("root, yet cannot mount a read-only tmpfs to test with: %v %s", err, msg)
+		}
+		t.Cleanup(func() { _ = exec.Command("umount", out).Run() })
+		want = "not writable: read-only file system"
 	}
 	s := newSink(t, dir, "", sinks.Deps{})
-	require.ErrorContains(t, s.Check(t.Context()), "not writable: permission denied")
+	require.ErrorContains(t, s.Check(t.Context()), want)
 }
 
 func TestParseConfigErrors(t *testing.T) {
