@@ -457,7 +457,7 @@ func TestDefaultCredentialChainFromEnvironment(t *testing.T) {
 }
 
 // TestIAMPolicyCoversEveryCall runs every operation of the sink and checks
-// that iam-policy.json allows each AWS action it called, and nothing more.
+// that the IAM policy in deploy/policies allows each AWS action it called, and nothing more.
 func TestIAMPolicyCoversEveryCall(t *testing.T) {
 	srv := awstest.New(awstest.Config{})
 	defer srv.Close()
@@ -480,7 +480,7 @@ func TestIAMPolicyCoversEveryCall(t *testing.T) {
 		called["secretsmanager:"+op] = true
 	}
 	called["secretsmanager:TagResource"] = true // CreateSecret with Tags needs it
-	allowed := policyActions(t, "iam-policy.json", "secretsmanager:")
+	allowed := policyActions(t, "../../../deploy/policies/aws-secretsmanager.json", "secretsmanager:")
 	require.Equal(t, called, allowed)
 }
 

@@ -12,7 +12,7 @@
 // IAM actions used: secretsmanager:DescribeSecret, GetSecretValue,
 // PutSecretValue, UpdateSecretVersionStage, ListSecretVersionIds, and with
 // create: true CreateSecret and TagResource (plus kms:GenerateDataKey and
-// kms:Decrypt on a customer-managed key); iam-policy.json is the
+// kms:Decrypt on a customer-managed key); deploy/policies/aws-secretsmanager.json is the
 // least-privilege policy (a test checks it covers every call the sink
 // makes).
 package awssm

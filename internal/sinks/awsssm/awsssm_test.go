@@ -249,7 +249,7 @@ func TestConfigErrors(t *testing.T) {
 }
 
 // TestIAMPolicyCoversEveryCall runs every operation of the sink and checks
-// that iam-policy.json allows each AWS action it called, and nothing more.
+// that the IAM policy in deploy/policies allows each AWS action it called, and nothing more.
 func TestIAMPolicyCoversEveryCall(t *testing.T) {
 	srv := awstest.New(awstest.Config{})
 	defer srv.Close()
@@ -268,7 +268,7 @@ func TestIAMPolicyCoversEveryCall(t *testing.T) {
 	for _, op := range srv.Calls() {
 		called["ssm:"+op] = true
 	}
-	b, err := os.ReadFile("iam-policy.json")
+	b, err := os.ReadFile("../../../deploy/policies/aws-ssm.json")
 	require.NoError(t, err)
 	var doc struct {
 		Statement []struct{ Action []string }

@@ -13,7 +13,7 @@
 //
 // IAM actions used: ssm:GetParameters and ssm:PutParameter on the
 // parameters, and kms:Encrypt / kms:Decrypt on a customer-managed key;
-// iam-policy.json is the least-privilege policy (a test checks it covers
+// deploy/policies/aws-ssm.json is the least-privilege policy (a test checks it covers
 // every call the sink makes).
 package awsssm
 

@@ -58,7 +58,7 @@ func newFixture(dev *devVault) (*fixture, error) {
 	ctx := context.Background()
 	c := dev.root
 	// The least-privilege policy the README and deploy/ show.
-	policy, err := os.ReadFile(filepath.Join("testdata", "rotator-policy.hcl"))
+	policy, err := os.ReadFile(filepath.Join("..", "..", "..", "deploy", "policies", "vault-rotator.hcl"))
 	if err != nil {
 		return nil, err
 	}
