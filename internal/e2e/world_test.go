@@ -176,9 +176,18 @@ func (w *world) checkNoLeak() {
 	if texts > 1 && searched == 0 {
 		w.t.Error("the secret search found no text to search: the capture is broken")
 	}
-	for _, p := range []string{w.statePath(), w.sinkPath("out", "mail.json"), w.sinkPath("backup", "mail.env"), w.sinkPath("out", "news.json")} {
+	// The state file and every file in the sinks' folders (temporary files
+	// a kill left behind included) are readable by their owner only.
+	files := []string{w.statePath()}
+	for _, sink := range []string{"out", "backup"} {
+		entries, _ := os.ReadDir(filepath.Join(w.dir, sink))
+		for _, e := range entries {
+			files = append(files, filepath.Join(w.dir, sink, e.Name()))
+		}
+	}
+	for _, p := range files {
 		fi, err := os.Stat(p)
-		if err != nil {
+		if err != nil || fi.IsDir() {
 			continue
 		}
 		if m := fi.Mode().Perm(); m != 0o600 {
