@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rotator-dev/rotator/internal/sinks"
 	"github.com/rotator-dev/rotator/internal/state"
 )
 
@@ -66,6 +67,10 @@ func (e *Engine) Plan(w io.Writer, o Once, daemon bool) error {
 				k.Provider, strings.Join(params, ", "))
 			fmt.Fprintln(w, "    test the new key at the provider")
 			for _, t := range r.k.Targets {
+				if _, staged := t.Target.(sinks.Promoter); staged {
+					fmt.Fprintf(w, "    stage %s (sink %s), read it back, then make it current\n", t.Target, t.Sink)
+					continue
+				}
 				fmt.Fprintf(w, "    write %s (sink %s) and read it back\n", t.Target, t.Sink)
 			}
 			if st.Current != nil {
