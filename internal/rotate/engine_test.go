@@ -176,7 +176,7 @@ func TestOrphansAreCountedAndPruned(t *testing.T) {
 	h.mustEval(Mode{})
 	orphan := h.prov.Create(ProviderKeyName("rotator-", "mail", t0))
 	h.prov.Create(ProviderKeyName("rotator-", "mail-other", t0)) // another key's name: not ours
-	h.prov.Create("rotator-mail-handmade")                        // not our pattern
+	h.prov.Create("rotator-mail-handmade")                       // not our pattern
 	n, err := h.e.ScanOrphans(context.Background(), "mem")
 	if err != nil || n != 1 {
 		t.Fatalf("orphans = %d, %v; want 1", n, err)
@@ -219,7 +219,7 @@ func TestPolicyChain(t *testing.T) {
 			s.Emergency = "revoked"
 			return s
 		}(), Now: t0}, ReasonEmergency, true},
-		"a paused key is not rotated":       {Input{Key: config.Key{Paused: true, Schedule: sched}, Now: t0}, ReasonPaused, false},
+		"a paused key is not rotated":        {Input{Key: config.Key{Paused: true, Schedule: sched}, Now: t0}, ReasonPaused, false},
 		"--run-now rotates even paused keys": {Input{Key: config.Key{Paused: true}, Now: t0, Forced: true}, ReasonForced, true},
 	}
 	for name, tc := range tests {
