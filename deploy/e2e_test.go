@@ -250,6 +250,7 @@ type vectorResult struct {
 // evaluates. It also plays systemd: READY=1, watchdog pings and
 // STOPPING=1 must arrive on NOTIFY_SOCKET, and SIGTERM must exit 0.
 func TestEndToEndPrometheus(t *testing.T) {
+	t.Parallel()
 	promBin := requireTool(t, "prometheus", "prometheus")
 	bin := buildRotator(t)
 	dir := t.TempDir()
