@@ -7,11 +7,11 @@ import (
 
 func TestReferencedMetrics(t *testing.T) {
 	for expr, want := range map[string][]string{
-		`up{job="rotator"} == 0`: {"up"},
+		`up{job="rotator"} == 0`:    {"up"},
 		`absent(up{job="rotator"})`: {"up"},
-		`histogram_quantile(0.9, sum by (le) (rate(rotator_rotation_duration_seconds_bucket[5m])))`: {"rotator_rotation_duration_seconds_bucket"},
+		`histogram_quantile(0.9, sum by (le) (rate(rotator_rotation_duration_seconds_bucket[5m])))`:                                {"rotator_rotation_duration_seconds_bucket"},
 		`sum by (key) (increase(rotator_keepalives_total{result="rotator_fake"}[1d])) unless on (key) rotator_pending_revocations`: {"rotator_keepalives_total", "rotator_pending_revocations"},
-		`time() - rotator_key_created_timestamp_seconds > 0`: {"rotator_key_created_timestamp_seconds"},
+		`time() - rotator_key_created_timestamp_seconds > 0`:                                                                       {"rotator_key_created_timestamp_seconds"},
 	} {
 		if got := referencedMetrics(expr); !reflect.DeepEqual(got, want) {
 			t.Errorf("referencedMetrics(%q) = %q, want %q", expr, got, want)

@@ -80,7 +80,7 @@ func TestPromtoolTestsCanFail(t *testing.T) {
 	promtool := requireTool(t, "promtool", "prometheus")
 	for _, r := range alerts(loadRules(t)) {
 		for _, m := range []struct {
-			name, expr string
+			name, expr  string
 			firingCases bool
 		}{
 			{"never fires", "vector(1) < 0", true},
