@@ -1,17 +1,15 @@
 package awssm
 
 import (
-	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/rotator-dev/rotator/internal/config"
+	"github.com/rotator-dev/rotator/internal/sinks/awsapi"
 )
 
-// Config is a `type: aws-secretsmanager` sink section.
+// Config is a `type: aws-secretsmanager` sink section: the connection settings every
+// AWS sink shares (see awsapi.Config).
 //
 //	sinks:
 //	  aws:
@@ -20,19 +18,7 @@ import (
 //	    endpoint: https://...    # optional: a compatible service or a test server
 //	    profile: prod            # optional shared-config profile
 //	    max_attempts: 3          # optional: SDK attempts per call, retries included
-//
-// Credentials come from the SDK's default chain: environment, shared config
-// and profiles, web identity (IRSA), container and instance metadata.
-type Config struct {
-	Region      string `yaml:"region"`
-	Endpoint    string `yaml:"endpoint"`
-	Profile     string `yaml:"profile"`
-	MaxAttempts int    `yaml:"max_attempts"`
-
-	// Credentials replaces the default chain when set (tests, embedding);
-	// it cannot be set from YAML.
-	Credentials aws.CredentialsProvider `yaml:"-"`
-}
+type Config = awsapi.Config
 
 // TargetConfig is a key's target on this sink.
 //
@@ -49,35 +35,7 @@ type TargetConfig struct {
 
 // ParseConfig decodes and validates a sink section. It makes no network
 // call.
-func ParseConfig(sec config.Section) (Config, error) {
-	var cfg Config
-	if err := sec.Decode(&cfg, "type"); err != nil {
-		return Config{}, err
-	}
-	if err := checkEndpoint(cfg.Endpoint); err != nil {
-		return Config{}, sec.Field("endpoint", err)
-	}
-	if cfg.Region != "" && !regionRE.MatchString(cfg.Region) {
-		return Config{}, sec.Errorf("region", "%q is not an AWS region name (such as eu-west-1)", cfg.Region)
-	}
-	if cfg.MaxAttempts < 0 || cfg.MaxAttempts > 10 {
-		return Config{}, sec.Errorf("max_attempts", "must be between 1 and 10 (0 or unset: the SDK's default of 3)")
-	}
-	return cfg, nil
-}
-
-var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
-
-func checkEndpoint(endpoint string) error {
-	if endpoint == "" {
-		return nil
-	}
-	u, err := url.Parse(endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute http(s) URL", endpoint)
-	}
-	return nil
-}
+func ParseConfig(sec config.Section) (Config, error) { return awsapi.ParseConfig(sec) }
 
 var secretNameRE = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
 

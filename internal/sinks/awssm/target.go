@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotator-dev/rotator/internal/sinks"
+	"github.com/rotator-dev/rotator/internal/sinks/awsapi"
 )
 
 // Staging labels.
@@ -42,11 +43,7 @@ var (
 func (t *Target) String() string { return Type + " " + t.cfg.SecretID }
 
 func (t *Target) fail(op string, err error, data sinks.Secret) error {
-	ce := &callError{op: op, secretID: t.cfg.SecretID, err: err}
-	for _, v := range data {
-		ce.hide = append(ce.hide, v)
-	}
-	return ce
+	return awsapi.NewCallError(op, t.cfg.SecretID, err, data)
 }
 
 var tokenRE = regexp.MustCompile(`^[A-Za-z0-9-]{32,64}$`)
@@ -105,7 +102,7 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 		VersionStages:      []string{stagePending},
 	})
 	if err != nil {
-		if errorCode(err) == "ResourceExistsException" {
+		if awsapi.ErrorCode(err) == "ResourceExistsException" {
 			return "", fmt.Errorf("%w: version %s already holds another value: %w", t.fail("put secret value", err, w.Data), token, sinks.ErrConflict)
 		}
 		return "", t.fail("put secret value", err, w.Data)
@@ -128,7 +125,7 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 func (t *Target) current(ctx context.Context) (id string, missing bool, err error) {
 	out, err := t.sink.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(t.cfg.SecretID)})
 	if err != nil {
-		if errorCode(err) == "ResourceNotFoundException" {
+		if awsapi.ErrorCode(err) == "ResourceNotFoundException" {
 			return "", true, nil
 		}
 		return "", false, t.fail("describe secret", err, nil)
@@ -153,7 +150,7 @@ func (t *Target) create(ctx context.Context) error {
 		in.KmsKeyId = aws.String(t.cfg.KMSKeyID)
 	}
 	_, err := t.sink.client.CreateSecret(ctx, in)
-	if err != nil && errorCode(err) != "ResourceExistsException" {
+	if err != nil && awsapi.ErrorCode(err) != "ResourceExistsException" {
 		return t.fail("create secret", err, nil)
 	}
 	if err == nil {
@@ -187,7 +184,7 @@ func (t *Target) ReadPending(ctx context.Context, rotationID string) (sinks.Secr
 func (t *Target) get(ctx context.Context, in *secretsmanager.GetSecretValueInput) (sinks.Secret, error) {
 	out, err := t.sink.client.GetSecretValue(ctx, in)
 	if err != nil {
-		if errorCode(err) == "ResourceNotFoundException" {
+		if awsapi.ErrorCode(err) == "ResourceNotFoundException" {
 			return nil, fmt.Errorf("%w: %w", t.fail("get secret value", err, nil), sinks.ErrNotFound)
 		}
 		return nil, t.fail("get secret value", err, nil)
@@ -280,7 +277,7 @@ func (t *Target) Promote(ctx context.Context, w sinks.Write) error {
 			in.RemoveFromVersionId = aws.String(cur.id)
 		}
 		if _, err := t.sink.client.UpdateSecretVersionStage(ctx, in); err != nil {
-			if errorCode(err) != "InvalidParameterException" {
+			if awsapi.ErrorCode(err) != "InvalidParameterException" {
 				return t.fail("promote", err, nil)
 			}
 			// AWSCURRENT moved between the listing and the update: fine
@@ -304,7 +301,7 @@ func (t *Target) Promote(ctx context.Context, w sinks.Write) error {
 			RemoveFromVersionId: aws.String(pend.id),
 		})
 		// InvalidParameterException: AWSPENDING already left that version.
-		if err != nil && errorCode(err) != "InvalidParameterException" {
+		if err != nil && awsapi.ErrorCode(err) != "InvalidParameterException" {
 			return t.fail("remove AWSPENDING", err, nil)
 		}
 	}
@@ -317,10 +314,10 @@ func (t *Target) check(ctx context.Context) error {
 	switch {
 	case err == nil:
 		return nil
-	case errorCode(err) == "ResourceNotFoundException" && t.cfg.Create:
+	case awsapi.ErrorCode(err) == "ResourceNotFoundException" && t.cfg.Create:
 		t.log.Info("secret does not exist yet; the first write creates it")
 		return nil
-	case errorCode(err) == "ResourceNotFoundException":
+	case awsapi.ErrorCode(err) == "ResourceNotFoundException":
 		return fmt.Errorf("check %w (it does not exist; set create: true to create it)", t.fail("describe secret", err, nil))
 	}
 	return fmt.Errorf("check %w", t.fail("describe secret", err, nil))

@@ -2,17 +2,16 @@ package awsssm
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
 	"sort"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/rotator-dev/rotator/internal/config"
+	"github.com/rotator-dev/rotator/internal/sinks/awsapi"
 )
 
-// Config is a `type: aws-ssm` sink section.
+// Config is a `type: aws-ssm` sink section: the connection settings every
+// AWS sink shares (see awsapi.Config).
 //
 //	sinks:
 //	  ssm:
@@ -21,19 +20,7 @@ import (
 //	    endpoint: https://...    # optional: a compatible service or a test server
 //	    profile: prod            # optional shared-config profile
 //	    max_attempts: 3          # optional: SDK attempts per call, retries included
-//
-// Credentials come from the SDK's default chain: environment, shared config
-// and profiles, web identity (IRSA), container and instance metadata.
-type Config struct {
-	Region      string `yaml:"region"`
-	Endpoint    string `yaml:"endpoint"`
-	Profile     string `yaml:"profile"`
-	MaxAttempts int    `yaml:"max_attempts"`
-
-	// Credentials replaces the default chain when set (tests, embedding);
-	// it cannot be set from YAML.
-	Credentials aws.CredentialsProvider `yaml:"-"`
-}
+type Config = awsapi.Config
 
 // TargetConfig is a key's target on this sink: exactly one of Parameter
 // (one SecureString holding the JSON of the field map) or Parameters (one
@@ -52,27 +39,7 @@ type TargetConfig struct {
 
 // ParseConfig decodes and validates a sink section. It makes no network
 // call.
-func ParseConfig(sec config.Section) (Config, error) {
-	var cfg Config
-	if err := sec.Decode(&cfg, "type"); err != nil {
-		return Config{}, err
-	}
-	if cfg.Endpoint != "" {
-		u, err := url.Parse(cfg.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return Config{}, sec.Errorf("endpoint", "%q is not an absolute http(s) URL", cfg.Endpoint)
-		}
-	}
-	if cfg.Region != "" && !regionRE.MatchString(cfg.Region) {
-		return Config{}, sec.Errorf("region", "%q is not an AWS region name (such as eu-west-1)", cfg.Region)
-	}
-	if cfg.MaxAttempts < 0 || cfg.MaxAttempts > 10 {
-		return Config{}, sec.Errorf("max_attempts", "must be between 1 and 10 (0 or unset: the SDK's default of 3)")
-	}
-	return cfg, nil
-}
-
-var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+func ParseConfig(sec config.Section) (Config, error) { return awsapi.ParseConfig(sec) }
 
 var paramNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.\-/]+$`)
 

@@ -24,15 +24,13 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
-	"github.com/aws/smithy-go/middleware"
 	"go.uber.org/zap"
 
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/sinks"
+	"github.com/rotator-dev/rotator/internal/sinks/awsapi"
 )
 
 // Type is the sink's `type`.
@@ -56,7 +54,7 @@ var (
 // New builds the sink. It reads the AWS environment and shared config
 // files but makes no network call; credentials are fetched on first use.
 func New(cfg Config, deps sinks.Deps) (*Sink, error) {
-	awsCfg, err := loadAWS(cfg, deps.UserAgent)
+	awsCfg, err := awsapi.Load(cfg, deps.UserAgent)
 	if err != nil {
 		return nil, fmt.Errorf("%s sink %s: %w", Type, deps.Name, err)
 	}
@@ -64,36 +62,9 @@ func New(cfg Config, deps sinks.Deps) (*Sink, error) {
 		if cfg.Endpoint != "" {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
-		o.HTTPClient = newBufferedBodyClient(o.HTTPClient)
+		o.HTTPClient = awsapi.NewBodyCopyClient(o.HTTPClient)
 	})
 	return &Sink{name: deps.Name, log: deps.Logger, client: client}, nil
-}
-
-func loadAWS(cfg Config, userAgent string) (aws.Config, error) {
-	opts := []func(*awsconfig.LoadOptions) error{}
-	if cfg.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(cfg.Region))
-	}
-	if cfg.Profile != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(cfg.Profile))
-	}
-	if cfg.MaxAttempts > 0 {
-		opts = append(opts, awsconfig.WithRetryMaxAttempts(cfg.MaxAttempts))
-	}
-	if cfg.Credentials != nil {
-		opts = append(opts, awsconfig.WithCredentialsProvider(cfg.Credentials))
-	}
-	if userAgent != "" {
-		opts = append(opts, awsconfig.WithAPIOptions([]func(*middleware.Stack) error{awsmw.AddUserAgentKey(userAgent)}))
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(context.Background(), opts...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("load aws config: %w", err)
-	}
-	if awsCfg.Region == "" {
-		return aws.Config{}, errors.New("no region: set region, AWS_REGION, or a region in the AWS profile")
-	}
-	return awsCfg, nil
 }
 
 // Type implements sinks.Sink.

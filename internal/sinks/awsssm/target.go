@@ -15,6 +15,7 @@ import (
 
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/sinks"
+	"github.com/rotator-dev/rotator/internal/sinks/awsapi"
 )
 
 // maxNames is GetParameters' limit of names per call.
@@ -106,11 +107,7 @@ func (t *Target) values(data sinks.Secret) (map[string]string, error) {
 }
 
 func (t *Target) fail(op, param string, err error, data sinks.Secret) error {
-	ce := &callError{op: op, param: param, err: err}
-	for _, v := range data {
-		ce.hide = append(ce.hide, v)
-	}
-	return ce
+	return awsapi.NewCallError(op, param, err, data)
 }
 
 // fetch reads the named parameters with decryption; missing ones are

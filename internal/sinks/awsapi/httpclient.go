@@ -1,4 +1,4 @@
-package awssm
+package awsapi
 
 import (
 	"bytes"
@@ -10,25 +10,27 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 )
 
-// bufferedBodyClient hands the transport its own copy of each request body.
+// bodyCopyClient hands the transport its own copy of each request body.
 // The SDK closes the request body as soon as the response headers arrive;
 // on a fast endpoint the transport may still be finishing the write, take
 // the closed body's io.EOF for a write error and close the connection under
 // the response being read ("use of closed network connection",
-// aws/aws-sdk-go-v2#2737; reproduced here against awstest with responses
-// over 4 KiB). Request bodies are small JSON documents.
-type bufferedBodyClient struct{ next aws.HTTPClient }
+// aws/aws-sdk-go-v2#2737; reproduced against awstest with responses over
+// 4 KiB). Request bodies are small JSON documents.
+type bodyCopyClient struct{ next aws.HTTPClient }
 
-// newBufferedBodyClient wraps the client the SDK configured (with any CA
-// bundle applied), or the SDK's default one.
-func newBufferedBodyClient(next aws.HTTPClient) aws.HTTPClient {
+// NewBodyCopyClient wraps the client the SDK configured (with any CA
+// bundle applied), or the SDK's default one when next is nil, so that the
+// transport reads a copy of each request body. Every AWS sink sets it as
+// its service client's Options.HTTPClient.
+func NewBodyCopyClient(next aws.HTTPClient) aws.HTTPClient {
 	if next == nil {
 		next = awshttp.NewBuildableClient()
 	}
-	return bufferedBodyClient{next: next}
+	return bodyCopyClient{next: next}
 }
 
-func (c bufferedBodyClient) Do(r *http.Request) (*http.Response, error) {
+func (c bodyCopyClient) Do(r *http.Request) (*http.Response, error) {
 	if r.Body != nil && r.Body != http.NoBody {
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
