@@ -41,10 +41,13 @@ type manifests struct {
 // deployment does not expect is an error.
 func render(t testing.TB, dir string) manifests {
 	t.Helper()
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(repoRoot(t), "deploy", "kubernetes", dir)
+	}
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	rm, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(repoRoot(t), "deploy", "kubernetes", dir))
+	rm, err := k.Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
-		t.Fatalf("kustomize build deploy/kubernetes/%s: %v", dir, err)
+		t.Fatalf("kustomize build %s: %v", dir, err)
 	}
 	out, err := rm.AsYaml()
 	if err != nil {
@@ -170,8 +173,8 @@ func checkPod(t *testing.T, m manifests, what string, spec corev1.PodSpec) {
 			t.Errorf("%s: no %s limit", what, r)
 		}
 	}
-	if c.Image != "ghcr.io/rotator-dev/rotator:latest" {
-		t.Errorf("%s: image %q: the kustomization's images: entry did not apply", what, c.Image)
+	if !strings.Contains(c.Image, "/rotator:") {
+		t.Errorf("%s: image %q", what, c.Image)
 	}
 	if len(c.Args) < 2 || c.Args[0] != "--config" || c.Args[1] != "/etc/rotator/rotator.yaml" {
 		t.Errorf("%s: args %q, want --config /etc/rotator/rotator.yaml first", what, c.Args)
@@ -403,6 +406,30 @@ func TestKubernetesRunNow(t *testing.T) {
 		if d.pvcs[n] == nil {
 			t.Errorf("PVC %s differs from the daemon's", n)
 		}
+	}
+}
+
+// TestKubernetesOverlay builds the overlay docs/deploying.md shows: the
+// namespace, image, IRSA annotation and monitoring labels all land.
+func TestKubernetesOverlay(t *testing.T) {
+	dir, err := filepath.Abs(filepath.Join("testdata", "overlay"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := render(t, dir)
+	for _, o := range objects(m) {
+		if o.GetNamespace() != "rotator" {
+			t.Errorf("%s: namespace %q", o.GetName(), o.GetNamespace())
+		}
+	}
+	if got := m.deployments["rotator"].Spec.Template.Spec.Containers[0].Image; got != "registry.example.com/rotator:v1.2.3" {
+		t.Errorf("image %q: the overlay's images: entry did not apply", got)
+	}
+	if m.serviceAccounts["rotator"].Annotations["eks.amazonaws.com/role-arn"] == "" {
+		t.Error("no IRSA annotation on the ServiceAccount")
+	}
+	if m.prometheusRules["rotator"].Labels["release"] == "" || m.serviceMonitors["rotator"].Labels["release"] == "" {
+		t.Error("no release label on the PrometheusRule or ServiceMonitor")
 	}
 }
 
