@@ -8,8 +8,8 @@ import (
 	"github.com/rotator-dev/rotator/internal/sinks/awsapi"
 )
 
-// Config is a `type: aws-secretsmanager` sink section: the connection settings every
-// AWS sink shares (see awsapi.Config).
+// Config is a `type: aws-secretsmanager` sink section: the connection settings
+// every AWS sink shares (see awsapi.Config).
 //
 //	sinks:
 //	  aws:

@@ -10,8 +10,8 @@ import (
 	"github.com/rotator-dev/rotator/internal/sinks/awsapi"
 )
 
-// Config is a `type: aws-ssm` sink section: the connection settings every
-// AWS sink shares (see awsapi.Config).
+// Config is a `type: aws-ssm` sink section: the connection settings
+// every AWS sink shares (see awsapi.Config).
 //
 //	sinks:
 //	  ssm:
