@@ -480,27 +480,9 @@ func TestIAMPolicyCoversEveryCall(t *testing.T) {
 		called["secretsmanager:"+op] = true
 	}
 	called["secretsmanager:TagResource"] = true // CreateSecret with Tags needs it
-	allowed := policyActions(t, "../../../deploy/policies/aws-secretsmanager.json", "secretsmanager:")
-	require.Equal(t, called, allowed)
-}
-
-func policyActions(t *testing.T, path, prefix string) map[string]bool {
-	t.Helper()
-	b, err := os.ReadFile(path)
+	allowed, err := awstest.PolicyActions("../../../deploy/policies/aws-secretsmanager.json", "secretsmanager")
 	require.NoError(t, err)
-	var doc struct {
-		Statement []struct{ Action []string }
-	}
-	require.NoError(t, json.Unmarshal(b, &doc))
-	out := map[string]bool{}
-	for _, st := range doc.Statement {
-		for _, a := range st.Action {
-			if strings.HasPrefix(a, prefix) {
-				out[a] = true
-			}
-		}
-	}
-	return out
+	require.Equal(t, called, allowed)
 }
 
 func TestProfileFromSharedConfig(t *testing.T) {
