@@ -254,7 +254,7 @@ func TestEndToEndPrometheus(t *testing.T) {
 	promBin := requireTool(t, "prometheus", "prometheus")
 	bin := buildRotator(t)
 	dir := t.TempDir()
-	rotatorAddr, promAddr := freePort(t), freePort(t)
+	rotatorAddr := freePort(t)
 
 	// Play systemd for rotator.service's Type=notify and WatchdogSec=.
 	notify := listenNotify(t, filepath.Join(dir, "notify.sock"))
@@ -265,49 +265,13 @@ func TestEndToEndPrometheus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	promCfg := filepath.Join(dir, "prometheus.yml")
-	writeFile(t, promCfg, fmt.Sprintf(`global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-rule_files:
-  - %q
-scrape_configs:
-  - job_name: rotator
-    static_configs:
-      - targets: [%q]
-`, rulesPath, rotatorAddr))
-	prom := startProcess(t, dir, nil, promBin,
-		"--config.file="+promCfg,
-		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.listen-address="+promAddr,
-		"--log.level=warn")
-	base := "http://" + promAddr
+	prom, base := startPrometheus(t, dir, promBin, rulesPath, rotatorAddr)
 
 	ctx, cancel := context.WithTimeout(context.Background(), e2eDeadline)
 	defer cancel()
-	fail := func(format string, args ...any) {
-		t.Helper()
-		t.Fatalf(format+"\n--- rotator log (tail) ---\n%s\n--- prometheus log ---\n%s", append(args, tail(rot.output(), 3000), tail(prom.output(), 3000))...)
-	}
-	// waitFor polls check every 500ms until it returns nil, a process
-	// exits, or the deadline passes.
 	waitFor := func(what string, check func() error) {
 		t.Helper()
-		var last error
-		for {
-			if last = check(); last == nil {
-				return
-			}
-			select {
-			case <-rot.exited:
-				fail("rotator exited while waiting for %s: %v", what, rot.err)
-			case <-prom.exited:
-				fail("prometheus exited while waiting for %s: %v", what, prom.err)
-			case <-ctx.Done():
-				fail("timed out waiting for %s: %v", what, last)
-			case <-time.After(500 * time.Millisecond):
-			}
-		}
+		poll(ctx, t, what, []*process{rot, prom}, check)
 	}
 
 	for _, p := range []string{"/healthz", "/readyz"} {
@@ -488,6 +452,63 @@ scrape_configs:
 	}
 	if ps := rot.cmd.ProcessState; ps != nil {
 		t.Logf("rotator cpu: user %s system %s", ps.UserTime(), ps.SystemTime())
+	}
+}
+
+// startPrometheus starts a real Prometheus on a loopback port with its
+// storage in dir, scraping target every second as job "rotator" and
+// evaluating rulesPath every second. It returns the process and its URL.
+func startPrometheus(t *testing.T, dir, promBin, rulesPath, target string) (*process, string) {
+	t.Helper()
+	promAddr := freePort(t)
+	promCfg := filepath.Join(dir, "prometheus.yml")
+	writeFile(t, promCfg, fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files:
+  - %q
+scrape_configs:
+  - job_name: rotator
+    static_configs:
+      - targets: [%q]
+`, rulesPath, target))
+	prom := startProcess(t, dir, nil, promBin,
+		"--config.file="+promCfg,
+		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.listen-address="+promAddr,
+		"--log.level=warn")
+	return prom, "http://" + promAddr
+}
+
+// poll calls check every 500ms until it returns nil; it fails the test,
+// with the processes' output, when one of them exits or ctx ends first.
+func poll(ctx context.Context, t *testing.T, what string, procs []*process, check func() error) {
+	t.Helper()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		var logs strings.Builder
+		for _, p := range procs {
+			fmt.Fprintf(&logs, "\n--- %s (tail) ---\n%s", filepath.Base(p.cmd.Path), tail(p.output(), 3000))
+		}
+		t.Fatalf(format+"%s", append(args, logs.String())...)
+	}
+	for {
+		last := check()
+		if last == nil {
+			return
+		}
+		for _, p := range procs {
+			select {
+			case <-p.exited:
+				fail("%s exited while waiting for %s: %v", filepath.Base(p.cmd.Path), what, p.err)
+			default:
+			}
+		}
+		select {
+		case <-ctx.Done():
+			fail("timed out waiting for %s: %v", what, last)
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 }
 

@@ -140,9 +140,18 @@ func filterCases(t *testing.T, src, alert string, firing bool) string {
 	return string(out)
 }
 
-// mutateRule returns the rule file with the named alert's expr replaced
-// and its for: set to 0s.
-func mutateRule(t *testing.T, src, alert, expr string) string {
+// mutateFor returns the rule file with the named alert's for: replaced.
+func mutateFor(t *testing.T, src, alert, d string) string {
+	t.Helper()
+	return editRule(t, src, alert, func(key string, v *yaml.Node) {
+		if key == "for" {
+			v.Value = d
+		}
+	})
+}
+
+// editRule applies edit to every field of the named alert.
+func editRule(t *testing.T, src, alert string, edit func(key string, v *yaml.Node)) string {
 	t.Helper()
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
@@ -152,21 +161,11 @@ func mutateRule(t *testing.T, src, alert, expr string) string {
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
 		if n.Kind == yaml.MappingNode {
-			var isAlert bool
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				if n.Content[i].Value == "alert" && n.Content[i+1].Value == alert {
-					isAlert = true
-				}
-			}
-			if isAlert {
-				for i := 0; i+1 < len(n.Content); i += 2 {
-					switch n.Content[i].Value {
-					case "expr":
-						n.Content[i+1].Value = expr
-						n.Content[i+1].Style = 0
-						found = true
-					case "for":
-						n.Content[i+1].Value = "0s"
+					found = true
+					for j := 0; j+1 < len(n.Content); j += 2 {
+						edit(n.Content[j].Value, n.Content[j+1])
 					}
 				}
 			}
@@ -184,6 +183,20 @@ func mutateRule(t *testing.T, src, alert, expr string) string {
 		t.Fatal(err)
 	}
 	return string(out)
+}
+
+// mutateRule returns the rule file with the named alert's expr replaced
+// and its for: set to 0s.
+func mutateRule(t *testing.T, src, alert, expr string) string {
+	t.Helper()
+	return editRule(t, src, alert, func(key string, v *yaml.Node) {
+		switch key {
+		case "expr":
+			v.Value, v.Style = expr, 0
+		case "for":
+			v.Value = "0s"
+		}
+	})
 }
 
 func writeFile(t *testing.T, path, data string) {
