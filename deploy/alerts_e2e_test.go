@@ -133,4 +133,3 @@ keys:
 		t.Errorf("%s: %v %+v", q, err, v)
 	}
 }
-
