@@ -22,6 +22,7 @@ const revocationBound = 4 * time.Second
 // superseded key revoked within grace plus a bound, the state file always
 // opens, and a second instance refuses to start.
 func TestCrashAtEveryStep(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, fastPolicy())
 	pr := w.startProbe(t)
 	grace := 3 * time.Second
