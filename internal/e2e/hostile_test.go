@@ -189,3 +189,59 @@ func TestHostileBodyMemoryBound(t *testing.T) {
 	}
 	t.Logf("E2E-FIGURES test=hostile-memory body_mib=50 peak_rss_mib=%d", hwm>>10)
 }
+
+// TestHostileResponsesToEveryCall rewrites every answer of both providers
+// (logins, lists, gets, tests, revocations, creates) for a while: cut
+// JSON, a 50 MB body, JSON null, an HTML error page with status 200. The
+// daemon must keep serving, keep the old keys, count the failures, leave
+// no key untracked, and recover when the provider behaves again.
+func TestHostileResponsesToEveryCall(t *testing.T) {
+	t.Parallel()
+	pol := fastPolicy()
+	pol.Proxy = true
+	w := newWorld(t, pol)
+	pr := w.startProbe(t)
+	p := w.daemon(t)
+	bodies := map[string]func(raw []byte) io.Reader{
+		"cut JSON":   func(raw []byte) io.Reader { return bytes.NewReader(raw[:len(raw)/2]) },
+		"50 MB":      func([]byte) io.Reader { return io.MultiReader(strings.NewReader(`{"a":"`), &huge{n: 50 << 20}) },
+		"JSON null":  func([]byte) io.Reader { return strings.NewReader("null") },
+		"HTML page":  func([]byte) io.Reader { return strings.NewReader("<html><body>Maintenance</body></html>") },
+		"empty body": func([]byte) io.Reader { return strings.NewReader("") },
+	}
+	for name, body := range bodies {
+		rewrite := func(resp *http.Response) error {
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			resp.Body = io.NopCloser(body(raw))
+			resp.ContentLength = -1
+			resp.Header.Del("Content-Length")
+			return nil
+		}
+		rs, re := smtpdAny(), emailitAny()
+		rs.rewrite, re.rewrite = rewrite, rewrite
+		_, m := p.get(t, "/metrics")
+		fail0, mail0, news0 := failures(m), successes(m, "mail"), successes(m, "news")
+		rmS, rmE := w.smtpdProxy.add(rs), w.emailitProxy.add(re)
+		start := time.Now()
+		eventually(t, 20*time.Second, name+": failures show", func() bool {
+			_, m := p.get(t, "/metrics")
+			return failures(m) > fail0
+		})
+		for time.Since(start) < 4*time.Second && !p.exited() {
+			time.Sleep(100 * time.Millisecond) // the fault lasts a while
+		}
+		rmS()
+		rmE()
+		if p.exited() {
+			t.Fatalf("%s: rotator exited:\n%s", name, tail(p.log))
+		}
+		eventually(t, 30*time.Second, name+": both keys rotate again", func() bool {
+			_, m := p.get(t, "/metrics")
+			return successes(m, "mail") > mail0 && successes(m, "news") > news0
+		})
+		t.Logf("%s on every call: failures counted, recovered in %s", name, time.Since(start).Round(100*time.Millisecond))
+	}
+	rep := w.stopAndVerify(t, p, pr, 3*time.Second)
+	t.Logf("E2E-FIGURES test=hostile-every-call kinds=%d probe_reads=%d outages=%d orphans=%d", len(bodies), rep.reads, len(rep.outages), len(w.untracked(t)))
+}
