@@ -246,10 +246,13 @@ func (c *cli) runNow(ctx context.Context, engine *rotate.Engine, logger *zap.Log
 		if r.KeptAlive {
 			did = append(did, "kept alive")
 		}
-		if len(did) == 0 {
-			did = append(did, "nothing to do")
+		switch {
+		case len(did) > 0:
+			status = strings.Join(did, ", ") + "; " + status
+		case r.Err == nil:
+			status = "nothing to do; ok"
 		}
-		fmt.Fprintf(c.stdout, "%-24s %s; %s\n", r.Key, strings.Join(did, ", "), status)
+		fmt.Fprintf(c.stdout, "%-24s %s\n", r.Key, status)
 	}
 	if err != nil {
 		logger.Error("run finished with failures", zap.Error(err))
