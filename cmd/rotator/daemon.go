@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
@@ -74,7 +73,11 @@ func (c *cli) daemon(ctx context.Context, cfg *config.Config, engine *rotate.Eng
 	if err := sdnotify.Ready(fmt.Sprintf("managing %d keys", len(cfg.Keys))); err != nil {
 		logger.Warn("cannot notify systemd", zap.Error(err))
 	}
-	go watchdog(ctx, logger)
+	go func() {
+		if err := sdnotify.Watchdog(ctx, c.clock, logger, nil); err != nil {
+			logger.Warn("systemd watchdog disabled", zap.Error(err))
+		}
+	}()
 	if demo {
 		logger.Info("demo running: watch keys being created, written, revoked and kept alive; metrics at http://" + ln.Addr().String() + "/metrics; Ctrl-C stops")
 	}
@@ -85,27 +88,6 @@ func (c *cli) daemon(ctx context.Context, cfg *config.Config, engine *rotate.Eng
 		return exitFailed
 	}
 	return exitOK
-}
-
-// watchdog pings systemd's watchdog at half its interval while the process
-// is alive (WatchdogSec in rotator.service).
-func watchdog(ctx context.Context, logger *zap.Logger) {
-	interval, err := daemon.SdWatchdogEnabled(false)
-	if err != nil || interval <= 0 {
-		return
-	}
-	t := time.NewTicker(interval / 2)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := daemon.SdNotify(false, daemon.SdNotifyWatchdog); err != nil {
-				logger.Warn("watchdog ping failed", zap.Error(err))
-			}
-		}
-	}
 }
 
 // printStatus prints the state table. The daemon holds the state file's

@@ -352,7 +352,11 @@ func maxTime(a, b time.Time) time.Time {
 func (e *Engine) export(r *keyRunner, st state.Key) {
 	name := r.k.Policy.Name
 	e.m.lastSuccess.WithLabelValues(name).Set(ts(st.LastSuccessAt))
-	e.m.nextRotation.WithLabelValues(name).Set(ts(NextRotation(r.k.Policy, st)))
+	next := NextRotation(r.k.Policy, st)
+	if r.k.Policy.Paused {
+		next = time.Time{} // a paused key is never overdue
+	}
+	e.m.nextRotation.WithLabelValues(name).Set(ts(next))
 	e.m.consecutiveFailures.WithLabelValues(name).Set(float64(st.Failures))
 	e.m.pendingRevocations.WithLabelValues(name).Set(float64(len(st.Retiring)))
 	var earliest time.Time
