@@ -187,7 +187,9 @@ func unmarshal(body []byte, v any) error {
 	case errors.As(err, &te):
 		return fmt.Errorf("field %q: unexpected JSON %s", te.Field, te.Value)
 	}
-	return errors.New("invalid JSON")
+	// Our own decoders' errors are fixed texts without any input ("not a
+	// string or number"): say which, rather than calling valid JSON invalid.
+	return fmt.Errorf("unexpected JSON: %v", err)
 }
 
 // unixAny turns unix seconds (or milliseconds above 1e12) into a time; 0
