@@ -84,7 +84,7 @@ func (h *harness) start() {
 	h.reg = prometheus.NewRegistry()
 	m := &Managed{Policy: h.key, Provider: &h.prov.Provider}
 	for i, tg := range h.targets {
-		m.Targets = append(m.Targets, BoundTarget{Sink: []string{"a", "b"}[i], Target: &tg.Target})
+		m.Targets = append(m.Targets, BoundTarget{Sink: []string{"a", "b"}[i], Target: tg})
 	}
 	e, err := New(Options{
 		Keys: []*Managed{m}, Providers: map[string]providers.Provider{"mem": &h.prov.Provider},

@@ -68,7 +68,85 @@ func (e *Engine) keepAliveDue(ctx context.Context, r *keyRunner, st *state.Key, 
 	if perr := e.put(st); perr != nil {
 		err = errors.Join(err, perr)
 	}
+	if gerr := e.keepAliveInGrace(ctx, r, st); gerr != nil {
+		err = errors.Join(err, gerr)
+	}
 	return err == nil, err
+}
+
+// keepAliveInGrace uses the superseded keys still in their grace period:
+// consumers that have not picked up the new secret yet still use them.
+// Their credential is read from a sink that keeps earlier values
+// (sinks.HistoryReader: Vault KV v2, Secrets Manager's AWSPREVIOUS); a key
+// that no sink keeps is skipped, which only matters for a grace period
+// longer than the provider's inactivity limit.
+func (e *Engine) keepAliveInGrace(ctx context.Context, r *keyRunner, st *state.Key) error {
+	k := r.k.Policy
+	now := e.clock.Now()
+	var errs []error
+	for _, rt := range st.Retiring {
+		if !now.Before(rt.RevokeAfter) {
+			continue // due for revocation, not for keep-alive
+		}
+		cred, err := e.credentialFromHistory(ctx, r, rt.ID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("key %s in grace: %w", rt.ID, err))
+			continue
+		}
+		if cred == nil {
+			r.log.Debug("no sink keeps the credential of the key in grace; it is not kept alive", zap.String("old_key_id", rt.ID))
+			continue
+		}
+		p, err := e.providerFor(r, rt.Provider)
+		if err == nil {
+			_, err = p.Test(ctx, rt.ID, cred)
+		}
+		e.m.keepalives.WithLabelValues(k.Name, result(err)).Inc()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("key %s in grace: %w", rt.ID, err))
+			r.log.Warn("keep-alive of a key in grace failed", zap.String("old_key_id", rt.ID), zap.Error(err))
+			continue
+		}
+		r.log.Info("keep-alive done for a key in grace", zap.String("old_key_id", rt.ID), zap.Time("revoke_after", rt.RevokeAfter))
+	}
+	return errors.Join(errs...)
+}
+
+// credentialFromHistory finds the credential of key id among the earlier
+// values the sinks keep; nil when none keeps it.
+func (e *Engine) credentialFromHistory(ctx context.Context, r *keyRunner, id string) (providers.Credential, error) {
+	var errs []error
+	for _, t := range r.k.Targets {
+		hr, ok := t.Target.(sinks.HistoryReader)
+		if !ok {
+			continue
+		}
+		prev, err := hr.Previous(ctx, 3)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, p := range prev {
+			if plain := unrename(p, t.Fields); plain[FieldKeyID] == id {
+				return credentialOf(plain), nil
+			}
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+// credentialOf is the credential part of a secret read back from a sink:
+// every field but key_id, key_name and created_at.
+func credentialOf(plain sinks.Secret) providers.Credential {
+	cred := providers.Credential{}
+	for f, v := range plain {
+		switch f {
+		case FieldKeyID, FieldKeyName, FieldCreatedAt:
+		default:
+			cred[f] = v
+		}
+	}
+	return cred
 }
 
 func (e *Engine) keepAlive(ctx context.Context, r *keyRunner, cur *state.ProviderKey) (providers.KeyInfo, error) {
@@ -99,15 +177,7 @@ func (e *Engine) credentialFromSinks(ctx context.Context, r *keyRunner, id strin
 		if plain[FieldKeyID] != id {
 			continue
 		}
-		cred := providers.Credential{}
-		for f, v := range plain {
-			switch f {
-			case FieldKeyID, FieldKeyName, FieldCreatedAt:
-			default:
-				cred[f] = v
-			}
-		}
-		return cred, nil
+		return credentialOf(plain), nil
 	}
 	return nil, errors.Join(append(errs, fmt.Errorf("no sink holds the current key %s", id))...)
 }

@@ -297,15 +297,7 @@ func (e *Engine) recoverCredential(ctx context.Context, r *keyRunner, rot *state
 		if plain[FieldKeyID] != rot.KeyID {
 			continue
 		}
-		cred := providers.Credential{}
-		for f, v := range plain {
-			switch f {
-			case FieldKeyID, FieldKeyName, FieldCreatedAt:
-			default:
-				cred[f] = v
-			}
-		}
-		if len(cred) > 0 {
+		if cred := credentialOf(plain); len(cred) > 0 {
 			return cred, nil
 		}
 	}

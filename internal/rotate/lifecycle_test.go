@@ -394,3 +394,31 @@ func TestPausedKeyIsNotRotatedUnlessForced(t *testing.T) {
 		t.Fatal("--run-now did not rotate a paused key")
 	}
 }
+
+// TestKeepAliveUsesKeysInGrace: a key in its grace period is still used by
+// consumers that have not reloaded; keep-alive uses it too, with the
+// credential a sink's history keeps (Vault KV v2, AWSPREVIOUS).
+func TestKeepAliveUsesKeysInGrace(t *testing.T) {
+	h := newHarness(t, func(k *config.Key) {
+		k.Grace, k.KeepAlive = 72*time.Hour, 24*time.Hour
+		k.Schedule, _ = config.ParseSchedule("@every 720h")
+	})
+	h.mustEval(Mode{})
+	old := h.state().Current.ID
+	h.clock.Advance(time.Hour)
+	h.mustEval(Mode{Force: true})
+	h.clock.Advance(24 * time.Hour)
+	if out := h.mustEval(Mode{}); !out.KeptAlive {
+		t.Fatal("no keep-alive")
+	}
+	info, err := h.prov.Get(old)
+	if err != nil || !info.LastUsedAt.Equal(h.clock.Now()) {
+		t.Fatalf("the key in grace was last used %s, want now (%s); err %v", info.LastUsedAt, h.clock.Now(), err)
+	}
+	// Past its deadline it is revoked, not kept alive.
+	h.clock.Advance(48 * time.Hour)
+	if out := h.mustEval(Mode{}); out.Revoked != 1 {
+		t.Fatalf("revoked %d, want the old key", out.Revoked)
+	}
+	h.checkConverged("after grace")
+}

@@ -82,6 +82,15 @@ type PendingReader interface {
 	ReadPending(ctx context.Context, rotationID string) (Secret, error)
 }
 
+// HistoryReader is implemented by targets whose store keeps earlier
+// values after a write (Vault KV v2 versions, Secrets Manager's
+// AWSPREVIOUS). Previous returns up to n earlier values, newest first,
+// skipping deleted ones; none is not an error. The engine uses it to keep a
+// key in its grace period in use after the target was overwritten.
+type HistoryReader interface {
+	Previous(ctx context.Context, n int) ([]Secret, error)
+}
+
 // Write is one write of a rotated credential.
 type Write struct {
 	// RotationID identifies the rotation; it is the same on every retry of

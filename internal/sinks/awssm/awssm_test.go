@@ -537,3 +537,23 @@ func TestNewAndBindMakeNoCall(t *testing.T) {
 	require.Error(t, s.Check(t.Context()), "b does not exist")
 	require.Equal(t, []string{"DescribeSecret", "DescribeSecret"}, srv.Calls())
 }
+
+// TestPreviousIsAWSPREVIOUS: after a promotion the previous value stays
+// readable under AWSPREVIOUS, for keep-alive of a key in grace.
+func TestPreviousIsAWSPREVIOUS(t *testing.T) {
+	srv := awstest.New(awstest.Config{})
+	defer srv.Close()
+	tg := bind(t, newSink(t, srv, sinks.Deps{}), "{sink: aws, secret_id: mail/h, create: true}")
+	ctx := t.Context()
+	prev, err := tg.Previous(ctx, 3)
+	require.NoError(t, err)
+	require.Empty(t, prev)
+	for _, r := range []struct{ id, key string }{{rotation1, "first"}, {rotation2, "second"}} {
+		_, err := tg.Write(ctx, write(r.id, sinks.Secret{"key": r.key}))
+		require.NoError(t, err)
+		require.NoError(t, tg.Promote(ctx, write(r.id, nil)))
+	}
+	prev, err = tg.Previous(ctx, 3)
+	require.NoError(t, err)
+	require.Equal(t, []sinks.Secret{{"key": "first"}}, prev)
+}

@@ -46,8 +46,11 @@ type Sink struct {
 }
 
 var (
-	_ sinks.Sink    = (*Sink)(nil)
-	_ sinks.Checker = (*Sink)(nil)
+	_ sinks.Sink          = (*Sink)(nil)
+	_ sinks.Checker       = (*Sink)(nil)
+	_ sinks.Promoter      = (*Target)(nil)
+	_ sinks.PendingReader = (*Target)(nil)
+	_ sinks.HistoryReader = (*Target)(nil)
 )
 
 // New builds the sink. It reads the AWS environment and shared config

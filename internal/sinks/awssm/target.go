@@ -168,6 +168,25 @@ func (t *Target) Read(ctx context.Context) (sinks.Secret, error) {
 	})
 }
 
+// Previous implements sinks.HistoryReader: the AWSPREVIOUS value, which
+// AWS keeps on the version AWSCURRENT was moved from.
+func (t *Target) Previous(ctx context.Context, n int) ([]sinks.Secret, error) {
+	if n < 1 {
+		return nil, nil
+	}
+	prev, err := t.get(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId:     aws.String(t.cfg.SecretID),
+		VersionStage: aws.String("AWSPREVIOUS"),
+	})
+	if errors.Is(err, sinks.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []sinks.Secret{prev}, nil
+}
+
 // ReadPending returns the version written by the rotation rotationID,
 // promoted or not; sinks.ErrNotFound when there is none.
 func (t *Target) ReadPending(ctx context.Context, rotationID string) (sinks.Secret, error) {

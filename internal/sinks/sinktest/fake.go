@@ -85,6 +85,24 @@ func (m *MemoryTarget) Current() (sinks.Secret, error) {
 	return cp, nil
 }
 
+// Previous implements sinks.HistoryReader: earlier versions, newest first.
+func (m *MemoryTarget) Previous(ctx context.Context, n int) ([]sinks.Secret, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []sinks.Secret
+	for i := len(m.versions) - 2; i >= 0 && len(out) < n; i-- {
+		cp := sinks.Secret{}
+		for k, v := range m.versions[i] {
+			cp[k] = v
+		}
+		out = append(out, cp)
+	}
+	return out, nil
+}
+
 // Versions returns how many distinct versions were stored.
 func (m *MemoryTarget) Versions() int {
 	m.mu.Lock()

@@ -85,6 +85,37 @@ func (t *Target) Read(ctx context.Context) (sinks.Secret, error) {
 	return out, nil
 }
 
+// Previous implements sinks.HistoryReader: the versions before the
+// current one, newest first, up to n (KV v2 only; KV v1 keeps no history).
+// Deleted or destroyed versions are skipped.
+func (t *Target) Previous(ctx context.Context, n int) ([]sinks.Secret, error) {
+	if t.sink.cfg.KVVersion == 1 {
+		return nil, nil
+	}
+	var out []sinks.Secret
+	err := t.sink.do(ctx, func(ctx context.Context) error {
+		out = out[:0]
+		cur, err := t.current(ctx)
+		if err != nil {
+			return err
+		}
+		for v := cur.version - 1; v >= 1 && len(out) < n; v-- {
+			st, err := t.read(ctx, url.Values{"version": {strconv.FormatInt(v, 10)}})
+			if err != nil {
+				return err
+			}
+			if st.live {
+				out = append(out, st.data)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read history of %s: %w", t, err)
+	}
+	return out, nil
+}
+
 func (t *Target) writeV1(ctx context.Context, w sinks.Write) (string, error) {
 	cur, err := t.current(ctx)
 	if err != nil {
@@ -179,14 +210,15 @@ func (t *Target) patchMetadata(ctx context.Context, w sinks.Write) error {
 	if at.IsZero() {
 		at = t.sink.clock.Now()
 	}
-	_, err := t.sink.client.Logical().JSONMergePatch(ctx, t.sink.metadataPath(t.path), map[string]any{
-		"custom_metadata": map[string]any{
-			"managed_by":       "rotator",
-			"rotator_key_id":   w.KeyID,
-			"rotator_key_name": w.KeyName,
-			"rotated_at":       at.UTC().Format(time.RFC3339),
-		},
-	})
+	meta := map[string]any{"managed_by": "rotator", "rotated_at": at.UTC().Format(time.RFC3339)}
+	// Vault refuses empty custom_metadata values: leave unknown ones out.
+	if w.KeyID != "" {
+		meta["rotator_key_id"] = w.KeyID
+	}
+	if w.KeyName != "" {
+		meta["rotator_key_name"] = w.KeyName
+	}
+	_, err := t.sink.client.Logical().JSONMergePatch(ctx, t.sink.metadataPath(t.path), map[string]any{"custom_metadata": meta})
 	if err != nil {
 		return fmt.Errorf("record custom_metadata: %w", describe(err))
 	}

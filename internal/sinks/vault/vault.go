@@ -62,10 +62,11 @@ type Sink struct {
 }
 
 var (
-	_ sinks.Sink    = (*Sink)(nil)
-	_ sinks.Checker = (*Sink)(nil)
-	_ sinks.Closer  = (*Sink)(nil)
-	_ sinks.Target  = (*Target)(nil)
+	_ sinks.Sink          = (*Sink)(nil)
+	_ sinks.Checker       = (*Sink)(nil)
+	_ sinks.Closer        = (*Sink)(nil)
+	_ sinks.Target        = (*Target)(nil)
+	_ sinks.HistoryReader = (*Target)(nil)
 )
 
 // retryWait is the wait between the api client's retries of a failed
