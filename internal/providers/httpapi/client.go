@@ -179,6 +179,10 @@ type Client struct {
 	pausedUntil time.Time
 	// strikes counts consecutive 429s without Retry-After, for backoff.
 	strikes int
+	// minRate is the floor of the learned rate; learnedAt is when a 429
+	// last lowered it (see learn).
+	minRate   float64
+	learnedAt time.Time
 }
 
 // New builds a client. defaultRate is used when cfg.RateLimit is 0.
@@ -197,6 +201,7 @@ func New(cfg Config, defaultRate float64, deps providers.Deps, decode ErrorDecod
 	if r <= 0 {
 		return nil, errors.New("httpapi: rate limit must be positive")
 	}
+	// The burst drops to one at the first 429 (see learn).
 	burst := int(r)
 	if burst < 1 {
 		burst = 1
@@ -217,6 +222,7 @@ func New(cfg Config, defaultRate float64, deps providers.Deps, decode ErrorDecod
 		obs:          deps.Observer,
 		decode:       decode,
 		limiter:      rate.NewLimiter(rate.Limit(r), burst),
+		minRate:      r * MinLearnedRate,
 	}
 	if c.timeout == 0 {
 		c.timeout = DefaultRequestTimeout
@@ -292,6 +298,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 		var wait time.Duration
 		switch {
 		case perr.Reason == providers.ReasonRateLimited:
+			c.learn()
 			wait = c.pause(perr.RetryAfter)
 			if !req.Idempotent && !req.RetryRateLimited {
 				return resp, perr
@@ -480,6 +487,41 @@ func (c *Client) pause(retryAfter time.Duration) time.Duration {
 	c.log.Debug("provider asked to slow down", zap.Duration("pause", d))
 	return d
 }
+
+// Learning the server's limit: the first 429 drops the burst to one, since
+// a provider that counts requests in a sliding window (Emailit: 2 in any
+// second) refuses the back-to-back requests that a token bucket of rate r
+// and burst r lets through after an idle spell; and each 429 lowers the
+// rate by LearnStep (at most once per second, so one refused burst counts
+// once), down to MinLearnedRate of the configured rate. A rate_limit set
+// exactly at a provider's documented limit thus settles a little under it,
+// where network jitter no longer lands two requests in one window. What
+// was learned holds for the life of the process.
+const (
+	LearnStep      = 0.02
+	MinLearnedRate = 0.5
+)
+
+func (c *Client) learn() {
+	now := c.clock.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.learnedAt.IsZero() && now.Sub(c.learnedAt) < time.Second {
+		return
+	}
+	c.learnedAt = now
+	cur := float64(c.limiter.Limit())
+	next := max(cur*(1-LearnStep), c.minRate)
+	c.limiter.SetBurstAt(now, 1)
+	if next < cur {
+		c.limiter.SetLimitAt(now, rate.Limit(next))
+		c.log.Debug("lowered the request rate after a 429", zap.Float64("rate", next))
+	}
+}
+
+// Rate is the client's current request rate (requests per second): the
+// configured rate, lowered by each 429 (see LearnStep).
+func (c *Client) Rate() float64 { return float64(c.limiter.Limit()) }
 
 // waitTurn waits out a 429 pause, then takes a token from the rate limit.
 func (c *Client) waitTurn(ctx context.Context) error {

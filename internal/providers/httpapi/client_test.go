@@ -296,6 +296,10 @@ func TestRetryAfterPausesEveryCaller(t *testing.T) {
 	e.clock.BlockUntil(3) // the header's 7s wins over the body's 1s
 	require.EqualValues(t, 1, e.hits.Load())
 	e.clock.Advance(time.Second)
+	// After the pause the three share the rate limit (1000/s, burst 1):
+	// one goes now, the other two about 1 and 2 ms later.
+	e.clock.BlockUntil(2)
+	e.clock.Advance(3 * time.Millisecond)
 	for _, ch := range []chan result{a, b, d} {
 		require.NoError(t, wait(t, ch).err)
 	}
