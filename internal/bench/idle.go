@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rotator-dev/rotator/internal/state"
+)
+
+// runIdle builds the real daemon binary, starts it on a policy of n keys
+// whose state says every key was rotated and kept alive just now (so the
+// nearest event is the first orphan scan, a minute after start), and
+// measures: time from exec to /readyz answering 200, time until the
+// start-up evaluation of every key is over (CPU stops moving), resident
+// memory, and CPU time and context switches while idle for idleFor.
+func runIdle(ctx context.Context, out io.Writer, n int, idleFor time.Duration) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	w, err := newWorld(worldOptions{Provider: "smtpd", Keys: n, MaxConcurrent: 4, Listen: fmt.Sprintf("127.0.0.1:%d", port)})
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	if err := seedState(w, n); err != nil {
+		return fmt.Errorf("seed state: %w", err)
+	}
+	bin := filepath.Join(w.dir, "rotator")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/rotator")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("go build ./cmd/rotator (run the bench from the module root): %w", err)
+	}
+	logf, err := os.Create(filepath.Join(w.dir, "daemon.log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+
+	cmd := exec.Command(bin, "--config", w.cfgPath, "--log-format", "json")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(os.Interrupt)
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		})
+	}
+	defer stop()
+	pid := cmd.Process.Pid
+
+	readyURL := fmt.Sprintf("http://127.0.0.1:%d/readyz", port)
+	client := &http.Client{Timeout: time.Second}
+	var ready time.Duration
+	for {
+		if time.Since(start) > time.Minute {
+			return fmt.Errorf("no 200 from /readyz within a minute (log: %s)", logf.Name())
+		}
+		resp, err := client.Get(readyURL)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				ready = time.Since(start)
+				break
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	// The start-up evaluation of every key runs after /readyz: it is over
+	// when the CPU time stops moving for a second.
+	var settled time.Duration
+	last, _ := cpuNanos(pid)
+	quiet := 0
+	for quiet < 10 {
+		time.Sleep(100 * time.Millisecond)
+		now, err := cpuNanos(pid)
+		if err != nil {
+			return err
+		}
+		if now-last < int64(time.Millisecond) {
+			quiet++
+		} else {
+			quiet = 0
+			settled = time.Since(start)
+		}
+		last = now
+		if time.Since(start) > 50*time.Second {
+			return fmt.Errorf("the daemon did not settle within 50s")
+		}
+	}
+	startupCPU := last
+
+	cpu0, _ := cpuNanos(pid)
+	sw0, _ := switches(pid)
+	time.Sleep(idleFor)
+	cpu1, err := cpuNanos(pid)
+	if err != nil {
+		return err
+	}
+	sw1, _ := switches(pid)
+	rss, hwm, threads := procStatus(pid)
+
+	// One scrape after the idle window, to size /metrics.
+	mstart := time.Now()
+	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	var metricsBytes int64
+	var metricsTook time.Duration
+	if err == nil {
+		metricsBytes, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		metricsTook = time.Since(mstart)
+	}
+	rssAfterScrape, _, _ := procStatus(pid)
+	stop()
+
+	idleCPU := float64(cpu1-cpu0) / float64(idleFor.Nanoseconds()) * 100
+	wakeups := float64(sw1-sw0) / idleFor.Seconds()
+	fmt.Fprintf(out, "## Idle daemon: the real binary (go build ./cmd/rotator) with %d keys, nothing due for a minute\n\n", n)
+	fmt.Fprintln(out, "| figure | value | target |")
+	fmt.Fprintln(out, "|---|---:|---:|")
+	fmt.Fprintf(out, "| start-up: exec to /readyz 200 | %s | ≤ 300ms |\n", ready.Round(time.Millisecond))
+	fmt.Fprintf(out, "| start-up evaluation of every key done (CPU quiet) | %s | |\n", settled.Round(10*time.Millisecond))
+	fmt.Fprintf(out, "| CPU time used by start-up | %s | |\n", time.Duration(startupCPU).Round(time.Millisecond))
+	fmt.Fprintf(out, "| resident memory (VmRSS) idle | %s | ≤ 40 MiB |\n", bytesIEC(rss))
+	fmt.Fprintf(out, "| peak resident memory (VmHWM) | %s | |\n", bytesIEC(hwm))
+	fmt.Fprintf(out, "| resident memory after one /metrics scrape | %s | |\n", bytesIEC(rssAfterScrape))
+	fmt.Fprintf(out, "| /metrics size, time | %s, %s | |\n", bytesIEC(metricsBytes), metricsTook.Round(time.Millisecond))
+	fmt.Fprintf(out, "| threads | %d | |\n", threads)
+	fmt.Fprintf(out, "| idle CPU over %s | %.4f%% of a core (%s) | ≤ 0.1%% |\n", idleFor, idleCPU, time.Duration(cpu1-cpu0).Round(time.Microsecond))
+	fmt.Fprintf(out, "| context switches while idle (all threads) | %.2f/s (%d in %s) | nearest event: 1 min |\n", wakeups, sw1-sw0, idleFor)
+	fmt.Fprintln(out)
+	return nil
+}
+
+// seedState writes a record per key saying it was rotated and kept alive
+// just now, so that nothing is due when the daemon starts. Puts run
+// concurrently so that the store batches them.
+func seedState(w *world, n int) error {
+	st, err := state.Open(w.statePath(), state.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	sem := make(chan struct{}, 256)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for i := 0; i < n; i++ {
+		name := keyName(i)
+		rec := state.Key{Name: name, Current: &state.ProviderKey{Provider: "p", ID: fmt.Sprintf("id-%d", i),
+			Name: "rotator-" + name + "-" + now.Format("20060102T150405Z") + "-seed00", CreatedAt: now},
+			LastSuccessAt: now, LastAttemptAt: now, LastKeepAliveAt: now, LastUsedAt: now, Rotations: 1}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := st.Put(rec); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// cpuNanos is the CPU time of every thread of pid, from schedstat (ns).
+func cpuNanos(pid int) (int64, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b))
+		if len(f) > 0 {
+			v, _ := strconv.ParseInt(f[0], 10, 64)
+			total += v
+		}
+	}
+	return total, nil
+}
+
+// switches is the number of context switches of every thread of pid.
+func switches(pid int) (int64, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && (k == "voluntary_ctxt_switches" || k == "nonvoluntary_ctxt_switches") {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				total += n
+			}
+		}
+	}
+	return total, nil
+}
+
+// procStatus returns VmRSS and VmHWM in bytes, and the thread count.
+func procStatus(pid int) (rss, hwm int64, threads int) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[0], 10, 64)
+		switch k {
+		case "VmRSS":
+			rss = n << 10
+		case "VmHWM":
+			hwm = n << 10
+		case "Threads":
+			threads = int(n)
+		}
+	}
+	return rss, hwm, threads
+}

@@ -1,0 +1,143 @@
+// Command bench measures what rotator costs: the wall time of a burst
+// (--run-now over every key) against the floor of round trips no rotation
+// can avoid, how closely the shared HTTP layer keeps to Emailit's rate
+// limit, the real daemon's idle footprint with 10,000 keys, and the state
+// file's size per key and per rotation. It runs the real engine, wired
+// from a generated policy exactly as cmd/rotator wires it, against the
+// provider test servers (smtpdtest, emailittest) and a file sink, and
+// prints a Markdown report (docs/performance.md holds one).
+//
+//	go run ./internal/bench                       # the default set, a few minutes
+//	go run ./internal/bench -burst '20ms:100,1000,10000' -phases burst
+//
+// It is a command, not a test: `go test ./...` never runs it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	var (
+		phases      = flag.String("phases", "burst,ratelimit,state,idle", "comma-separated phases to run: burst, ratelimit, state, idle")
+		burstSpec   = flag.String("burst", "0ms:100,1000,10000;20ms:100,1000;100ms:100", "burst cells: latency:keys,keys;latency:keys...")
+		providersF  = flag.String("providers", "smtpd,emailit", "providers for the burst: smtpd, emailit")
+		concurrency = flag.Int("concurrency", 4, "max_concurrent of the engine and of the floor")
+		noVerify    = flag.Bool("noverify", true, "also time the burst with Test answered locally (no verify or keep-alive round trips)")
+		rlCalls     = flag.Int("ratelimit-calls", 60, "requests made in the rate-limit phase")
+		rlRate      = flag.Float64("ratelimit-rate", 0, "client rate_limit in the rate-limit phase (0 = Emailit's default)")
+		idleKeys    = flag.Int("idle-keys", 10000, "keys managed by the idle daemon")
+		idleFor     = flag.Duration("idle-for", 20*time.Second, "how long the idle daemon is watched")
+		stateKeys   = flag.Int("state-keys", 20, "keys in the state phase")
+		stateRounds = flag.Int("state-rotations", 100, "rotations per key in the state phase")
+		stateGrowth = flag.String("state-growth", "100,1000,10000", "key counts whose state size is measured after one rotation")
+	)
+	flag.Parse()
+	ctx := context.Background()
+	want := map[string]bool{}
+	for _, p := range strings.Split(*phases, ",") {
+		want[strings.TrimSpace(p)] = true
+	}
+	out := os.Stdout
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Fprintf(out, "# rotator bench\n\n%s, %d CPUs, %s; load average at start: %s\n\ncommand: `go run ./internal/bench %s`\n\n",
+		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), runtime.Version(), strings.TrimSpace(string(load)),
+		strings.Join(os.Args[1:], " "))
+	failed := false
+	fail := func(phase string, err error) {
+		failed = true
+		fmt.Fprintf(out, "\n**%s failed: %v**\n\n", phase, err)
+	}
+
+	if want["burst"] {
+		cells, err := parseBurst(*burstSpec)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: -burst: %v\n", err)
+			os.Exit(2)
+		}
+		fmt.Fprintf(out, "## Burst: --run-now over every key (grace 0s), max_concurrent %d\n\n", *concurrency)
+		fmt.Fprintln(out, "| provider | keys | latency | engine | floor | ratio | ratio without verify | engine req/key | floor req/key |")
+		fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|---|---|")
+		for _, prov := range strings.Split(*providersF, ",") {
+			for _, c := range cells {
+				r, err := runBurst(ctx, strings.TrimSpace(prov), c.keys, c.latency, *concurrency, *noVerify)
+				if err != nil {
+					fail(fmt.Sprintf("burst %s %d keys %s", prov, c.keys, c.latency), err)
+					continue
+				}
+				nv := "-"
+				if *noVerify {
+					nv = fmt.Sprintf("%.2f (%s)", r.ratioNoVerify(), round(r.NoVerify))
+				}
+				fmt.Fprintf(out, "| %s | %d | %s | %s | %s | %.2f | %s | %s | %s |\n", r.Provider, r.Keys, r.Latency,
+					round(r.Engine), round(r.Floor), r.ratio(), nv, formatOps(r.EngineRequests), formatOps(r.FloorRequests))
+			}
+		}
+		fmt.Fprintln(out)
+	}
+	if want["ratelimit"] {
+		r, err := runRateLimit(ctx, *rlCalls, *rlRate)
+		if err != nil {
+			fail("ratelimit", err)
+		} else {
+			r.print(out)
+		}
+	}
+	if want["state"] {
+		if err := runState(ctx, out, *stateKeys, *stateRounds, *stateGrowth); err != nil {
+			fail("state", err)
+		}
+	}
+	if want["idle"] {
+		if err := runIdle(ctx, out, *idleKeys, *idleFor); err != nil {
+			fail("idle", err)
+		}
+	}
+	if failed {
+		os.Exit(1)
+	}
+}
+
+type burstCell struct {
+	latency time.Duration
+	keys    int
+}
+
+func parseBurst(spec string) ([]burstCell, error) {
+	var cells []burstCell
+	for _, group := range strings.Split(spec, ";") {
+		lat, keys, ok := strings.Cut(strings.TrimSpace(group), ":")
+		if !ok {
+			return nil, fmt.Errorf("%q: want latency:keys[,keys...]", group)
+		}
+		d, err := time.ParseDuration(lat)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %v", group, err)
+		}
+		for _, k := range strings.Split(keys, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(k))
+			if err != nil || n <= 0 {
+				return nil, fmt.Errorf("%q: %q is not a key count", group, k)
+			}
+			cells = append(cells, burstCell{latency: d, keys: n})
+		}
+	}
+	return cells, nil
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d > 10*time.Second:
+		return d.Round(100 * time.Millisecond)
+	case d > time.Second:
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(100 * time.Microsecond)
+}
