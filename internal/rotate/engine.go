@@ -168,7 +168,7 @@ type Engine struct {
 type keyRunner struct {
 	mu  sync.Mutex
 	k   *Managed
-	log *zap.Logger
+	log keyLog
 	// inflight is the new credential of the rotation in flight; nil after a
 	// restart, when it is read back from a sink.
 	inflight *inflight
@@ -189,8 +189,9 @@ func New(o Options) (*Engine, error) {
 	for name := range o.Providers {
 		e.m.InitProvider(name)
 	}
+	keyLogger := o.Logger.WithOptions(zap.AddCallerSkip(2))
 	for _, k := range o.Keys {
-		e.keys[k.Policy.Name] = &keyRunner{k: k, log: o.Logger.With(zap.String("key", k.Policy.Name))}
+		e.keys[k.Policy.Name] = &keyRunner{k: k, log: newKeyLog(keyLogger, k.Policy.Name)}
 		e.order = append(e.order, k.Policy.Name)
 		e.m.InitKey(k.Policy.Name, k.Policy.Provider)
 		for _, t := range k.Targets {
