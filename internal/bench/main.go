@@ -26,7 +26,7 @@ import (
 
 func main() {
 	var (
-		phases      = flag.String("phases", "burst,ratelimit,state,idle", "comma-separated phases to run: burst, ratelimit, state, idle")
+		phases      = flag.String("phases", "burst,ratelimit,state,idle", "comma-separated phases to run: burst, ratelimit, state, idle, heap (profiling only)")
 		burstSpec   = flag.String("burst", "0ms:100,1000,10000;20ms:100,1000;100ms:100", "burst cells: latency:keys,keys;latency:keys...")
 		providersF  = flag.String("providers", "smtpd,emailit", "providers for the burst: smtpd, emailit")
 		concurrency = flag.Int("concurrency", 4, "max_concurrent of the engine and of the floor")
@@ -38,6 +38,7 @@ func main() {
 		stateKeys   = flag.Int("state-keys", 20, "keys in the state phase")
 		stateRounds = flag.Int("state-rotations", 100, "rotations per key in the state phase")
 		stateGrowth = flag.String("state-growth", "100,1000,10000", "key counts whose state size is measured after one rotation")
+		heapProfile = flag.String("heapprofile", "", "with phase heap: write the in-process heap profile of an idle-keys daemon here")
 	)
 	flag.Parse()
 	ctx := context.Background()
@@ -93,6 +94,15 @@ func main() {
 	if want["state"] {
 		if err := runState(ctx, out, *stateKeys, *stateRounds, *stateGrowth); err != nil {
 			fail("state", err)
+		}
+	}
+	if want["heap"] {
+		path := *heapProfile
+		if path == "" {
+			path = "rotator-heap.pprof"
+		}
+		if err := runHeap(out, *idleKeys, path); err != nil {
+			fail("heap", err)
 		}
 	}
 	if want["idle"] {
