@@ -124,7 +124,8 @@ func runIdle(ctx context.Context, out io.Writer, n int, idleFor time.Duration) e
 
 	// One scrape after the idle window, to size /metrics.
 	mstart := time.Now()
-	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	scrape := &http.Client{Timeout: time.Minute}
+	resp, err := scrape.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 	var metricsBytes int64
 	var metricsTook time.Duration
 	if err == nil {
