@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -109,6 +110,19 @@ func main() {
 		if err := runIdle(ctx, out, *idleKeys, *idleFor); err != nil {
 			fail("idle", err)
 		}
+	}
+	if len(notes) > 0 {
+		fmt.Fprintln(out, "## Notes")
+		fmt.Fprintln(out)
+		var ns []string
+		for n := range notes {
+			ns = append(ns, n)
+		}
+		sort.Strings(ns)
+		for _, n := range ns {
+			fmt.Fprintf(out, "- %s\n", n)
+		}
+		fmt.Fprintln(out)
 	}
 	if failed {
 		os.Exit(1)

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/rotator-dev/rotator/internal/rotate"
 )
 
 // runState measures the state file: its size per key after one rotation
@@ -62,7 +61,7 @@ func stateAfter(ctx context.Context, n, rounds int, progress func(round int, siz
 	defer e.close()
 	var size, rec int64
 	for r := 1; r <= rounds; r++ {
-		if _, err := e.RunOnce(ctx, rotate.Once{}); err != nil {
+		if err := runOnce(ctx, e); err != nil {
 			return 0, 0, fmt.Errorf("rotation %d: %w", r, err)
 		}
 		fi, err := os.Stat(w.statePath())
