@@ -123,6 +123,9 @@ type Request struct {
 	// again cannot duplicate its effect. 5xx and network errors are still
 	// never retried for such a request.
 	RetryRateLimited bool
+	// MaxBody overrides the client's response size bound for this request
+	// (an unpaginated list that grows with the account); 0 keeps it.
+	MaxBody int64
 	// Secrets are further strings (a refresh token sent in the body) that
 	// must never appear in an error message.
 	Secrets []string
@@ -357,11 +360,15 @@ func (c *Client) attempt(ctx context.Context, req Request, u *url.URL, body []by
 		hreq.Header.Set("Content-Type", "application/json")
 	}
 
+	limit := c.maxBody
+	if req.MaxBody > 0 {
+		limit = req.MaxBody
+	}
 	start := c.clock.Now()
 	hresp, err := c.hc.Do(hreq)
 	var data []byte
 	if err == nil {
-		data, err = readBounded(hresp.Body, c.maxBody)
+		data, err = readBounded(hresp.Body, limit)
 		hresp.Body.Close()
 	}
 	took := c.clock.Since(start)
@@ -374,7 +381,7 @@ func (c *Client) attempt(ctx context.Context, req Request, u *url.URL, body []by
 		code = fmt.Sprint(hresp.StatusCode)
 		resp = &Response{Status: hresp.StatusCode, Header: hresp.Header}
 		perr = &providers.Error{Op: req.Op, Reason: providers.ReasonClient, Status: hresp.StatusCode,
-			Err: fmt.Errorf("response body larger than %d bytes", c.maxBody)}
+			Err: fmt.Errorf("response body larger than %d bytes", limit)}
 	case err != nil:
 		perr = &providers.Error{Op: req.Op, Reason: providers.ReasonTimeout}
 		switch {

@@ -484,3 +484,19 @@ func TestParseRetryAfter(t *testing.T) {
 		require.False(t, ok, v)
 	}
 }
+
+// TestRequestMaxBody: one request (an unpaginated list that grows with the
+// account) may raise the client's bound, and only that request.
+func TestRequestMaxBody(t *testing.T) {
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, strings.Repeat("x", 2048))
+	})
+	c := e.client(t, httpapi.Config{}, httpapi.WithMaxBody(1024))
+	_, err := c.Do(context.Background(), httpapi.Request{Op: "get", Method: "GET", Path: "/k"})
+	require.ErrorContains(t, err, "larger than 1024 bytes")
+	resp, err := c.Do(context.Background(), httpapi.Request{Op: "list", Method: "GET", Path: "/k", MaxBody: 4096})
+	require.NoError(t, err)
+	require.Len(t, resp.Body, 2048)
+	_, err = c.Do(context.Background(), httpapi.Request{Op: "list", Method: "GET", Path: "/k", MaxBody: 2000})
+	require.ErrorContains(t, err, "larger than 2000 bytes")
+}
