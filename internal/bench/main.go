@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,9 +40,22 @@ func main() {
 		stateKeys   = flag.Int("state-keys", 20, "keys in the state phase")
 		stateRounds = flag.Int("state-rotations", 100, "rotations per key in the state phase")
 		stateGrowth = flag.String("state-growth", "100,1000,10000", "key counts whose state size is measured after one rotation")
+		cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the whole run (engine and test servers share the process) here")
 		heapProfile = flag.String("heapprofile", "", "with phase heap: write the in-process heap profile of an idle-keys daemon here")
 	)
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(2)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx := context.Background()
 	want := map[string]bool{}
 	for _, p := range strings.Split(*phases, ",") {
@@ -125,6 +139,7 @@ func main() {
 		fmt.Fprintln(out)
 	}
 	if failed {
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
