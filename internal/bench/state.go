@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-
 )
 
 // runState measures the state file: its size per key after one rotation
