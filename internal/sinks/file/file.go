@@ -74,7 +74,7 @@ func (s *Sink) Bind(target config.Section) (sinks.Target, error) {
 		return nil, target.Errorf("path", "%s is already written by %s", path, other)
 	}
 	s.bound[path] = target.Path
-	return &Target{path: path, format: tc.Format, mode: s.cfg.Mode, log: s.log.With(zap.String("path", path))}, nil
+	return &Target{path: path, format: tc.Format, mode: s.cfg.Mode, log: s.log}, nil
 }
 
 // Check verifies that the folder exists and that a file can be created in
@@ -147,7 +147,7 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if unchanged(t.path, b, t.mode) {
-		t.log.Debug("file unchanged, write skipped", zap.String("key_id", w.KeyID))
+		t.log.Debug("file unchanged, write skipped", zap.String("path", t.path), zap.String("key_id", w.KeyID))
 		return "", nil
 	}
 	if err := os.MkdirAll(filepath.Dir(t.path), 0o700); err != nil {
@@ -159,7 +159,7 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 	if err := atomicWrite(t.path, b, t.mode); err != nil {
 		return "", fmt.Errorf("write %s: %w", t.path, err)
 	}
-	t.log.Info("file written", zap.String("key_id", w.KeyID), zap.String("format", string(t.format)))
+	t.log.Info("file written", zap.String("path", t.path), zap.String("key_id", w.KeyID), zap.String("format", string(t.format)))
 	return "", nil
 }
 
