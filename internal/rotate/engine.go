@@ -351,23 +351,18 @@ func maxTime(a, b time.Time) time.Time {
 
 // export publishes the key's state as gauges.
 func (e *Engine) export(r *keyRunner, st state.Key) {
-	name := r.k.Policy.Name
-	e.m.lastSuccess.WithLabelValues(name).Set(ts(st.LastSuccessAt))
-	next := NextRotation(r.k.Policy, st)
-	if r.k.Policy.Paused {
+	k := r.k.Policy
+	next := NextRotation(k, st)
+	if k.Paused {
 		next = time.Time{} // a paused key is never overdue
 	}
-	e.m.nextRotation.WithLabelValues(name).Set(ts(next))
-	e.m.consecutiveFailures.WithLabelValues(name).Set(float64(st.Failures))
-	e.m.pendingRevocations.WithLabelValues(name).Set(float64(len(st.Retiring)))
 	var earliest time.Time
 	for _, rt := range st.Retiring {
 		if earliest.IsZero() || rt.RevokeAfter.Before(earliest) {
 			earliest = rt.RevokeAfter
 		}
 	}
-	e.m.revocationDeadline.WithLabelValues(name).Set(ts(earliest))
-	created, lastUsed, deadline := time.Time{}, time.Time{}, time.Time{}
+	var created, lastUsed, deadline time.Time
 	if st.Current != nil {
 		created = st.Current.CreatedAt
 		lastUsed = st.LastUsedAt
@@ -376,10 +371,17 @@ func (e *Engine) export(r *keyRunner, st state.Key) {
 			deadline = base.Add(ir.IdleRevocationAfter())
 		}
 	}
-	e.m.keyCreated.WithLabelValues(name).Set(ts(created))
-	e.m.keyLastUsed.WithLabelValues(name).Set(ts(lastUsed))
-	e.m.inactivityDeadline.WithLabelValues(name).Set(ts(deadline))
-	e.m.lastKeepAlive.WithLabelValues(name).Set(ts(st.LastKeepAliveAt))
+	e.m.setKey(k.Name, keyGauges{
+		lastSuccess:         ts(st.LastSuccessAt),
+		nextRotation:        ts(next),
+		keyCreated:          ts(created),
+		keyLastUsed:         ts(lastUsed),
+		inactivityDeadline:  ts(deadline),
+		lastKeepAlive:       ts(st.LastKeepAliveAt),
+		pendingRevocations:  float64(len(st.Retiring)),
+		revocationDeadline:  ts(earliest),
+		consecutiveFailures: float64(st.Failures),
+	})
 }
 
 // put records the state durably; a failure to record stops the step.

@@ -87,10 +87,10 @@ rotator_revocations_total{key="mail",result="success"} 0
 	}
 	h.clock.Advance(24 * time.Hour)
 	h.mustEval(Mode{})
-	if got := testutil.ToFloat64(h.e.m.pendingRevocations.WithLabelValues("mail")); got != 1 {
+	if got := h.e.m.keyGauge("rotator_pending_revocations", "mail"); got != 1 {
 		t.Errorf("pending revocations = %v, want 1 in grace", got)
 	}
-	if got, want := testutil.ToFloat64(h.e.m.revocationDeadline.WithLabelValues("mail")), ts(h.clock.Now().Add(time.Hour)); got != want {
+	if got, want := h.e.m.keyGauge("rotator_revocation_deadline_timestamp_seconds", "mail"), ts(h.clock.Now().Add(time.Hour)); got != want {
 		t.Errorf("revocation deadline = %v, want %v", got, want)
 	}
 }
@@ -122,7 +122,7 @@ func TestFailedRotationIsCounted(t *testing.T) {
 	if got := testutil.ToFloat64(h.e.m.rotations.WithLabelValues("mail", "mem", "failure")); got != 1 {
 		t.Errorf("failures counted = %v, want 1", got)
 	}
-	if got := testutil.ToFloat64(h.e.m.consecutiveFailures.WithLabelValues("mail")); got != 1 {
+	if got := h.e.m.keyGauge("rotator_key_consecutive_failures", "mail"); got != 1 {
 		t.Errorf("consecutive failures = %v, want 1", got)
 	}
 }

@@ -1,6 +1,7 @@
 package rotate
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,24 +12,19 @@ import (
 // zero when the key, sink or provider is configured, so that rate() and
 // absent-free alerts work from the first scrape.
 type Metrics struct {
-	rotations           *prometheus.CounterVec
-	rotationDuration    *prometheus.HistogramVec
-	lastSuccess         *prometheus.GaugeVec
-	nextRotation        *prometheus.GaugeVec
-	keyCreated          *prometheus.GaugeVec
-	keyLastUsed         *prometheus.GaugeVec
-	inactivityDeadline  *prometheus.GaugeVec
-	keepalives          *prometheus.CounterVec
-	lastKeepAlive       *prometheus.GaugeVec
-	revocations         *prometheus.CounterVec
-	pendingRevocations  *prometheus.GaugeVec
-	revocationDeadline  *prometheus.GaugeVec
-	consecutiveFailures *prometheus.GaugeVec
-	emergencies         *prometheus.CounterVec
-	sinkWrites          *prometheus.CounterVec
-	providerRequests    *prometheus.CounterVec
-	providerDuration    *prometheus.HistogramVec
-	orphaned            *prometheus.GaugeVec
+	// gauges serves the per-key gauges at scrape time from one small
+	// snapshot per key: at 10,000 keys, 90,000 live gauge series would
+	// cost ~40 MiB and most of the start-up time.
+	gauges           *keyGaugeCollector
+	rotations        *prometheus.CounterVec
+	rotationDuration *prometheus.HistogramVec
+	keepalives       *prometheus.CounterVec
+	revocations      *prometheus.CounterVec
+	emergencies      *prometheus.CounterVec
+	sinkWrites       *prometheus.CounterVec
+	providerRequests *prometheus.CounterVec
+	providerDuration *prometheus.HistogramVec
+	orphaned         *prometheus.GaugeVec
 }
 
 // Result label values.
@@ -47,28 +43,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		rotationDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "rotation_duration_seconds",
 			Help:    "Duration of rotation attempts, from create to promote.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}}, key),
-		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "last_rotation_success_timestamp_seconds",
-			Help: "When the key was last rotated successfully (0 = never)."}, key),
-		nextRotation: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "next_rotation_timestamp_seconds",
-			Help: "When the key's schedule next calls for a rotation, computed from the last success; it stays in the past while rotations fail."}, key),
-		keyCreated: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "key_created_timestamp_seconds",
-			Help: "When the current provider key was created (0 = no current key)."}, key),
-		keyLastUsed: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "key_last_used_timestamp_seconds",
-			Help: "When the provider last saw the current key used, as read back after keep-alive (0 = unknown)."}, key),
-		inactivityDeadline: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "key_inactivity_deadline_timestamp_seconds",
-			Help: "When the provider would revoke the current key for inactivity (0 = the provider does not)."}, key),
 		keepalives: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "keepalives_total",
 			Help: "Keep-alive uses of live keys by result."}, []string{"key", "result"}),
-		lastKeepAlive: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "last_keepalive_success_timestamp_seconds",
-			Help: "When the current key was last used successfully by keep-alive or verification (0 = never)."}, key),
 		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "revocations_total",
 			Help: "Revocations of superseded keys by result."}, []string{"key", "result"}),
-		pendingRevocations: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "pending_revocations",
-			Help: "Superseded keys not yet revoked (in grace or failing to revoke)."}, key),
-		revocationDeadline: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "revocation_deadline_timestamp_seconds",
-			Help: "Earliest revocation deadline among the key's pending revocations (0 = none)."}, key),
-		consecutiveFailures: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "key_consecutive_failures",
-			Help: "Rotation attempts failed in a row since the last success."}, key),
 		emergencies: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "emergency_rotations_total",
 			Help: "Rotations started because the current key was found revoked or rejected by the provider."}, key),
 		sinkWrites: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "sink_writes_total",
@@ -80,9 +58,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		orphaned: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "orphaned_keys",
 			Help: "Keys at the provider named with a managed key's prefix that the state does not know, at the last scan."}, []string{"provider"}),
 	}
-	reg.MustRegister(m.rotations, m.rotationDuration, m.lastSuccess, m.nextRotation, m.keyCreated, m.keyLastUsed,
-		m.inactivityDeadline, m.keepalives, m.lastKeepAlive, m.revocations, m.pendingRevocations, m.revocationDeadline,
-		m.consecutiveFailures, m.emergencies, m.sinkWrites, m.providerRequests, m.providerDuration, m.orphaned)
+	m.gauges = newKeyGaugeCollector(ns)
+	reg.MustRegister(m.rotations, m.rotationDuration, m.gauges, m.keepalives, m.revocations, m.emergencies,
+		m.sinkWrites, m.providerRequests, m.providerDuration, m.orphaned)
 	return m
 }
 
@@ -94,10 +72,7 @@ func (m *Metrics) InitKey(key, provider string) {
 		m.revocations.WithLabelValues(key, r)
 	}
 	m.rotationDuration.WithLabelValues(key)
-	for _, g := range []*prometheus.GaugeVec{m.lastSuccess, m.nextRotation, m.keyCreated, m.keyLastUsed,
-		m.inactivityDeadline, m.lastKeepAlive, m.pendingRevocations, m.revocationDeadline, m.consecutiveFailures} {
-		g.WithLabelValues(key)
-	}
+	m.setKey(key, keyGauges{})
 	m.emergencies.WithLabelValues(key)
 }
 
@@ -131,4 +106,90 @@ func result(err error) string {
 		return resultFailure
 	}
 	return resultSuccess
+}
+
+// keyGauges is one key's gauge values, as the engine last exported them.
+type keyGauges struct {
+	lastSuccess, nextRotation, keyCreated, keyLastUsed, inactivityDeadline, lastKeepAlive,
+	pendingRevocations, revocationDeadline, consecutiveFailures float64
+}
+
+// keyGaugeSpecs names and explains the per-key gauges, in keyGauges order.
+var keyGaugeSpecs = []struct {
+	name, help string
+	value      func(*keyGauges) float64
+}{
+	{"last_rotation_success_timestamp_seconds", "When the key was last rotated successfully (0 = never).",
+		func(g *keyGauges) float64 { return g.lastSuccess }},
+	{"next_rotation_timestamp_seconds", "When the key's schedule next calls for a rotation, computed from the last success; it stays in the past while rotations fail.",
+		func(g *keyGauges) float64 { return g.nextRotation }},
+	{"key_created_timestamp_seconds", "When the current provider key was created (0 = no current key).",
+		func(g *keyGauges) float64 { return g.keyCreated }},
+	{"key_last_used_timestamp_seconds", "When the provider last saw the current key used, as read back after keep-alive (0 = unknown).",
+		func(g *keyGauges) float64 { return g.keyLastUsed }},
+	{"key_inactivity_deadline_timestamp_seconds", "When the provider would revoke the current key for inactivity (0 = the provider does not).",
+		func(g *keyGauges) float64 { return g.inactivityDeadline }},
+	{"last_keepalive_success_timestamp_seconds", "When the current key was last used successfully by keep-alive or verification (0 = never).",
+		func(g *keyGauges) float64 { return g.lastKeepAlive }},
+	{"pending_revocations", "Superseded keys not yet revoked (in grace or failing to revoke).",
+		func(g *keyGauges) float64 { return g.pendingRevocations }},
+	{"revocation_deadline_timestamp_seconds", "Earliest revocation deadline among the key's pending revocations (0 = none).",
+		func(g *keyGauges) float64 { return g.revocationDeadline }},
+	{"key_consecutive_failures", "Rotation attempts failed in a row since the last success.",
+		func(g *keyGauges) float64 { return g.consecutiveFailures }},
+}
+
+// keyGaugeCollector serves the per-key gauges from the snapshots at
+// scrape time (a prometheus.Collector of const metrics), instead of
+// keeping nine live series per key.
+type keyGaugeCollector struct {
+	descs []*prometheus.Desc
+	mu    sync.RWMutex
+	keys  map[string]*keyGauges
+}
+
+func newKeyGaugeCollector(ns string) *keyGaugeCollector {
+	c := &keyGaugeCollector{keys: map[string]*keyGauges{}}
+	for _, s := range keyGaugeSpecs {
+		c.descs = append(c.descs, prometheus.NewDesc(prometheus.BuildFQName(ns, "", s.name), s.help, []string{"key"}, nil))
+	}
+	return c
+}
+
+// Describe implements prometheus.Collector.
+func (c *keyGaugeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *keyGaugeCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for key, g := range c.keys {
+		for i, s := range keyGaugeSpecs {
+			ch <- prometheus.MustNewConstMetric(c.descs[i], prometheus.GaugeValue, s.value(g), key)
+		}
+	}
+}
+
+// setKey replaces a key's gauge snapshot.
+func (m *Metrics) setKey(key string, g keyGauges) {
+	m.gauges.mu.Lock()
+	m.gauges.keys[key] = &g
+	m.gauges.mu.Unlock()
+}
+
+// keyGauge returns one exported gauge value of a key (for tests).
+func (m *Metrics) keyGauge(metric, key string) float64 {
+	m.gauges.mu.RLock()
+	defer m.gauges.mu.RUnlock()
+	g := m.gauges.keys[key]
+	for _, s := range keyGaugeSpecs {
+		if g != nil && "rotator_"+s.name == metric {
+			return s.value(g)
+		}
+	}
+	return -1
 }
