@@ -166,16 +166,16 @@ func TestExitCodes(t *testing.T) {
 		code int
 		want string
 	}{
-		"valid config":           {[]string{"--config", e.config, "--check-config"}, exitOK, "OK (2 keys, 2 providers, 1 sinks)"},
-		"example config":         {[]string{"--config", "../../rotator.example.yaml", "--check-config"}, exitOK, "OK"},
-		"bad param":              {[]string{"--config", bad, "--check-config"}, exitConfig, "keys[0].params"},
-		"missing config file":    {[]string{"--config", "/nonexistent.yaml"}, exitConfig, "no such file"},
-		"no config":              {[]string{}, exitConfig, "--config is required"},
-		"--key without run-now":  {[]string{"--config", e.config, "--key", "mail"}, exitConfig, "--key needs --run-now"},
-		"unknown key":            {[]string{"--config", e.config, "--run-now", "--key", "nope"}, exitFailed, "no such key"},
-		"bad log format":         {[]string{"--config", e.config, "--log-format", "xml"}, exitConfig, "--log-format"},
-		"stray argument":         {[]string{"--config", e.config, "now"}, exitConfig, "unexpected argument"},
-		"version":                {[]string{"--version"}, exitOK, "rotator "},
+		"valid config":          {[]string{"--config", e.config, "--check-config"}, exitOK, "OK (2 keys, 2 providers, 1 sinks)"},
+		"example config":        {[]string{"--config", "../../rotator.example.yaml", "--check-config"}, exitOK, "OK"},
+		"bad param":             {[]string{"--config", bad, "--check-config"}, exitConfig, "keys[0].params"},
+		"missing config file":   {[]string{"--config", "/nonexistent.yaml"}, exitConfig, "no such file"},
+		"no config":             {[]string{}, exitConfig, "--config is required"},
+		"--key without run-now": {[]string{"--config", e.config, "--key", "mail"}, exitConfig, "--key needs --run-now"},
+		"unknown key":           {[]string{"--config", e.config, "--run-now", "--key", "nope"}, exitFailed, "no such key"},
+		"bad log format":        {[]string{"--config", e.config, "--log-format", "xml"}, exitConfig, "--log-format"},
+		"stray argument":        {[]string{"--config", e.config, "now"}, exitConfig, "unexpected argument"},
+		"version":               {[]string{"--version"}, exitOK, "rotator "},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
