@@ -77,7 +77,7 @@ func TestHostileProviderResponses(t *testing.T) {
 			if k := field(m, "secret"); m[k] != nil {
 				m[k] = []int{1}
 			}
-		}), want: []string{"create response: invalid JSON", "an id must be a number or a string"}},
+		}), want: []string{"create response: unexpected JSON: not a string or number", "an id must be a number or a string"}},
 		"an empty key": {body: mutate(func(m map[string]any) { m[field(m, "key")] = "" }),
 			want: []string{"create response: ID, Key or Secret missing", "response has no key"}},
 		"an empty secret": {body: mutate(func(m map[string]any) {
