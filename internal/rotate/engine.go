@@ -275,7 +275,7 @@ func (e *Engine) Evaluate(ctx context.Context, name string, mode Mode) (Outcome,
 		if rotate && (mode.Force || !now.Before(st.NextAttemptAt)) && !e.draining.Load() {
 			if reason == ReasonEmergency {
 				r.log.Error("rotating now: the provider no longer accepts the current key", zap.String("cause", st.Emergency))
-				e.m.emergencies.WithLabelValues(r.k.Policy.Name).Inc()
+				e.m.emergencyRotation(r.k.Policy.Name)
 			}
 			if err := e.rotate(ctx, r, &st, reason); err != nil {
 				errs = append(errs, fmt.Errorf("rotate: %w", err))

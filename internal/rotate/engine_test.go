@@ -3,6 +3,7 @@ package rotate
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -119,7 +120,7 @@ func TestFailedRotationIsCounted(t *testing.T) {
 		return providers.Key{}, &providers.Error{Op: "create", Reason: providers.ReasonServer, Status: 500}
 	}
 	h.eval(Mode{})
-	if got := testutil.ToFloat64(h.e.m.rotations.WithLabelValues("mail", "mem", "failure")); got != 1 {
+	if got := h.e.m.rotationCount("mail", "failure"); got != 1 {
 		t.Errorf("failures counted = %v, want 1", got)
 	}
 	if got := h.e.m.keyGauge("rotator_key_consecutive_failures", "mail"); got != 1 {
@@ -263,3 +264,35 @@ func TestBackoffIsCappedAndGrows(t *testing.T) {
 }
 
 var _ = providertest.NewMemory
+
+// TestRotationDurationHistogram: the per-key histogram served at scrape
+// time is cumulative, with count and sum, like a live one.
+func TestRotationDurationHistogram(t *testing.T) {
+	h := newHarness(t, nil)
+	h.e.m.rotationDone("mail", nil, 300*time.Millisecond)
+	h.e.m.rotationDone("mail", errors.New("x"), 45*time.Second)
+	want := `
+# HELP rotator_rotation_duration_seconds Duration of rotation attempts, from create to promote.
+# TYPE rotator_rotation_duration_seconds histogram
+rotator_rotation_duration_seconds_bucket{key="mail",le="0.05"} 0
+rotator_rotation_duration_seconds_bucket{key="mail",le="0.1"} 0
+rotator_rotation_duration_seconds_bucket{key="mail",le="0.25"} 0
+rotator_rotation_duration_seconds_bucket{key="mail",le="0.5"} 1
+rotator_rotation_duration_seconds_bucket{key="mail",le="1"} 1
+rotator_rotation_duration_seconds_bucket{key="mail",le="2.5"} 1
+rotator_rotation_duration_seconds_bucket{key="mail",le="5"} 1
+rotator_rotation_duration_seconds_bucket{key="mail",le="10"} 1
+rotator_rotation_duration_seconds_bucket{key="mail",le="30"} 1
+rotator_rotation_duration_seconds_bucket{key="mail",le="60"} 2
+rotator_rotation_duration_seconds_bucket{key="mail",le="120"} 2
+rotator_rotation_duration_seconds_bucket{key="mail",le="+Inf"} 2
+rotator_rotation_duration_seconds_sum{key="mail"} 45.3
+rotator_rotation_duration_seconds_count{key="mail"} 2
+`
+	if err := testutil.GatherAndCompare(h.reg, strings.NewReader(want), "rotator_rotation_duration_seconds"); err != nil {
+		t.Error(err)
+	}
+	if got := h.e.m.rotationCount("mail", "failure"); got != 1 {
+		t.Errorf("failures = %v, want 1", got)
+	}
+}

@@ -43,7 +43,7 @@ func (e *Engine) keepAliveDue(ctx context.Context, r *keyRunner, st *state.Key, 
 	ctx, cancel := context.WithTimeoutCause(ctx, k.Timeout, fmt.Errorf("keep-alive timeout (%s) reached", k.Timeout))
 	defer cancel()
 	info, err := e.keepAlive(ctx, r, st.Current)
-	e.m.keepalives.WithLabelValues(k.Name, result(err)).Inc()
+	e.m.keepAliveDone(k.Name, err)
 	if err == nil && !info.Active {
 		err = errors.New("the provider reports the current key inactive")
 		st.Emergency = "the provider reports the current key inactive (revoked for inactivity?)"
@@ -101,7 +101,7 @@ func (e *Engine) keepAliveInGrace(ctx context.Context, r *keyRunner, st *state.K
 		if err == nil {
 			_, err = p.Test(ctx, rt.ID, cred)
 		}
-		e.m.keepalives.WithLabelValues(k.Name, result(err)).Inc()
+		e.m.keepAliveDone(k.Name, err)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("key %s in grace: %w", rt.ID, err))
 			r.log.Warn("keep-alive of a key in grace failed", zap.String("old_key_id", rt.ID), zap.Error(err))

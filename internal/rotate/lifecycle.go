@@ -30,8 +30,7 @@ func (e *Engine) rotate(ctx context.Context, r *keyRunner, st *state.Key, reason
 	defer cancel()
 	start := e.clock.Now()
 	defer func() {
-		e.m.rotations.WithLabelValues(k.Name, k.Provider, result(err)).Inc()
-		e.m.rotationDuration.WithLabelValues(k.Name).Observe(e.clock.Since(start).Seconds())
+		e.m.rotationDone(k.Name, err, e.clock.Since(start))
 		if err != nil {
 			e.rotationFailed(r, st, err)
 		}
@@ -273,8 +272,7 @@ func (e *Engine) resume(ctx context.Context, r *keyRunner, st *state.Key) (done 
 		}
 	}
 	err = e.finish(ctx, r, st, cred)
-	e.m.rotations.WithLabelValues(k.Name, k.Provider, result(err)).Inc()
-	e.m.rotationDuration.WithLabelValues(k.Name).Observe(e.clock.Since(start).Seconds())
+	e.m.rotationDone(k.Name, err, e.clock.Since(start))
 	return err == nil, err
 }
 

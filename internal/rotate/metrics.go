@@ -15,12 +15,10 @@ type Metrics struct {
 	// gauges serves the per-key gauges at scrape time from one small
 	// snapshot per key: at 10,000 keys, 90,000 live gauge series would
 	// cost ~40 MiB and most of the start-up time.
-	gauges           *keyGaugeCollector
-	rotations        *prometheus.CounterVec
-	rotationDuration *prometheus.HistogramVec
-	keepalives       *prometheus.CounterVec
-	revocations      *prometheus.CounterVec
-	emergencies      *prometheus.CounterVec
+	gauges *keyGaugeCollector
+	// counters serves the per-key counters and duration histogram the same
+	// way, from atomics.
+	counters         *keyCounterCollector
 	sinkWrites       *prometheus.CounterVec
 	providerRequests *prometheus.CounterVec
 	providerDuration *prometheus.HistogramVec
@@ -36,19 +34,7 @@ const (
 // NewMetrics creates and registers the series on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	const ns = "rotator"
-	key := []string{"key"}
 	m := &Metrics{
-		rotations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "rotations_total",
-			Help: "Rotation attempts by key, provider and result (success, failure)."}, []string{"key", "provider", "result"}),
-		rotationDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "rotation_duration_seconds",
-			Help:    "Duration of rotation attempts, from create to promote.",
-			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}}, key),
-		keepalives: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "keepalives_total",
-			Help: "Keep-alive uses of live keys by result."}, []string{"key", "result"}),
-		revocations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "revocations_total",
-			Help: "Revocations of superseded keys by result."}, []string{"key", "result"}),
-		emergencies: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "emergency_rotations_total",
-			Help: "Rotations started because the current key was found revoked or rejected by the provider."}, key),
 		sinkWrites: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "sink_writes_total",
 			Help: "Writes of rotated credentials to sinks by result."}, []string{"sink", "result"}),
 		providerRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "provider_requests_total",
@@ -59,21 +45,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Keys at the provider named with a managed key's prefix that the state does not know, at the last scan."}, []string{"provider"}),
 	}
 	m.gauges = newKeyGaugeCollector(ns)
-	reg.MustRegister(m.rotations, m.rotationDuration, m.gauges, m.keepalives, m.revocations, m.emergencies,
-		m.sinkWrites, m.providerRequests, m.providerDuration, m.orphaned)
+	m.counters = newKeyCounterCollector(ns)
+	reg.MustRegister(m.gauges, m.counters, m.sinkWrites, m.providerRequests, m.providerDuration, m.orphaned)
 	return m
 }
 
 // InitKey creates every series of a key at zero.
 func (m *Metrics) InitKey(key, provider string) {
-	for _, r := range []string{resultSuccess, resultFailure} {
-		m.rotations.WithLabelValues(key, provider, r)
-		m.keepalives.WithLabelValues(key, r)
-		m.revocations.WithLabelValues(key, r)
-	}
-	m.rotationDuration.WithLabelValues(key)
+	m.counters.add(key, provider)
 	m.setKey(key, keyGauges{})
-	m.emergencies.WithLabelValues(key)
 }
 
 // InitSink creates a sink's series at zero.

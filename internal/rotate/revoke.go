@@ -30,7 +30,7 @@ func (e *Engine) revokeDue(ctx context.Context, r *keyRunner, st *state.Key, ign
 			continue
 		}
 		err := e.revokeOne(ctx, r, rt)
-		e.m.revocations.WithLabelValues(k.Name, result(err)).Inc()
+		e.m.revocationDone(k.Name, err)
 		if err != nil {
 			rt.Attempts++
 			rt.NextAttemptAt = now.Add(e.backoff(rt.Attempts))
