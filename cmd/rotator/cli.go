@@ -120,6 +120,13 @@ func (c *cli) parse(args []string) (*options, error) {
 }
 
 func (c *cli) run(args []string) int {
+	if os.Getenv("GOGC") == "" {
+		// The daemon is idle almost all the time: a smaller heap headroom
+		// than Go's default (100%) costs a little GC work during a burst and
+		// saves ~45% of resident memory at 10,000 keys
+		// (docs/performance.md). GOGC in the environment still wins.
+		debug.SetGCPercent(25)
+	}
 	o, err := c.parse(args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
