@@ -32,10 +32,5 @@ var yamlLinePrefix = regexp.MustCompile(`^(yaml: )?(unmarshal errors:\n\s*)?`)
 
 // cleanYAMLError strips yaml.v3's "yaml: unmarshal errors:" preamble.
 func cleanYAMLError(err error) error {
-	var te interface{ Error() string }
-	if errors.As(err, &te) {
-		msg := yamlLinePrefix.ReplaceAllString(err.Error(), "")
-		return errors.New(strings.TrimSpace(msg))
-	}
-	return err
+	return errors.New(strings.TrimSpace(yamlLinePrefix.ReplaceAllString(err.Error(), "")))
 }

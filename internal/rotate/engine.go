@@ -415,6 +415,3 @@ func (e *Engine) failpoint(point string) {
 		e.o.Failpoint(point)
 	}
 }
-
-// Keys returns the managed keys' names in configuration order.
-func (e *Engine) Keys() []string { return append([]string(nil), e.order...) }

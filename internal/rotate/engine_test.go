@@ -12,8 +12,8 @@ import (
 
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
-	"github.com/rotator-dev/rotator/internal/providers/providertest"
 	"github.com/rotator-dev/rotator/internal/sinks"
+	"github.com/rotator-dev/rotator/internal/state"
 )
 
 // TestDryRunCallsNothingMutating replaces every mutating call with one that
@@ -204,8 +204,6 @@ func TestOrphansAreCountedAndPruned(t *testing.T) {
 func TestPolicyChain(t *testing.T) {
 	sched, _ := config.ParseSchedule("@every 24h")
 	key := config.Key{Name: "k", Schedule: sched}
-	cur := &stateKey{}
-	_ = cur
 	tests := map[string]struct {
 		in     Input
 		reason Reason
@@ -215,7 +213,7 @@ func TestPolicyChain(t *testing.T) {
 		"rotate when the schedule is due": {Input{Key: key, State: withCurrent(t0.Add(-25 * time.Hour)), Now: t0},
 			ReasonScheduleDue, true},
 		"do not rotate before the schedule": {Input{Key: key, State: withCurrent(t0.Add(-time.Hour)), Now: t0}, "", false},
-		"rotate at once in an emergency": {Input{Key: key, State: func() stateKey {
+		"rotate at once in an emergency": {Input{Key: key, State: func() state.Key {
 			s := withCurrent(t0)
 			s.Emergency = "revoked"
 			return s
@@ -262,8 +260,6 @@ func TestBackoffIsCappedAndGrows(t *testing.T) {
 		t.Errorf("backoff not capped: %s", d)
 	}
 }
-
-var _ = providertest.NewMemory
 
 // TestRotationDurationHistogram: the per-key histogram served at scrape
 // time is cumulative, with count and sum, like a live one.

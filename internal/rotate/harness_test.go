@@ -256,8 +256,6 @@ func (h *harness) sinkOf(i int) sinks.Secret {
 	return s
 }
 
-type stateKey = state.Key
-
 func withCurrent(created time.Time) state.Key {
 	return state.Key{Name: "k", Current: &state.ProviderKey{ID: "1", CreatedAt: created}, LastSuccessAt: created}
 }

@@ -99,10 +99,3 @@ func (s *scheduler) next(ctx context.Context) (string, bool) {
 		}
 	}
 }
-
-// len is the number of scheduled jobs.
-func (s *scheduler) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.h)
-}

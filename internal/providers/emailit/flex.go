@@ -27,24 +27,31 @@ func (e flexError) Error() string { return string(e) }
 type flexID string
 
 func (f *flexID) UnmarshalJSON(b []byte) error {
+	s, n, err := stringOrNumber(b, "an id must be a number or a string")
+	if n != nil {
+		s = normalizeNumber(*n)
+	}
+	*f = flexID(strings.TrimSpace(s))
+	return err
+}
+
+// stringOrNumber decodes null, a JSON string or a JSON number; n is set
+// for a number. msg is the error for anything else (it never quotes the
+// value).
+func stringOrNumber(b []byte, msg string) (s string, n *json.Number, err error) {
 	b = bytes.TrimSpace(b)
 	switch {
 	case string(b) == "null":
-		*f = ""
+		return "", nil, nil
 	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*f = flexID(strings.TrimSpace(s))
-	default:
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return flexError("an id must be a number or a string")
-		}
-		*f = flexID(normalizeNumber(n))
+		err = json.Unmarshal(b, &s)
+		return s, nil, err
 	}
-	return nil
+	var num json.Number
+	if err := json.Unmarshal(b, &num); err != nil {
+		return "", nil, flexError(msg)
+	}
+	return "", &num, nil
 }
 
 // normalizeNumber writes an integral number without exponent or fraction
@@ -65,24 +72,12 @@ func normalizeNumber(n json.Number) string {
 type flexString string
 
 func (f *flexString) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case string(b) == "null":
-		*f = ""
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*f = flexString(s)
-	default:
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return flexError("expected a string or a number")
-		}
-		*f = flexString(n.String())
+	s, n, err := stringOrNumber(b, "expected a string or a number")
+	if n != nil {
+		s = n.String()
 	}
-	return nil
+	*f = flexString(s)
+	return err
 }
 
 // flexBool is a boolean given as true/false, 0/1, or a string of either
