@@ -23,12 +23,13 @@ func (e *Engine) revokeDue(ctx context.Context, r *keyRunner, st *state.Key, ign
 	now := e.clock.Now()
 	var errs []error
 	keep := st.Retiring[:0:0]
-	revoked := 0
+	revoked, attempted := 0, 0
 	for _, rt := range st.Retiring {
 		if now.Before(rt.RevokeAfter) || (!ignoreBackoff && now.Before(rt.NextAttemptAt)) {
 			keep = append(keep, rt)
 			continue
 		}
+		attempted++
 		err := e.revokeOne(ctx, r, rt)
 		e.m.revocationDone(k.Name, err)
 		if err != nil {
@@ -44,6 +45,9 @@ func (e *Engine) revokeDue(ctx context.Context, r *keyRunner, st *state.Key, ign
 		revoked++
 		r.log.Info("old key revoked", zap.String("old_key_id", rt.ID), zap.String("old_key_name", rt.Name),
 			zap.Duration("overdue_by", now.Sub(rt.RevokeAfter)))
+	}
+	if attempted == 0 {
+		return 0, nil // nothing was due: no state write
 	}
 	st.Retiring = keep
 	if err := e.put(st); err != nil {
