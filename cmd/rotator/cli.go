@@ -212,6 +212,11 @@ func (c *cli) run(args []string) int {
 		Metrics: metrics, Clock: c.clock, MaxConcurrent: cfg.MaxConcurrent, ShutdownTimeout: cfg.ShutdownTimeout,
 		OrphanScanInterval: cfg.OrphanScanInterval, Failpoint: failpointFromEnv(logger),
 		RetryBase: durationFromEnv(logger, "ROTATOR_TEST_RETRY_BASE"), RetryMax: durationFromEnv(logger, "ROTATOR_TEST_RETRY_MAX"),
+		// When the engine goes idle the heap's free pages go back to the
+		// operating system at once: Go's background scavenger returns them
+		// a little at a time, waking the idle daemon about ten times a
+		// second for minutes after start-up or a burst (docs/performance.md).
+		OnIdle: debug.FreeOSMemory,
 	})
 	if err != nil {
 		logger.Error("cannot start the engine", zap.Error(err))

@@ -103,7 +103,19 @@ type Options struct {
 	// before the rotation gives up on it (default 3): some providers need a
 	// moment before a new key works.
 	VerifyAttempts int
+	// OnIdle, when set, is called by Serve each time it goes idle after
+	// doing work: no job is running and the next event is at least
+	// IdleAfter away (the start-up pass over every key is the first such
+	// time). The daemon returns free memory to the operating system there,
+	// so that an idle daemon holds only its live data.
+	OnIdle func()
 }
+
+// IdleAfter is how far away the next event must be for Serve to call
+// Options.OnIdle.
+// Returning memory costs one garbage collection, so the pause must be
+// long enough to be worth it.
+const IdleAfter = 10 * time.Second
 
 func (o *Options) validate() error {
 	var errs []error

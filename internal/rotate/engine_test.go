@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -290,5 +291,42 @@ rotator_rotation_duration_seconds_count{key="mail"} 2
 	}
 	if got := h.e.m.rotationCount("mail", "failure"); got != 1 {
 		t.Errorf("failures = %v, want 1", got)
+	}
+}
+
+// TestServeCallsOnIdleWhenWorkIsDone: the daemon returns memory to the
+// operating system once the start-up pass is over and after each later
+// spell of work, never while a job runs (the scheduler's tests pin the
+// exact rule).
+func TestServeCallsOnIdleWhenWorkIsDone(t *testing.T) {
+	var idles atomic.Int64
+	h := newHarness(t, func(k *config.Key) { k.KeepAlive = 0 })
+	h.onIdle = func() { idles.Add(1) }
+	create := h.prov.CreateFunc
+	h.prov.CreateFunc = func(ctx context.Context, name string, params map[string]string) (providers.Key, error) {
+		if idles.Load() != 0 {
+			t.Error("OnIdle was called while a job ran")
+		}
+		return create(ctx, name, params)
+	}
+	h.restart() // with onIdle set
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- h.e.Serve(ctx) }()
+
+	waitFor(t, func() bool { return idles.Load() == 1 }, "OnIdle after the start-up pass")
+	if h.prov.Calls("create") != 1 {
+		t.Fatalf("creates %d, want 1", h.prov.Calls("create"))
+	}
+	// The orphan scan at +1m is work: idle again afterwards.
+	if err := h.clock.BlockUntilContext(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Minute)
+	waitFor(t, func() bool { return idles.Load() == 2 }, "OnIdle after the orphan scan")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -42,6 +42,8 @@ type harness struct {
 	// crashAt makes the engine panic at that failpoint (a simulated kill).
 	crashAt string
 	errs    []error
+	// onIdle becomes Options.OnIdle.
+	onIdle func()
 }
 
 type crash struct{ point string }
@@ -89,7 +91,7 @@ func (h *harness) start() {
 	e, err := New(Options{
 		Keys: []*Managed{m}, Providers: map[string]providers.Provider{"mem": &h.prov.Provider},
 		Store: h.store, Logger: zap.New(h.core), Metrics: NewMetrics(h.reg), Clock: h.clock,
-		RetryBase: 30 * time.Second, RetryMax: 10 * time.Minute,
+		RetryBase: 30 * time.Second, RetryMax: 10 * time.Minute, OnIdle: h.onIdle,
 		Failpoint: func(p string) {
 			if p == h.crashAt {
 				panic(crash{p})

@@ -43,6 +43,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 	jobCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJobs()
 	sched := newScheduler(e.clock)
+	sched.onIdle, sched.idleAfter = e.o.OnIdle, IdleAfter
 	now := e.clock.Now()
 	for _, name := range e.order {
 		sched.at("key/"+name, now)
@@ -91,7 +92,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 			en.next = e.clock.Now().Add(e.o.RetryBase) // kept if the job panics
 			en.job.Run()
 			if ctx.Err() == nil {
-				sched.at(job, en.next)
+				sched.done(job, en.next)
 			}
 		}()
 	}

@@ -17,6 +17,15 @@ type scheduler struct {
 	h     jobHeap
 	idx   map[string]*item
 	wake  chan struct{}
+	// running counts the jobs next handed out and done has not taken back;
+	// worked says a job was handed out since onIdle was last called.
+	running int
+	worked  bool
+	// onIdle, when set, is called (without the lock) when next is about to
+	// sleep for at least idleAfter (or for good) with no job running, once
+	// per spell of work.
+	onIdle    func()
+	idleAfter time.Duration
 }
 
 type item struct {
@@ -47,6 +56,22 @@ func newScheduler(clock clockwork.Clock) *scheduler {
 // at sets (or moves) the job's due time.
 func (s *scheduler) at(job string, t time.Time) {
 	s.mu.Lock()
+	s.setLocked(job, t)
+	s.mu.Unlock()
+	s.poke()
+}
+
+// done takes back a job that next handed out and schedules it at t, in
+// one step: next never sees the job neither running nor scheduled.
+func (s *scheduler) done(job string, t time.Time) {
+	s.mu.Lock()
+	s.running--
+	s.setLocked(job, t)
+	s.mu.Unlock()
+	s.poke()
+}
+
+func (s *scheduler) setLocked(job string, t time.Time) {
 	if it, ok := s.idx[job]; ok {
 		it.at = t
 		heap.Fix(&s.h, it.index)
@@ -55,7 +80,10 @@ func (s *scheduler) at(job string, t time.Time) {
 		heap.Push(&s.h, it)
 		s.idx[job] = it
 	}
-	s.mu.Unlock()
+}
+
+// poke wakes next to look at the heap again.
+func (s *scheduler) poke() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -63,6 +91,7 @@ func (s *scheduler) at(job string, t time.Time) {
 }
 
 // next blocks until a job is due and removes it; false when ctx is done.
+// The caller runs the job and hands it back with done.
 func (s *scheduler) next(ctx context.Context) (string, bool) {
 	for {
 		s.mu.Lock()
@@ -72,13 +101,22 @@ func (s *scheduler) next(ctx context.Context) (string, bool) {
 			if d := it.at.Sub(s.clock.Now()); d <= 0 {
 				heap.Pop(&s.h)
 				delete(s.idx, it.job)
+				s.running++
+				s.worked = true
 				s.mu.Unlock()
 				return it.job, true
 			} else {
 				wait = d
 			}
 		}
+		idle := s.onIdle != nil && s.worked && s.running == 0 && (wait < 0 || wait >= s.idleAfter)
+		if idle {
+			s.worked = false
+		}
 		s.mu.Unlock()
+		if idle {
+			s.onIdle()
+		}
 		var timer clockwork.Timer
 		var fire <-chan time.Time
 		if wait >= 0 {
