@@ -23,9 +23,10 @@ type burstResult struct {
 	// Engine is the wall time of a forced RunOnce over every key (grace 0:
 	// create, verify, write, read back, promote, revoke, keep-alive).
 	Engine time.Duration
-	// NoVerify is the same pass with the provider's Test answered without a
-	// round trip (so neither the verify step nor keep-alive reach the
-	// server): what the ratio would be without that safety step.
+	// NoVerify is the same pass with the provider's Verify and Test
+	// answered without a round trip (so neither the verify step nor
+	// keep-alive reach the server): what the ratio would be without that
+	// safety step.
 	NoVerify time.Duration
 	// Floor is create + one sink write + revoke per key, called directly at
 	// the same concurrency against the same server.
@@ -40,7 +41,8 @@ func (r burstResult) ratioNoVerify() float64 { return r.NoVerify.Seconds() / r.F
 
 // runBurst measures one cell: a world with n keys that were all rotated
 // once (the seed, at zero latency), then, at the given latency, a forced
-// RunOnce over all keys, the same with Test answered locally, and the floor.
+// RunOnce over all keys, the same with Verify and Test answered locally, and
+// the floor.
 func runBurst(ctx context.Context, provider string, n int, latency time.Duration, concurrency int, noVerify bool) (burstResult, error) {
 	res := burstResult{Provider: provider, Keys: n, Latency: latency, Concurrency: concurrency}
 	w, err := newWorld(worldOptions{Provider: provider, Keys: n, MaxConcurrent: concurrency, RateLimit: 1e6})
@@ -138,13 +140,18 @@ func floorOne(ctx context.Context, k *rotate.Managed) error {
 	return k.Provider.Revoke(ctx, key.ID)
 }
 
-// localTest answers Test without a round trip: the bench's stand-in for an
-// engine without the verify step.
+// localTest answers Test and Verify without a round trip: the bench's
+// stand-in for an engine without the verify step (and without keep-alive's
+// requests).
 type localTest struct{ providers.Provider }
+
+var _ providers.Verifier = localTest{}
 
 func (l localTest) Test(_ context.Context, id string, _ providers.Credential) (providers.KeyInfo, error) {
 	return providers.KeyInfo{ID: id, Active: true, LastUsedAt: time.Now()}, nil
 }
+
+func (l localTest) Verify(context.Context, string, providers.Credential) error { return nil }
 
 func perKey(before, after map[string]int, n int) map[string]float64 {
 	out := map[string]float64{}

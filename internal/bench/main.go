@@ -32,7 +32,7 @@ func main() {
 		burstSpec   = flag.String("burst", "0ms:100,1000;20ms:100,1000;100ms:100", "burst cells: latency:keys,keys;latency:keys... (10,000 keys: add 0ms:10000, ~6 more minutes)")
 		providersF  = flag.String("providers", "smtpd,emailit", "providers for the burst: smtpd, emailit")
 		concurrency = flag.Int("concurrency", 4, "max_concurrent of the engine and of the floor")
-		noVerify    = flag.Bool("noverify", true, "also time the burst with Test answered locally (no verify or keep-alive round trips)")
+		noVerify    = flag.Bool("noverify", true, "also time the burst with Verify and Test answered locally (no verify or keep-alive round trips)")
 		rlCalls     = flag.Int("ratelimit-calls", 60, "requests made in the rate-limit phase")
 		rlRate      = flag.Float64("ratelimit-rate", 0, "client rate_limit in the rate-limit phase (0 = Emailit's default)")
 		idleKeys    = flag.Int("idle-keys", 10000, "keys managed by the idle daemon")

@@ -32,6 +32,9 @@ type world struct {
 	smtpd    *smtpdtest.Server
 	emailit  *emailittest.Server
 	cfg      *config.Config
+	// wired is set once cfg was passed to wire.Build, which drops its YAML
+	// nodes: the next engine needs the policy loaded again.
+	wired bool
 }
 
 // worldOptions shape the generated policy.
@@ -176,6 +179,14 @@ func (w *world) newEngineWith(wrap func(providers.Provider) providers.Provider) 
 	log := benchLogger()
 	clock := clockwork.NewRealClock()
 	metrics := rotate.NewMetrics(prometheus.NewRegistry())
+	if w.wired {
+		cfg, err := config.LoadFile(w.cfgPath)
+		if err != nil {
+			return nil, fmt.Errorf("load the policy again: %w", err)
+		}
+		w.cfg = cfg
+	}
+	w.wired = true
 	built, err := wire.Build(w.cfg, wire.Deps{Logger: log, Clock: clock, UserAgent: "rotator-bench", Observer: metrics})
 	if err != nil {
 		return nil, err

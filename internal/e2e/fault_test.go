@@ -141,12 +141,18 @@ func TestProviderFaults(t *testing.T) {
 			sw(smtpdPath("POST", `^/oauth/token$`), status(503))}},
 		{name: "login timeout", want: "failed", rules: []target{
 			sw(smtpdPath("POST", `^/oauth/token$`), delay)}},
-		{name: "test (GET /oauth/me, GET key) 503", want: "failed", rules: []target{
+		{name: "keep-alive's test (GET /oauth/me, GET key) 503", want: "failed", rules: []target{
 			sw(smtpdPath("GET", `^/oauth/me$`), status(503)),
 			ew(&rule{method: "GET", path: regexp.MustCompile(`^/v2/api-keys/[^/]+$`)}, status(503))}},
-		{name: "test (GET /oauth/me, GET key) timeout", want: "failed", rules: []target{
+		{name: "keep-alive's test (GET /oauth/me, GET key) timeout", want: "failed", rules: []target{
 			sw(smtpdPath("GET", `^/oauth/me$`), delay),
 			ew(&rule{method: "GET", path: regexp.MustCompile(`^/v2/api-keys/[^/]+$`)}, delay)}},
+		// smtpd verifies a new key with a login (the login rows above);
+		// Emailit with a key list made with the new key.
+		{name: "the new key's verify at Emailit (GET /v2/api-keys with the key) 503", want: "failed", rules: []target{
+			ew(&rule{method: "GET", path: regexp.MustCompile(`^/v2/api-keys/?$`)}, status(503))}},
+		{name: "the new key's verify at Emailit (GET /v2/api-keys with the key) timeout", want: "failed", rules: []target{
+			ew(&rule{method: "GET", path: regexp.MustCompile(`^/v2/api-keys/?$`)}, delay)}},
 		{name: "revoke 500 for longer than the grace period", want: "revocation failed", rules: []target{
 			sw(smtpdRevoke(), status(500)), ew(emailitDelete(), status(500))}},
 		{name: "revoke timeout", want: "revocation failed", rules: []target{

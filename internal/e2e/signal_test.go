@@ -10,7 +10,7 @@ import (
 )
 
 // TestSIGTERMDuringEveryStep holds each provider call in flight (create,
-// the new key's test, revoke, keep-alive's login) and sends SIGTERM while
+// the new key's verify, revoke, keep-alive's login and test) and sends SIGTERM while
 // it is: the daemon lets the step finish, exits 0, and leaves a state that
 // accounts for every key. A second signal exits at once; a step longer
 // than shutdown_timeout is cancelled and resumed at the next start. Then
@@ -26,9 +26,9 @@ func TestSIGTERMDuringEveryStep(t *testing.T) {
 	pr := w.startProbe(t)
 	sp, ep := w.smtpdProxy, w.emailitProxy
 	hold := func(r *rule, d time.Duration) *rule { r.delay = d; return r }
-	get := func() *rule { return &rule{method: "GET", path: regexp.MustCompile(`^/v2/api-keys/[^/]+$`)} }
 	login := func() *rule { return &rule{method: "POST", path: regexp.MustCompile(`^/oauth/token$`)} }
 	me := func() *rule { return &rule{method: "GET", path: regexp.MustCompile(`^/oauth/me$`)} }
+	list := func() *rule { return &rule{method: "GET", path: regexp.MustCompile(`^/v2/api-keys/?$`)} }
 
 	consistent := func(what string) {
 		t.Helper()
@@ -45,7 +45,7 @@ func TestSIGTERMDuringEveryStep(t *testing.T) {
 		exit   int
 	}{
 		{"create in flight", hold(smtpdCreate(), 1500*time.Millisecond), hold(emailitCreate(), 1500*time.Millisecond), 1, 0},
-		{"new key's test in flight", hold(me(), 1500*time.Millisecond), hold(get(), 1500*time.Millisecond), 1, 0},
+		{"keep-alive's test (smtpd) and the new key's verify (Emailit) in flight", hold(me(), 1500*time.Millisecond), hold(list(), 1500*time.Millisecond), 1, 0},
 		{"revoke in flight", hold(smtpdRevoke(), 1500*time.Millisecond), hold(emailitDelete(), 1500*time.Millisecond), 1, 0},
 		{"keep-alive login in flight", hold(login(), 1500*time.Millisecond), nil, 1, 0},
 		{"a step longer than shutdown_timeout (3s)", hold(smtpdCreate(), 8*time.Second), hold(emailitCreate(), 8*time.Second), 1, 0},

@@ -25,7 +25,7 @@ const (
 // Error is a classified provider failure. Its message names the operation
 // and the HTTP status and never includes credential material.
 type Error struct {
-	Op     string // "create", "list", "revoke", "get", "test", "login"
+	Op     string // "create", "list", "revoke", "get", "test", "verify", "login"
 	Reason Reason
 	// Status is the HTTP status, 0 when no response arrived.
 	Status int

@@ -52,9 +52,26 @@ type Provider interface {
 	// provider records activity on it) and then returns the key's metadata as
 	// the provider now reports it. It serves both to verify a new key before
 	// it is promoted and to keep live keys from being revoked for
-	// inactivity. A credential that the provider rejects returns an error
-	// with Reason ReasonAuth.
+	// inactivity (providers that implement Verifier verify new keys with
+	// Verify instead). A credential that the provider rejects returns an
+	// error with Reason ReasonAuth.
 	Test(ctx context.Context, id string, cred Credential) (KeyInfo, error)
+}
+
+// Verifier is implemented by providers that can prove a credential cheaper
+// than Test. The engine verifies a key it has just created with Verify
+// when the provider has it, and with Test otherwise; keep-alive always uses
+// Test.
+type Verifier interface {
+	// Verify proves, with as few round trips as the provider allows (one),
+	// that the provider accepts cred, the credential of key id, right now.
+	// A credential the provider rejects (wrong secret, revoked or inactive
+	// key) returns an error with Reason ReasonAuth; other failures keep
+	// their usual reasons (a 429 or 5xx is retryable). The error carries no
+	// credential material, nor any token obtained with cred. Verify need
+	// not record activity on the key, nor read its metadata: it is meant
+	// for a key created a moment ago.
+	Verify(ctx context.Context, id string, cred Credential) error
 }
 
 // IdleRevoker is implemented by providers that revoke keys left unused for

@@ -125,16 +125,14 @@ func checkCreated(k providers.Key) error {
 	return nil
 }
 
-// verifyCredential tests a new credential at the provider, a few times:
-// some providers need a moment before a new key works.
+// verifyCredential proves a new credential at the provider, a few times:
+// a provider may take a moment to accept a key it has just issued. It uses
+// the provider's Verify (one round trip) when it has one, else Test, whose
+// metadata must then say the key is active.
 func (e *Engine) verifyCredential(ctx context.Context, r *keyRunner, id string, cred providers.Credential) error {
 	var err error
 	for i := 1; i <= e.o.VerifyAttempts; i++ {
-		var info providers.KeyInfo
-		info, err = r.k.Provider.Test(ctx, id, cred)
-		if err == nil && !info.Active {
-			err = &providers.Error{Op: "test", Reason: providers.ReasonAuth, Message: "the provider reports the new key inactive"}
-		}
+		err = verifyOnce(ctx, r.k.Provider, id, cred)
 		if err == nil {
 			return nil
 		}
@@ -149,6 +147,18 @@ func (e *Engine) verifyCredential(ctx context.Context, r *keyRunner, id string, 
 			return errors.Join(err, context.Cause(ctx))
 		case <-e.clock.After(time.Duration(i) * time.Second):
 		}
+	}
+	return err
+}
+
+// verifyOnce is one attempt of verifyCredential.
+func verifyOnce(ctx context.Context, p providers.Provider, id string, cred providers.Credential) error {
+	if v, ok := p.(providers.Verifier); ok {
+		return v.Verify(ctx, id, cred)
+	}
+	info, err := p.Test(ctx, id, cred)
+	if err == nil && !info.Active {
+		err = &providers.Error{Op: "test", Reason: providers.ReasonAuth, Message: "the provider reports the new key inactive"}
 	}
 	return err
 }

@@ -3,12 +3,14 @@ package rotate
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
+	"github.com/rotator-dev/rotator/internal/providers/providertest"
 	"github.com/rotator-dev/rotator/internal/sinks"
 )
 
@@ -366,6 +368,117 @@ func TestNewKeyRejectedIsRevokedBeforeAnySinkSeesIt(t *testing.T) {
 		t.Error("a sink was written with a key the provider rejects")
 	}
 }
+
+// TestNewKeyIsVerifiedWithVerify: a provider with Verify proves each new
+// key with one Verify call (one round trip at the real providers), never
+// with Test, whose metadata reads are for keep-alive.
+func TestNewKeyIsVerifiedWithVerify(t *testing.T) {
+	h := newHarness(t, nil)
+	var verified []string
+	h.prov.VerifyFunc = func(_ context.Context, id string, cred providers.Credential) error {
+		if !h.prov.Valid(cred) {
+			t.Errorf("Verify of key %s got a credential the provider does not know", id)
+		}
+		verified = append(verified, id)
+		return nil
+	}
+	tests := h.prov.Calls("test")
+	out := h.mustEval(Mode{})
+	if !out.Rotated {
+		t.Fatal("no rotation")
+	}
+	first := h.state().Current.ID
+	h.clock.Advance(time.Hour)
+	if out := h.mustEval(Mode{Force: true}); !out.Rotated {
+		t.Fatal("no forced rotation")
+	}
+	second := h.state().Current.ID
+	if want := []string{first, second}; !slices.Equal(verified, want) {
+		t.Errorf("Verify calls for keys %v, want one per new key %v", verified, want)
+	}
+	if got := h.prov.Calls("test") - tests; got != 0 {
+		t.Errorf("Test was called %d times by rotations, want 0 (Verify replaces it)", got)
+	}
+	if h.sinkOf(0)["key_id"] != second {
+		t.Errorf("sink holds %s, want the verified key %s", h.sinkOf(0)["key_id"], second)
+	}
+	h.checkNoSecretLeaked()
+}
+
+// TestNewKeyRejectedAtVerifyIsRevokedBeforeAnySinkSeesIt: Verify's
+// ReasonAuth is retried (a provider may take a moment to accept a new key),
+// then the key is abandoned: revoked, never written to a sink, and the
+// current key is kept.
+func TestNewKeyRejectedAtVerifyIsRevokedBeforeAnySinkSeesIt(t *testing.T) {
+	h := newHarness(t, nil)
+	h.mustEval(Mode{})
+	cur := h.state().Current.ID
+	before, _ := h.targets[0].Current()
+	h.e.o.VerifyAttempts = 2
+	calls := 0
+	h.prov.VerifyFunc = func(context.Context, string, providers.Credential) error {
+		calls++
+		return &providers.Error{Op: "verify", Reason: providers.ReasonAuth, Status: 403, Code: "40102"}
+	}
+	h.prov.TestFunc = func(_ context.Context, id string, _ providers.Credential) (providers.KeyInfo, error) {
+		if id != cur { // the forced pass keeps the current key alive: that is Test's job
+			t.Errorf("Test called on key %s, not the current key %s", id, cur)
+		}
+		return h.prov.Touch(id)
+	}
+	done := make(chan error, 1)
+	go func() { _, err, _ := h.eval(Mode{Force: true}); done <- err }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.clock.BlockUntilContext(ctx, 1); err != nil { // the wait before the second attempt
+		t.Fatal(err)
+	}
+	h.clock.Advance(time.Second)
+	err := <-done
+	if err == nil || !strings.Contains(err.Error(), "rejected by the provider") {
+		t.Fatalf("err = %v, want the rejection reported", err)
+	}
+	if calls != 2 {
+		t.Errorf("Verify called %d times, want 2 (VerifyAttempts)", calls)
+	}
+	if got := h.prov.Active(); !slices.Equal(got, []string{cur}) {
+		t.Errorf("active keys %v, want only the current key %s (the rejected one revoked)", got, cur)
+	}
+	if st := h.state(); st.Current.ID != cur || st.Rotation != nil {
+		t.Errorf("current %s, rotation in flight %v; want %s kept and the rotation abandoned", st.Current.ID, st.Rotation != nil, cur)
+	}
+	if after, _ := h.targets[0].Current(); after["key_id"] != before["key_id"] {
+		t.Errorf("sink went from key %s to %s: a rejected key reached a sink", before["key_id"], after["key_id"])
+	}
+}
+
+// TestVerifyFallsBackToTest: a provider without Verify is verified with
+// Test, and a key Test reports inactive counts as rejected.
+func TestVerifyFallsBackToTest(t *testing.T) {
+	m := providertest.NewMemory(nil)
+	p := testOnly{&m.Provider}
+	if _, ok := providers.Provider(p).(providers.Verifier); ok {
+		t.Fatal("testOnly implements Verifier")
+	}
+	key := m.Create("k")
+	if err := verifyOnce(context.Background(), p, key.ID, key.Credential); err != nil {
+		t.Fatalf("verify of a good key: %v", err)
+	}
+	if got := m.Calls("test"); got != 1 {
+		t.Errorf("Test called %d times, want 1", got)
+	}
+	m.SetActive(key.ID, false)
+	m.TestFunc = func(_ context.Context, id string, _ providers.Credential) (providers.KeyInfo, error) {
+		return m.Get(id)
+	}
+	err := verifyOnce(context.Background(), p, key.ID, key.Credential)
+	if providers.ReasonOf(err) != providers.ReasonAuth {
+		t.Errorf("verify of a key reported inactive: %v, want ReasonAuth", err)
+	}
+}
+
+// testOnly hides the Verify method of the provider it wraps.
+type testOnly struct{ providers.Provider }
 
 func TestEmptyCredentialIsNeverPushed(t *testing.T) {
 	h := newHarness(t, nil)

@@ -23,6 +23,13 @@ func TestContract(t *testing.T) {
 				FailNext:         func(op string, n, status int) { e.srv.FailNext(op, n, status) },
 				Secrets:          func() []string { return e.srv.IssuedSecrets() },
 				CredentialFields: []string{CredentialField},
+				Requests: func() int {
+					n := 0
+					for _, v := range e.srv.Requests() {
+						n += v
+					}
+					return n
+				},
 			})
 		})
 	}

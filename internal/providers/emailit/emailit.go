@@ -55,7 +55,10 @@ type Provider struct {
 	log    *zap.Logger
 }
 
-var _ providers.Provider = (*Provider)(nil)
+var (
+	_ providers.Provider = (*Provider)(nil)
+	_ providers.Verifier = (*Provider)(nil)
+)
 
 // New builds a provider from a parsed Config. It makes no network call.
 func New(cfg Config, deps providers.Deps) (*Provider, error) {
@@ -346,6 +349,29 @@ func (p *Provider) Test(ctx context.Context, id string, cred providers.Credentia
 			Message: "a full-scope key was refused a read"}
 	}
 	return o.info(), nil
+}
+
+// Verify makes the one request Test starts with, with the key itself
+// (GET /v2/api-keys?limit=1), and nothing else. A 2xx proves the key; so
+// does a 403, the answer to a sending- or events-scope key, which may not
+// read: Emailit refuses an unknown or deleted key with 401 before it looks
+// at permissions, so a 403 means the key authenticated. A 401 returns
+// ReasonAuth. Unlike Test, Verify does not read the key's scope, so it
+// cannot tell a full-scope key refused a read (which Test rejects) from a
+// sending key; keep-alive's Test still does.
+func (p *Provider) Verify(ctx context.Context, id string, cred providers.Credential) error {
+	key := cred[CredentialField]
+	if key == "" {
+		return &providers.Error{Op: "verify", Reason: providers.ReasonClient,
+			Err: errors.New("credential has no " + CredentialField)}
+	}
+	resp, err := p.client.Do(ctx, httpapi.Request{Op: "verify", Method: http.MethodGet, Path: keysPath,
+		Query: url.Values{"limit": {"1"}}, Header: httpapi.AuthHeader(httpapi.Bearer(key)), Idempotent: true})
+	if err != nil && (resp == nil || resp.Status != http.StatusForbidden) {
+		return err
+	}
+	p.log.Debug("api key verified", zap.String("key_id", id))
+	return nil
 }
 
 func contains(list []string, s string) bool {

@@ -156,6 +156,57 @@ func TestTestRecordsUse(t *testing.T) {
 	reasonOf(t, e.track(err), providers.ReasonAuth)
 }
 
+// TestVerify: Verify is the one request Test starts with, made with the key
+// itself; a sending key's 403 proves it authenticates, a 401 is rejected.
+func TestVerify(t *testing.T) {
+	e := newEnv(t, emailittest.Config{}, nil)
+	total := func() int {
+		n := 0
+		for _, v := range e.srv.Requests() {
+			n += v
+		}
+		return n
+	}
+	for _, scope := range []string{"full", "sending", "events"} {
+		k, err := e.p.Create(ctx, "rotator-verify-"+scope, map[string]string{"scope": scope})
+		if err != nil {
+			t.Fatal(e.track(err))
+		}
+		before, gets := total(), e.srv.Requests()[emailittest.OpGet]
+		if err := e.p.Verify(ctx, k.ID, k.Credential); err != nil {
+			t.Fatalf("%s key: %v", scope, e.track(err))
+		}
+		if n := total() - before; n != 1 {
+			t.Errorf("%s key: Verify made %d requests, want 1", scope, n)
+		}
+		if e.srv.Requests()[emailittest.OpGet] != gets {
+			t.Errorf("%s key: Verify read the key through the management key", scope)
+		}
+	}
+
+	k, err := e.p.Create(ctx, "rotator-verify-deleted", map[string]string{"scope": "sending"})
+	if err != nil {
+		t.Fatal(e.track(err))
+	}
+	err = e.p.Verify(ctx, k.ID, providers.Credential{"api_key": k.Credential["api_key"] + "x"})
+	reasonOf(t, e.track(err), providers.ReasonAuth)
+	err = e.p.Verify(ctx, k.ID, providers.Credential{"key": "x"})
+	reasonOf(t, e.track(err), providers.ReasonClient)
+	e.srv.DeleteKey(k.ID)
+	err = e.p.Verify(ctx, k.ID, k.Credential)
+	reasonOf(t, e.track(err), providers.ReasonAuth)
+
+	// A 429 or a 5xx is retried, as for Test.
+	k, err = e.p.Create(ctx, "rotator-verify-retried", nil)
+	if err != nil {
+		t.Fatal(e.track(err))
+	}
+	e.srv.FailNext(emailittest.OpList, 1, http.StatusServiceUnavailable)
+	if err := e.p.Verify(ctx, k.ID, k.Credential); err != nil {
+		t.Fatalf("after a 503: %v", e.track(err))
+	}
+}
+
 func TestCreateConflict(t *testing.T) {
 	e := newEnv(t, emailittest.Config{}, nil)
 	earlier := e.srv.CreateKey("rotator-mail-20261123-abc", "sending")

@@ -37,6 +37,9 @@ type Harness struct {
 	// Credential fields the provider's Key.Credential must have (smtpd: key,
 	// secret; Emailit: api_key).
 	CredentialFields []string
+	// Requests, when set, returns how many requests the test server has
+	// received so far; the suite then checks that Verify is one round trip.
+	Requests func() int
 }
 
 // Run runs the provider contract against h.
@@ -177,6 +180,68 @@ func Run(t *testing.T, h Harness) {
 				t.Fatalf("%s did not return after its context was cancelled", op)
 			}
 		}
+	})
+
+	t.Run("verify", func(t *testing.T) {
+		p := h.NewProvider(t)
+		v, ok := p.(providers.Verifier)
+		if !ok {
+			t.Skip("the provider does not implement providers.Verifier")
+		}
+		key, err := p.Create(ctx, uniqueName("contract-verify-"), h.Params)
+		require.NoError(t, err)
+		var before int
+		if h.Requests != nil {
+			before = h.Requests()
+		}
+		require.NoError(t, v.Verify(ctx, key.ID, key.Credential), "a fresh key verifies")
+		if h.Requests != nil {
+			require.Equal(t, 1, h.Requests()-before, "Verify is one round trip")
+		}
+		// The same key again: Verify holds no state that would hide a
+		// change (smtpd: no cached token).
+		require.NoError(t, v.Verify(ctx, key.ID, key.Credential), "a key verifies twice")
+
+		noCredential := func(t *testing.T, err error, creds ...providers.Credential) {
+			t.Helper()
+			noSecret(t, err)
+			for _, c := range creds {
+				for f, val := range c {
+					require.NotContains(t, err.Error(), val, "the error carries credential field %s", f)
+				}
+			}
+		}
+		// A wrong secret: smtpd's right key with a wrong secret, Emailit's
+		// key with a character added.
+		bad := providers.Credential{}
+		for k, val := range key.Credential {
+			bad[k] = val
+		}
+		if sec, has := bad["secret"]; has {
+			bad["secret"] = sec + "x"
+		} else {
+			for k, val := range bad {
+				bad[k] = val + "x"
+			}
+		}
+		err = v.Verify(ctx, key.ID, bad)
+		require.Error(t, err, "a wrong secret fails Verify")
+		require.Equal(t, providers.ReasonAuth, providers.ReasonOf(err), "a wrong secret is ReasonAuth: %v", err)
+		noCredential(t, err, key.Credential, bad)
+
+		require.NoError(t, p.Revoke(ctx, key.ID))
+		err = v.Verify(ctx, key.ID, key.Credential)
+		require.Error(t, err, "a revoked key fails Verify")
+		require.Equal(t, providers.ReasonAuth, providers.ReasonOf(err), "a revoked key is ReasonAuth: %v", err)
+		noCredential(t, err, key.Credential)
+
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		err = v.Verify(cctx, key.ID, key.Credential)
+		require.Error(t, err)
+		require.True(t, errors.Is(err, context.Canceled) || providers.ReasonOf(err) == providers.ReasonTimeout,
+			"a cancelled Verify reports the cancellation: %v", err)
+		noCredential(t, err, key.Credential)
 	})
 
 	t.Run("no secret in any error", func(t *testing.T) {

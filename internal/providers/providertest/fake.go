@@ -26,9 +26,16 @@ type Provider struct {
 	ListFunc           func(ctx context.Context, prefix string) ([]providers.KeyInfo, error)
 	RevokeFunc         func(ctx context.Context, id string) error
 	TestFunc           func(ctx context.Context, id string, cred providers.Credential) (providers.KeyInfo, error)
+	// VerifyFunc answers Verify; when nil, Verify is TestFunc, with a key
+	// reported inactive counted as rejected (ReasonAuth), which is what the
+	// engine made of Test before providers had Verify.
+	VerifyFunc func(ctx context.Context, id string, cred providers.Credential) error
 }
 
-var _ providers.Provider = (*Provider)(nil)
+var (
+	_ providers.Provider = (*Provider)(nil)
+	_ providers.Verifier = (*Provider)(nil)
+)
 
 func (p *Provider) Type() string {
 	if p.TypeFunc == nil {
@@ -54,6 +61,16 @@ func (p *Provider) List(ctx context.Context, prefix string) ([]providers.KeyInfo
 func (p *Provider) Revoke(ctx context.Context, id string) error { return p.RevokeFunc(ctx, id) }
 func (p *Provider) Test(ctx context.Context, id string, cred providers.Credential) (providers.KeyInfo, error) {
 	return p.TestFunc(ctx, id, cred)
+}
+func (p *Provider) Verify(ctx context.Context, id string, cred providers.Credential) error {
+	if p.VerifyFunc != nil {
+		return p.VerifyFunc(ctx, id, cred)
+	}
+	info, err := p.TestFunc(ctx, id, cred)
+	if err == nil && !info.Active {
+		err = &providers.Error{Op: "verify", Reason: providers.ReasonAuth, Message: "the provider reports the key inactive"}
+	}
+	return err
 }
 
 // Memory is an in-memory key store behind a Provider: keys are created with

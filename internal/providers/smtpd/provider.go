@@ -11,7 +11,7 @@
 // smtpd.dev revokes keys unused for 90 days. Test logs in with the key's
 // own key:secret (which smtpd records as a use), makes one cheap read with
 // the resulting token, and reads last_accessed_at_utc back through the
-// management login.
+// management login. Verify, for a key just created, is the login alone.
 package smtpd
 
 import (
@@ -52,6 +52,7 @@ type Provider struct {
 var (
 	_ providers.Provider    = (*Provider)(nil)
 	_ providers.IdleRevoker = (*Provider)(nil)
+	_ providers.Verifier    = (*Provider)(nil)
 )
 
 // New builds the provider; it makes no network call.
@@ -248,6 +249,24 @@ func (p *Provider) Test(ctx context.Context, id string, cred providers.Credentia
 		return providers.KeyInfo{}, err
 	}
 	return p.Get(ctx, id)
+}
+
+// Verify logs in with the key's own key:secret (the password grant) and
+// nothing else: smtpd.dev refuses the login (403, code 40102) for a wrong
+// secret and for a revoked or inactive key, so a token proves the key
+// works. The token is dropped at once: it is not the management token, is
+// never cached, logged or returned, and expires on its own. A refused login
+// returns ReasonAuth.
+func (p *Provider) Verify(ctx context.Context, id string, cred providers.Credential) error {
+	key, secret := cred["key"], cred["secret"]
+	if key == "" || secret == "" {
+		return &providers.Error{Op: "verify", Reason: providers.ReasonClient, Message: "credential needs key and secret"}
+	}
+	if _, err := p.login(ctx, "verify", key, secret); err != nil {
+		return err
+	}
+	p.log.Debug("api key verified", zap.String("key_id", id))
+	return nil
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)

@@ -29,6 +29,13 @@ func TestContract(t *testing.T) {
 		FailNext:         func(op string, n, status int) { cur.srv.FailNext(op, n, status) },
 		Secrets:          func() []string { return cur.srv.IssuedSecrets() },
 		CredentialFields: []string{"key", "secret"},
+		Requests: func() int {
+			n := 0
+			for _, v := range cur.srv.Requests() {
+				n += v
+			}
+			return n
+		},
 	})
 }
 
@@ -62,6 +69,55 @@ func TestLifecycle(t *testing.T) {
 	_, err = e.p.Test(ctx, key.ID, key.Credential)
 	require.Equal(t, providers.ReasonAuth, providers.ReasonOf(err))
 	e.requireNoSecrets(t, err)
+}
+
+// TestVerify: Verify is the key's login alone, its token is thrown away
+// (the management token stays cached and in use), and smtpd refuses the
+// login of a wrong secret, a revoked key and a key revoked for inactivity.
+func TestVerify(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	key, err := e.p.Create(ctx, "rotator-mail-20261101T090000Z-ab12", sendOnly)
+	require.NoError(t, err)
+	before := e.srv.Requests()
+	e.clock.Advance(time.Minute)
+	require.NoError(t, e.p.Verify(ctx, key.ID, key.Credential))
+	after := e.srv.Requests()
+	require.Equal(t, before[smtpdtest.OpLogin]+1, after[smtpdtest.OpLogin], "one login with key:secret")
+	delete(before, smtpdtest.OpLogin)
+	delete(after, smtpdtest.OpLogin)
+	require.Equal(t, before, after, "and no other request")
+
+	// The key's token did not replace the management token: a management
+	// call works (a key's token would get 403) without logging in again.
+	logins := e.srv.Requests()[smtpdtest.OpLogin]
+	info, err := e.p.Get(ctx, key.ID)
+	require.NoError(t, err)
+	require.True(t, info.Active)
+	require.Equal(t, logins, e.srv.Requests()[smtpdtest.OpLogin], "the cached management token was used")
+
+	wrong := providers.Credential{"key": key.Credential["key"], "secret": key.Credential["secret"] + "x"}
+	errWrong := e.p.Verify(ctx, key.ID, wrong)
+	require.Equal(t, providers.ReasonAuth, providers.ReasonOf(errWrong), "%v", errWrong)
+	var pe *providers.Error
+	require.ErrorAs(t, errWrong, &pe)
+	require.Equal(t, "40102", pe.Code, "smtpd's wrong-login code")
+
+	err = e.p.Verify(ctx, key.ID, providers.Credential{"key": key.Credential["key"]})
+	require.Equal(t, providers.ReasonClient, providers.ReasonOf(err), "no secret: not sent")
+
+	idle, err := e.p.Create(ctx, "rotator-idle-20261101T090000Z-cd34", sendOnly)
+	require.NoError(t, err)
+	require.NoError(t, e.p.Revoke(ctx, key.ID))
+	errRevoked := e.p.Verify(ctx, key.ID, key.Credential)
+	require.Equal(t, providers.ReasonAuth, providers.ReasonOf(errRevoked), "%v", errRevoked)
+
+	e.clock.Advance(smtpd.IdleRevocation)
+	errIdle := e.p.Verify(ctx, idle.ID, idle.Credential)
+	require.Equal(t, providers.ReasonAuth, providers.ReasonOf(errIdle), "a key revoked for inactivity: %v", errIdle)
+	got, err := e.p.Get(ctx, idle.ID)
+	require.NoError(t, err)
+	require.False(t, got.Active)
+	e.requireNoSecrets(t, errWrong, errRevoked, errIdle)
 }
 
 func TestListFiltersByPrefix(t *testing.T) {
