@@ -50,7 +50,7 @@ func (c *cli) daemon(ctx context.Context, cfg *config.Config, engine *rotate.Eng
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(rotate.Status(cfg.Keys, records))
+		_ = json.NewEncoder(w).Encode(engine.Status(records))
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -70,7 +70,7 @@ func (c *cli) daemon(ctx context.Context, cfg *config.Config, engine *rotate.Eng
 		return exitFailed
 	}
 	ready.Store(true)
-	if err := sdnotify.Ready(fmt.Sprintf("managing %d keys", len(cfg.Keys))); err != nil {
+	if err := sdnotify.Ready(fmt.Sprintf("managing %d keys", engine.Len())); err != nil {
 		logger.Warn("cannot notify systemd", zap.Error(err))
 	}
 	go func() {

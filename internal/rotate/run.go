@@ -51,23 +51,10 @@ func (e *Engine) Serve(ctx context.Context) error {
 	for name := range e.o.Providers {
 		sched.at("orphans/"+name, now.Add(time.Minute))
 	}
-	// One wrapped job per key and provider, built once, so that cron's
-	// SkipIfStillRunning really guards each: a job never overlaps itself.
-	chain := cron.NewChain(cron.Recover(cronLogger{e.log}), cron.SkipIfStillRunning(cronLogger{e.log}))
-	type entry struct {
-		job  cron.Job
-		next time.Time // written by the job, read after it returns
-	}
-	entries := map[string]*entry{}
-	for _, name := range e.order {
-		entries["key/"+name] = &entry{}
-	}
-	for name := range e.o.Providers {
-		entries["orphans/"+name] = &entry{}
-	}
-	for name, en := range entries {
-		en.job = chain.Then(cron.FuncJob(func() { en.next = e.runJob(jobCtx, name) }))
-	}
+	// A job never overlaps itself: the scheduler hands it out once and has
+	// it back only when it returned (done). cron's Recover turns a panic in
+	// a job into an error log; the job then runs again after RetryBase.
+	chain := cron.NewChain(cron.Recover(cronLogger{e.log}))
 	sem := make(chan struct{}, e.o.MaxConcurrent)
 	var wg sync.WaitGroup
 	e.log.Info("daemon started", zap.Int("keys", len(e.order)), zap.Int("max_concurrent", e.o.MaxConcurrent))
@@ -88,11 +75,10 @@ func (e *Engine) Serve(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			en := entries[job]
-			en.next = e.clock.Now().Add(e.o.RetryBase) // kept if the job panics
-			en.job.Run()
+			next := e.clock.Now().Add(e.o.RetryBase) // kept if the job panics
+			chain.Then(cron.FuncJob(func() { next = e.runJob(jobCtx, job) })).Run()
 			if ctx.Err() == nil {
-				sched.done(job, en.next)
+				sched.done(job, next)
 			}
 		}()
 	}

@@ -41,13 +41,27 @@ type PendingRevocation struct {
 // Status builds the rows for the configured keys and any key the state
 // still remembers but the configuration no longer has.
 func Status(keys []config.Key, records []state.Key) []StatusRow {
+	return status(len(keys), func(i int) *config.Key { return &keys[i] }, records)
+}
+
+// Status is the table of every managed key's state, from the policies the
+// engine holds (the daemon drops the loaded configuration's copy).
+func (e *Engine) Status(records []state.Key) []StatusRow {
+	return status(len(e.order), func(i int) *config.Key { return &e.keys[e.order[i]].k.Policy }, records)
+}
+
+// Len is the number of managed keys.
+func (e *Engine) Len() int { return len(e.order) }
+
+func status(n int, key func(i int) *config.Key, records []state.Key) []StatusRow {
 	byName := map[string]state.Key{}
 	for _, r := range records {
 		byName[r.Name] = r
 	}
 	var rows []StatusRow
 	seen := map[string]bool{}
-	for _, k := range keys {
+	for i := 0; i < n; i++ {
+		k := key(i)
 		seen[k.Name] = true
 		st, ok := byName[k.Name]
 		if !ok {
@@ -55,7 +69,7 @@ func Status(keys []config.Key, records []state.Key) []StatusRow {
 		}
 		row := statusRow(st)
 		row.Provider, row.Managed, row.Paused = k.Provider, true, k.Paused
-		row.NextRotation = NextRotation(k, st)
+		row.NextRotation = NextRotation(*k, st)
 		rows = append(rows, row)
 	}
 	for _, r := range records {
