@@ -251,12 +251,14 @@ func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
 		errs = append(errs, top.Errorf("keys", "at least one key must be configured"))
 	}
 	seen := map[string]string{}
+	in := newInterner()
+	c.Keys = make([]Key, 0, len(rc.Keys))
 	for i, rk := range rc.Keys {
 		var kn *yaml.Node
 		if keysNode != nil && i < len(keysNode.Content) {
 			kn = keysNode.Content[i]
 		}
-		k, err := buildKey(rk, i, kn, defaults, providerType, sinkType, baseDir)
+		k, err := buildKey(rk, i, kn, defaults, providerType, sinkType, baseDir, in)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -339,11 +341,11 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 	return s, nil
 }
 
-func buildKey(rk rawKey, i int, n *yaml.Node, defaults policy, providerType, sinkType map[string]string, baseDir string) (Key, error) {
+func buildKey(rk rawKey, i int, n *yaml.Node, defaults policy, providerType, sinkType map[string]string, baseDir string, in *interner) (Key, error) {
 	path := fmt.Sprintf("keys[%d]", i)
 	sec := Section{Path: path, Node: n, BaseDir: baseDir}
 	var errs []error
-	k := Key{Name: rk.Name, Provider: rk.Provider, Params: rk.Params, Paused: rk.Paused, Path: path}
+	k := Key{Name: rk.Name, Provider: rk.Provider, Params: in.paramsOf(rk.Params), Paused: rk.Paused, Path: path}
 	if n != nil {
 		k.Line = n.Line
 	}
@@ -365,7 +367,7 @@ func buildKey(rk rawKey, i int, n *yaml.Node, defaults policy, providerType, sin
 	}
 	k.ScheduleSpec, k.Grace, k.KeepAlive, k.Jitter, k.Timeout = p.schedule, p.grace, p.keepalive, p.jitter, p.timeout
 	k.NamePrefix, k.PruneOrphans = p.prefix, p.prune
-	if s, err := ParseSchedule(p.schedule); err == nil {
+	if s, err := in.schedule(p.schedule); err == nil {
 		k.Schedule = s
 	}
 	if len(rk.Sinks) == 0 {
@@ -463,19 +465,32 @@ func childNode(m *yaml.Node, key string) *yaml.Node {
 }
 
 // expandEnv replaces ${VAR} in every scalar value; $$ is a literal $. An
-// unset variable is an error naming the field.
+// unset variable is an error naming the field (path joined with the
+// field's path below n).
 func expandEnv(n *yaml.Node, path string) error {
+	if fe := expandEnvBelow(n); fe != nil {
+		fe.Path = under(path, fe.Path)
+		return fe
+	}
+	return nil
+}
+
+// expandEnvBelow is expandEnv with the error's path relative to n; it
+// builds no path unless a variable is missing.
+func expandEnvBelow(n *yaml.Node) *FieldError {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			if err := expandEnv(n.Content[i+1], join(path, n.Content[i].Value)); err != nil {
-				return err
+			if fe := expandEnvBelow(n.Content[i+1]); fe != nil {
+				fe.Path = under(n.Content[i].Value, fe.Path)
+				return fe
 			}
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			if err := expandEnv(c, fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
+			if fe := expandEnvBelow(c); fe != nil {
+				fe.Path = under(fmt.Sprintf("[%d]", i), fe.Path)
+				return fe
 			}
 		}
 	case yaml.ScalarNode:
@@ -495,7 +510,7 @@ func expandEnv(n *yaml.Node, path string) error {
 			return v
 		})
 		if missing != "" {
-			return &FieldError{Path: path, Line: n.Line, Err: fmt.Errorf("environment variable %s is not set", missing)}
+			return &FieldError{Line: n.Line, Err: fmt.Errorf("environment variable %s is not set", missing)}
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -203,4 +204,31 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("accepted a config without keys: %q", in)
 		}
 	})
+}
+
+// TestEqualParamsAndSchedulesAreShared: a large fleet holds one copy of
+// each distinct params map and schedule (docs/performance.md), and keys
+// with different values never share.
+func TestEqualParamsAndSchedulesAreShared(t *testing.T) {
+	cfg, err := Load(strings.NewReader(`
+providers:
+  p: {type: smtpd}
+sinks:
+  s: {type: file}
+keys:
+  - {name: a, provider: p, params: {role: standard, x: "1"}, schedule: "@daily", sinks: [{sink: s}]}
+  - {name: b, provider: p, params: {x: "1", role: standard}, schedule: "@daily", sinks: [{sink: s}]}
+  - {name: c, provider: p, params: {role: standard, x: "2"}, schedule: "@weekly", sinks: [{sink: s}]}
+`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ptr := func(m map[string]string) uintptr { return reflect.ValueOf(m).Pointer() }
+	a, b, c := cfg.Keys[0], cfg.Keys[1], cfg.Keys[2]
+	if ptr(a.Params) != ptr(b.Params) || a.Schedule != b.Schedule {
+		t.Error("equal params or schedules are not shared")
+	}
+	if ptr(a.Params) == ptr(c.Params) || c.Params["x"] != "2" || a.Schedule == c.Schedule {
+		t.Errorf("different params or schedules are shared: %v", c.Params)
+	}
 }
