@@ -194,6 +194,9 @@ type pendingPut struct {
 // errLead tells a waiting Put to commit the pending batch itself.
 var errLead = errors.New("lead the next commit")
 
+// fillPercent is how full bbolt fills the pages it splits.
+const fillPercent = 0.9
+
 // commit writes every pending Put (the caller's among them) in one
 // transaction and tells each its result. Puts that arrived meanwhile are
 // committed by the first of them, so that no caller commits for others
@@ -205,6 +208,10 @@ func (s *Store) commit() {
 	s.mu.Unlock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketKeys)
+		// Records are rewritten in place far more often than keys are
+		// added, so split pages are filled to 90% instead of bbolt's 50%:
+		// the file (and its mapped pages) is ~40% smaller.
+		b.FillPercent = fillPercent
 		for _, p := range batch {
 			if err := b.Put(p.name, p.value); err != nil {
 				return err
