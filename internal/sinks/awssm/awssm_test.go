@@ -416,6 +416,7 @@ func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
 		{"{sink: aws}", "keys[0].sinks[0].secret_id"},
 		{"{sink: aws, secret_id: 'bad name!'}", "not a valid secret name"},
+		{"{sink: aws, secret_id: " + strings.Repeat("a", 513) + "}", "not a valid secret name"},
 		{"{sink: aws, secret_id: 'arn:aws:s3:::bucket'}", "not a Secrets Manager ARN"},
 		{"{sink: aws, secret_id: 'arn:aws:secretsmanager:us-east-1:1:secret:x-abcdef', create: true}", "keys[0].sinks[0].create"},
 		{"{sink: aws, secret_id: x, kms_key_id: k}", "keys[0].sinks[0].kms_key_id"},
@@ -424,6 +425,8 @@ func TestConfigErrors(t *testing.T) {
 		_, err := s.Bind(section(t, "keys[0].sinks[0]", tc.src))
 		require.ErrorContains(t, err, tc.want, tc.src)
 	}
+	_, err := s.Bind(section(t, "keys[0].sinks[0]", "{sink: aws, secret_id: "+strings.Repeat("a", 512)+"}"))
+	require.NoError(t, err, "a 512-character name is valid")
 }
 
 func TestNewNeedsRegion(t *testing.T) {

@@ -37,7 +37,12 @@ type TargetConfig struct {
 // call.
 func ParseConfig(sec config.Section) (Config, error) { return awsapi.ParseConfig(sec) }
 
-var secretNameRE = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+// secretNameRE checks a secret name's characters; its length (1-512) is
+// checked apart: a counted repetition of 512 compiles to 512 instructions,
+// 6 ms and 390 KB at every start of the binary.
+var secretNameRE = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`)
+
+func validSecretName(s string) bool { return len(s) <= 512 && secretNameRE.MatchString(s) }
 
 func parseTarget(sec config.Section) (TargetConfig, error) {
 	var tc TargetConfig
@@ -50,7 +55,7 @@ func parseTarget(sec config.Section) (TargetConfig, error) {
 		return TargetConfig{}, sec.Errorf("secret_id", "required: the secret's name or ARN")
 	case isARN && !strings.Contains(tc.SecretID, ":secretsmanager:"):
 		return TargetConfig{}, sec.Errorf("secret_id", "%q is not a Secrets Manager ARN", tc.SecretID)
-	case !isARN && !secretNameRE.MatchString(tc.SecretID):
+	case !isARN && !validSecretName(tc.SecretID):
 		return TargetConfig{}, sec.Errorf("secret_id", "%q is not a valid secret name (1-512 of letters, digits and /_+=.@-)", tc.SecretID)
 	case tc.Create && isARN:
 		return TargetConfig{}, sec.Errorf("create", "a secret can only be created by name, not by ARN")
