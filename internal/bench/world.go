@@ -35,6 +35,8 @@ type world struct {
 	// wired is set once cfg was passed to wire.Build, which drops its YAML
 	// nodes: the next engine needs the policy loaded again.
 	wired bool
+	// onIdle becomes the engine's Options.OnIdle.
+	onIdle func()
 }
 
 // worldOptions shape the generated policy.
@@ -205,7 +207,7 @@ func (w *world) newEngineWith(wrap func(providers.Provider) providers.Provider) 
 	}
 	e, err := rotate.New(rotate.Options{Keys: built.Keys, Providers: built.Providers, Sinks: built.Sinks, Store: store,
 		Logger: log, Metrics: metrics, Clock: clock, MaxConcurrent: w.cfg.MaxConcurrent,
-		ShutdownTimeout: w.cfg.ShutdownTimeout, OrphanScanInterval: w.cfg.OrphanScanInterval})
+		ShutdownTimeout: w.cfg.ShutdownTimeout, OrphanScanInterval: w.cfg.OrphanScanInterval, OnIdle: w.onIdle})
 	if err != nil {
 		store.Close()
 		return nil, err
