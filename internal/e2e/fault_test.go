@@ -160,9 +160,14 @@ func TestProviderFaults(t *testing.T) {
 		{name: "429 storm with Retry-After on every call", want: "failed", rules: []target{
 			sw(smtpdAny(), func(r *rule) { r.status, r.retryAfter = 429, 1 }),
 			ew(emailitAny(), func(r *rule) { r.status, r.retryAfter = 429, 1 })}},
-		{name: "slow provider: the rotation timeout (4s) cuts the rotation short", want: "rotation timeout (4s) reached", rules: []target{
-			sw(smtpdAny(), func(r *rule) { r.delay = 1200 * time.Millisecond }),
-			ew(emailitAny(), func(r *rule) { r.delay = 1200 * time.Millisecond })}},
+		// A rotation makes two round trips (create, verify), which a slow
+		// provider alone cannot stretch past 4 s within the 1.5 s request
+		// timeout; here the verify also fails (503) and is retried.
+		{name: "slow provider whose verify fails: the rotation timeout (4s) cuts the rotation short", want: "rotation timeout (4s) reached", rules: []target{
+			sw(smtpdPath("POST", `^/oauth/token$`), func(r *rule) { r.delay, r.status = 1400*time.Millisecond, 503 }),
+			sw(smtpdAny(), func(r *rule) { r.delay = 1400 * time.Millisecond }),
+			ew(&rule{method: "GET", path: regexp.MustCompile(`^/v2/api-keys/?$`)}, func(r *rule) { r.delay, r.status = 1400*time.Millisecond, 503 }),
+			ew(emailitAny(), func(r *rule) { r.delay = 1400 * time.Millisecond })}},
 	}
 	hold := 4 * time.Second // longer than the schedule and the grace period
 	for _, f := range faults {
