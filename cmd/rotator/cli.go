@@ -238,7 +238,7 @@ func (c *cli) run(args []string) int {
 	if o.runNow {
 		return c.runNow(ctx, engine, logger, o)
 	}
-	return c.daemon(ctx, cfg, engine, store, reg, logger, o.demo)
+	return c.daemon(ctx, cfg, engine, store, reg, metrics, logger, o.demo)
 }
 
 func (c *cli) runNow(ctx context.Context, engine *rotate.Engine, logger *zap.Logger, o *options) int {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
 	"github.com/rotator-dev/rotator/internal/config"
@@ -23,7 +22,7 @@ import (
 // daemon serves /metrics, /healthz, /readyz and /status, runs the start-up
 // checks, tells systemd it is ready, and runs the engine until ctx ends.
 func (c *cli) daemon(ctx context.Context, cfg *config.Config, engine *rotate.Engine, store *state.Store,
-	reg *prometheus.Registry, logger *zap.Logger, demo bool) int {
+	reg *prometheus.Registry, metrics *rotate.Metrics, logger *zap.Logger, demo bool) int {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		logger.Error("cannot listen", zap.String("listen", cfg.Listen), zap.Error(err))
@@ -34,7 +33,7 @@ func (c *cli) daemon(ctx context.Context, cfg *config.Config, engine *rotate.Eng
 	}
 	var ready atomic.Bool
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("/metrics", metrics.Handler(reg))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !ready.Load() {

@@ -47,23 +47,33 @@ func (c *keyCounters) observe(seconds float64) {
 // keyCounterCollector serves every key's counters and histogram.
 type keyCounterCollector struct {
 	rotations, keepalives, revocations, emergencies, duration *prometheus.Desc
+	// names and helps of the families above, for Metrics.Handler.
+	names, helps counterFamilies
+	off          *atomic.Bool
 
 	mu   sync.RWMutex
 	keys map[string]*keyCounters
 }
 
-func newKeyCounterCollector(ns string) *keyCounterCollector {
+type counterFamilies struct{ rotations, keepalives, revocations, emergencies, duration string }
+
+func newKeyCounterCollector(ns string, off *atomic.Bool) *keyCounterCollector {
+	names := counterFamilies{ns + "_rotations_total", ns + "_keepalives_total", ns + "_revocations_total",
+		ns + "_emergency_rotations_total", ns + "_rotation_duration_seconds"}
+	helps := counterFamilies{
+		"Rotation attempts by key, provider and result (success, failure).",
+		"Keep-alive uses of live keys by result.",
+		"Revocations of superseded keys by result.",
+		"Rotations started because the current key was found revoked or rejected by the provider.",
+		"Duration of rotation attempts, from create to promote.",
+	}
 	return &keyCounterCollector{
-		rotations: prometheus.NewDesc(ns+"_rotations_total",
-			"Rotation attempts by key, provider and result (success, failure).", []string{"key", "provider", "result"}, nil),
-		keepalives: prometheus.NewDesc(ns+"_keepalives_total",
-			"Keep-alive uses of live keys by result.", []string{"key", "result"}, nil),
-		revocations: prometheus.NewDesc(ns+"_revocations_total",
-			"Revocations of superseded keys by result.", []string{"key", "result"}, nil),
-		emergencies: prometheus.NewDesc(ns+"_emergency_rotations_total",
-			"Rotations started because the current key was found revoked or rejected by the provider.", []string{"key"}, nil),
-		duration: prometheus.NewDesc(ns+"_rotation_duration_seconds",
-			"Duration of rotation attempts, from create to promote.", []string{"key"}, nil),
+		rotations:   prometheus.NewDesc(names.rotations, helps.rotations, []string{"key", "provider", "result"}, nil),
+		keepalives:  prometheus.NewDesc(names.keepalives, helps.keepalives, []string{"key", "result"}, nil),
+		revocations: prometheus.NewDesc(names.revocations, helps.revocations, []string{"key", "result"}, nil),
+		emergencies: prometheus.NewDesc(names.emergencies, helps.emergencies, []string{"key"}, nil),
+		duration:    prometheus.NewDesc(names.duration, helps.duration, []string{"key"}, nil),
+		names:       names, helps: helps, off: off,
 		keys: map[string]*keyCounters{},
 	}
 }
@@ -77,6 +87,9 @@ func (c *keyCounterCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *keyCounterCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.off.Load() {
+		return
+	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	counter := func(d *prometheus.Desc, v *atomic.Uint64, labels ...string) {

@@ -2,6 +2,7 @@ package rotate
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,9 @@ type Metrics struct {
 	providerRequests *prometheus.CounterVec
 	providerDuration *prometheus.HistogramVec
 	orphaned         *prometheus.GaugeVec
+	// streamed is set by Handler: the per-key families are then written
+	// by it, and the per-key collectors emit nothing.
+	streamed atomic.Bool
 }
 
 // Result label values.
@@ -44,8 +48,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		orphaned: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "orphaned_keys",
 			Help: "Keys at the provider named with a managed key's prefix that the state does not know, at the last scan."}, []string{"provider"}),
 	}
-	m.gauges = newKeyGaugeCollector(ns)
-	m.counters = newKeyCounterCollector(ns)
+	m.gauges = newKeyGaugeCollector(ns, &m.streamed)
+	m.counters = newKeyCounterCollector(ns, &m.streamed)
 	reg.MustRegister(m.gauges, m.counters, m.sinkWrites, m.providerRequests, m.providerDuration, m.orphaned)
 	return m
 }
@@ -124,14 +128,18 @@ var keyGaugeSpecs = []struct {
 // keeping nine live series per key.
 type keyGaugeCollector struct {
 	descs []*prometheus.Desc
+	names []string // full names, in keyGaugeSpecs order
+	off   *atomic.Bool
 	mu    sync.RWMutex
 	keys  map[string]*keyGauges
 }
 
-func newKeyGaugeCollector(ns string) *keyGaugeCollector {
-	c := &keyGaugeCollector{keys: map[string]*keyGauges{}}
+func newKeyGaugeCollector(ns string, off *atomic.Bool) *keyGaugeCollector {
+	c := &keyGaugeCollector{keys: map[string]*keyGauges{}, off: off}
 	for _, s := range keyGaugeSpecs {
-		c.descs = append(c.descs, prometheus.NewDesc(prometheus.BuildFQName(ns, "", s.name), s.help, []string{"key"}, nil))
+		name := prometheus.BuildFQName(ns, "", s.name)
+		c.names = append(c.names, name)
+		c.descs = append(c.descs, prometheus.NewDesc(name, s.help, []string{"key"}, nil))
 	}
 	return c
 }
@@ -145,6 +153,9 @@ func (c *keyGaugeCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *keyGaugeCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.off.Load() {
+		return
+	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for key, g := range c.keys {
