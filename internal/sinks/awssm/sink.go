@@ -79,7 +79,7 @@ func (s *Sink) Bind(target config.Section) (sinks.Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{sink: s, cfg: tc, log: s.log.With(zap.String("secret_id", tc.SecretID))}
+	t := &Target{sink: s, cfg: tc}
 	s.mu.Lock()
 	s.targets = append(s.targets, t)
 	s.mu.Unlock()

@@ -139,6 +139,7 @@ func TestPerFieldMapping(t *testing.T) {
 	var fe *config.FieldError
 	require.True(t, errors.As(err, &fe))
 	require.Equal(t, "keys[0].sinks[0].parameters", fe.Path)
+	require.Positive(t, fe.Line, "the error names the line of parameters")
 	require.ErrorContains(t, err, `field "created_at" is not mapped`)
 	require.NotContains(t, err.Error(), "secret-2")
 	// A mapped field the credential lacks.

@@ -77,8 +77,7 @@ func (s *Sink) Bind(target config.Section) (sinks.Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{sink: s, cfg: tc, section: target}
-	t.log = s.log.With(zap.String("parameter", t.describe()))
+	t := &Target{sink: s, cfg: tc, paramsField: *target.Field("parameters", nil)}
 	s.mu.Lock()
 	s.targets = append(s.targets, t)
 	s.mu.Unlock()

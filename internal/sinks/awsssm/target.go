@@ -23,10 +23,22 @@ const maxNames = 10
 
 // Target is the parameter(s) one key is written to.
 type Target struct {
-	sink    *Sink
-	cfg     TargetConfig
-	section config.Section
-	log     *zap.Logger
+	sink *Sink
+	cfg  TargetConfig
+	// paramsField locates the target's parameters field for CheckFields'
+	// errors; the YAML node itself is not kept (the wiring drops the
+	// policy's nodes once every target is bound).
+	paramsField config.FieldError
+}
+
+// log is the sink's logger with the target's parameter(s), built per line
+// rather than kept per target (a child logger costs ~1 KiB).
+func (t *Target) log() *zap.Logger { return t.sink.log.With(zap.String("parameter", t.describe())) }
+
+func (t *Target) paramsErrorf(format string, args ...any) error {
+	fe := t.paramsField
+	fe.Err = fmt.Errorf(format, args...)
+	return &fe
 }
 
 var _ sinks.Target = (*Target)(nil)
@@ -66,7 +78,7 @@ func (t *Target) CheckFields(fields []string) error {
 	for _, f := range fields {
 		have[f] = true
 		if _, ok := t.cfg.Parameters[f]; !ok {
-			return t.section.Errorf("parameters", "field %q is not mapped to a parameter (with parameters, every field must be)", f)
+			return t.paramsErrorf("field %q is not mapped to a parameter (with parameters, every field must be)", f)
 		}
 	}
 	mapped := make([]string, 0, len(t.cfg.Parameters))
@@ -76,7 +88,7 @@ func (t *Target) CheckFields(fields []string) error {
 	sort.Strings(mapped)
 	for _, f := range mapped {
 		if !have[f] {
-			return t.section.Errorf("parameters", "field %q is mapped to %s but the credential has no such field", f, t.cfg.Parameters[f])
+			return t.paramsErrorf("field %q is mapped to %s but the credential has no such field", f, t.cfg.Parameters[f])
 		}
 	}
 	return nil
@@ -164,7 +176,7 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 		if err != nil {
 			return "", t.fail("put parameter", name, err, w.Data)
 		}
-		t.log.Debug("wrote parameter", zap.String("name", name), zap.Int64("version", out.Version))
+		t.log().Debug("wrote parameter", zap.String("name", name), zap.Int64("version", out.Version))
 		versions = append(versions, name+":"+strconv.FormatInt(out.Version, 10))
 	}
 	if t.cfg.Parameter != "" {
