@@ -182,10 +182,11 @@ type Client struct {
 	pausedUntil time.Time
 	// strikes counts consecutive 429s without Retry-After, for backoff.
 	strikes int
-	// minRate is the floor of the learned rate; learnedAt is when a 429
-	// last lowered it (see learn).
-	minRate   float64
-	learnedAt time.Time
+	// minRate and maxRate bound the learned rate (maxRate is the
+	// configured one); learnedAt is when a 429 last lowered it or a quiet
+	// spell last raised it (see learn, recover).
+	minRate, maxRate float64
+	learnedAt        time.Time
 }
 
 // New builds a client. defaultRate is used when cfg.RateLimit is 0.
@@ -226,6 +227,7 @@ func New(cfg Config, defaultRate float64, deps providers.Deps, decode ErrorDecod
 		decode:       decode,
 		limiter:      rate.NewLimiter(rate.Limit(r), burst),
 		minRate:      r * MinLearnedRate,
+		maxRate:      r,
 	}
 	if c.timeout == 0 {
 		c.timeout = DefaultRequestTimeout
@@ -502,11 +504,15 @@ func (c *Client) pause(retryAfter time.Duration) time.Duration {
 // rate by LearnStep (at most once per second, so one refused burst counts
 // once), down to MinLearnedRate of the configured rate. A rate_limit set
 // exactly at a provider's documented limit thus settles a little under it,
-// where network jitter no longer lands two requests in one window. What
-// was learned holds for the life of the process.
+// where network jitter no longer lands two requests in one window. Each
+// RecoverAfter without a 429 raises the rate again by LearnStep of the
+// configured rate, up to it: a provider's passing slowdown, or another
+// client spending the account's limit for a while, does not slow the
+// daemon for the rest of its life.
 const (
 	LearnStep      = 0.02
 	MinLearnedRate = 0.5
+	RecoverAfter   = 5 * time.Minute
 )
 
 func (c *Client) learn() {
@@ -526,8 +532,23 @@ func (c *Client) learn() {
 	}
 }
 
+// recover raises a learned rate after a quiet spell (see RecoverAfter).
+func (c *Client) recover(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur := float64(c.limiter.Limit())
+	if cur >= c.maxRate || now.Sub(c.learnedAt) < RecoverAfter {
+		return
+	}
+	c.learnedAt = now
+	next := min(cur+c.maxRate*LearnStep, c.maxRate)
+	c.limiter.SetLimitAt(now, rate.Limit(next))
+	c.log.Debug("raised the request rate after a spell without 429", zap.Float64("rate", next))
+}
+
 // Rate is the client's current request rate (requests per second): the
-// configured rate, lowered by each 429 (see LearnStep).
+// configured rate, lowered by each 429 and raised again by each quiet
+// spell (see LearnStep).
 func (c *Client) Rate() float64 { return float64(c.limiter.Limit()) }
 
 // waitTurn waits out a 429 pause, then takes a token from the rate limit.
@@ -547,6 +568,7 @@ func (c *Client) waitTurn(ctx context.Context) error {
 		return err
 	}
 	now := c.clock.Now()
+	c.recover(now)
 	r := c.limiter.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		if err := c.sleep(ctx, d); err != nil {

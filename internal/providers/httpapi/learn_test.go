@@ -40,6 +40,57 @@ func TestRateLearnedFrom429s(t *testing.T) {
 	require.EqualValues(t, 42, e.hits.Load())
 }
 
+// A learned rate climbs back by LearnStep of the configured rate for each
+// RecoverAfter without a 429, up to the configured rate and no further; a
+// 429 meanwhile lowers it again.
+func TestLearnedRateRecovers(t *testing.T) {
+	var refuse atomic.Bool
+	refuse.Store(true)
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		if refuse.Load() {
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	})
+	c := e.client(t, httpapi.Config{RateLimit: 2})
+	ctx := context.Background()
+	create := httpapi.Request{Op: "create", Method: "POST", Path: "/k"}
+	for i := 0; i < 3; i++ {
+		_, err := c.Do(ctx, create)
+		require.Error(t, err)
+		e.clock.Advance(1100 * time.Millisecond)
+	}
+	require.InDelta(t, 2*(1-httpapi.LearnStep)*(1-httpapi.LearnStep)*(1-httpapi.LearnStep), c.Rate(), 1e-9)
+	refuse.Store(false)
+	e.clock.Advance(time.Minute) // past any 429 pause
+	get := httpapi.Request{Op: "get", Method: "GET", Path: "/k", Idempotent: true}
+	_, err := c.Do(ctx, get)
+	require.NoError(t, err)
+	require.Less(t, c.Rate(), 1.9, "no recovery before RecoverAfter")
+
+	low := c.Rate()
+	e.clock.Advance(httpapi.RecoverAfter)
+	_, err = c.Do(ctx, get)
+	require.NoError(t, err)
+	require.InDelta(t, low+2*httpapi.LearnStep, c.Rate(), 1e-9, "one step per quiet spell")
+	e.clock.Advance(time.Second) // the limiter's spacing
+	_, err = c.Do(ctx, get)
+	require.NoError(t, err)
+	require.InDelta(t, low+2*httpapi.LearnStep, c.Rate(), 1e-9, "not two steps in one spell")
+
+	for i := 0; i < 5; i++ {
+		e.clock.Advance(httpapi.RecoverAfter)
+		_, err = c.Do(ctx, get)
+		require.NoError(t, err)
+	}
+	require.Equal(t, 2.0, c.Rate(), "back to the configured rate and no higher")
+
+	refuse.Store(true)
+	e.clock.Advance(time.Second)
+	_, err = c.Do(ctx, create)
+	require.Error(t, err)
+	require.InDelta(t, 2*(1-httpapi.LearnStep), c.Rate(), 1e-9, "a 429 lowers it again")
+}
+
 // After a 429 the burst is one: a provider that counts requests in a
 // sliding window (2 in any second) refuses the third of a burst of 2 and a
 // token half a second later, so after an idle spell two calls at 2/s go
@@ -55,7 +106,7 @@ func TestBurstOfOneAfterA429(t *testing.T) {
 	req := httpapi.Request{Op: "get", Method: "GET", Path: "/k", Idempotent: true}
 	_, err := c.Do(context.Background(), httpapi.Request{Op: "create", Method: "POST", Path: "/k"})
 	require.Error(t, err)
-	e.clock.Advance(time.Hour)
+	e.clock.Advance(2 * time.Minute) // an idle spell, shorter than RecoverAfter
 	require.NoError(t, wait(t, goDo(context.Background(), c, req)).err)
 	second := goDo(context.Background(), c, req)
 	e.clock.BlockUntil(1)
