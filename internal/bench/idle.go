@@ -17,26 +17,20 @@ import (
 	"github.com/rotator-dev/rotator/internal/state"
 )
 
-// runIdle builds the real daemon binary, starts it on a policy of n keys
-// whose state says every key was rotated and kept alive just now (so the
-// nearest event is the first orphan scan, a minute after start), and
-// measures: time from exec to /readyz answering 200, time until the
-// start-up evaluation of every key is over (CPU stops moving), resident
-// memory, and CPU time and context switches while idle for idleFor.
-func runIdle(ctx context.Context, out io.Writer, n int, idleFor time.Duration) error {
-	port, err := freePort()
+// runIdle builds the real daemon binary once and, for each key count n,
+// starts it on a policy of n keys whose state says every key was rotated
+// and kept alive just now (so the nearest event is the first orphan scan,
+// a minute after start), and measures: time from exec to /readyz
+// answering 200, time until the start-up evaluation of every key is over
+// (CPU stops moving), resident memory, and CPU time and context switches
+// while idle for idleFor. One table, a column per key count.
+func runIdle(ctx context.Context, out io.Writer, ns []int, idleFor time.Duration) error {
+	dir, err := os.MkdirTemp("", "rotator-bench-bin-")
 	if err != nil {
 		return err
 	}
-	w, err := newWorld(worldOptions{Provider: "smtpd", Keys: n, MaxConcurrent: 4, Listen: fmt.Sprintf("127.0.0.1:%d", port)})
-	if err != nil {
-		return err
-	}
-	defer w.close()
-	if err := seedState(w, n); err != nil {
-		return fmt.Errorf("seed state: %w", err)
-	}
-	bin := filepath.Join(w.dir, "rotator")
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "rotator")
 	// Built as the Dockerfile builds the shipped binary: static, stripped.
 	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/rotator")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -44,9 +38,83 @@ func runIdle(ctx context.Context, out io.Writer, n int, idleFor time.Duration) e
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("go build ./cmd/rotator (run the bench from the module root): %w", err)
 	}
+	var results []idleResult
+	for _, n := range ns {
+		r, err := measureIdle(bin, n, idleFor)
+		if err != nil {
+			return fmt.Errorf("%d keys: %w", n, err)
+		}
+		results = append(results, r)
+	}
+	fmt.Fprintf(out, "## Idle daemon: the real binary (built as the Dockerfile does: CGO_ENABLED=0 go build -trimpath -ldflags=\"-s -w\" ./cmd/rotator), nothing due for a minute\n\n")
+	fmt.Fprint(out, "| figure |")
+	for _, r := range results {
+		fmt.Fprintf(out, " %d keys |", r.keys)
+	}
+	fmt.Fprint(out, " target |\n|---|")
+	for range results {
+		fmt.Fprint(out, "---:|")
+	}
+	fmt.Fprintln(out, "---:|")
+	row := func(figure, target string, cell func(r idleResult) string) {
+		fmt.Fprintf(out, "| %s |", figure)
+		for _, r := range results {
+			fmt.Fprintf(out, " %s |", cell(r))
+		}
+		fmt.Fprintf(out, " %s |\n", target)
+	}
+	row("start-up: exec to /readyz 200", "≤ 300ms (10,000 keys)", func(r idleResult) string { return r.ready.Round(time.Millisecond).String() })
+	row("start-up evaluation of every key done (CPU quiet)", "", func(r idleResult) string { return r.settled.Round(10 * time.Millisecond).String() })
+	row("CPU time used by start-up", "", func(r idleResult) string { return time.Duration(r.startupCPU).Round(time.Millisecond).String() })
+	row("resident memory (VmRSS) idle", "≤ 40 MiB (10,000 keys)", func(r idleResult) string { return bytesIEC(r.rss) })
+	row("of which anonymous (heap, stacks) + file-backed (binary, state file)", "", func(r idleResult) string {
+		return bytesIEC(r.rssAnon) + " + " + bytesIEC(r.rssFile)
+	})
+	row("peak resident memory (VmHWM)", "", func(r idleResult) string { return bytesIEC(r.hwm) })
+	row("resident memory after one /metrics scrape", "", func(r idleResult) string { return bytesIEC(r.rssAfterScrape) })
+	row("/metrics size (uncompressed), time", "", func(r idleResult) string {
+		return bytesIEC(r.metricsBytes) + ", " + r.metricsTook.Round(time.Millisecond).String()
+	})
+	row("threads", "", func(r idleResult) string { return strconv.Itoa(r.threads) })
+	row(fmt.Sprintf("idle CPU over %s", idleFor), "≤ 0.1%", func(r idleResult) string {
+		return fmt.Sprintf("%.4f%% (%s)", r.idleCPU, r.idleCPUTime.Round(time.Microsecond))
+	})
+	row("context switches while idle (all threads)", "nearest event: 1 min", func(r idleResult) string {
+		return fmt.Sprintf("%.2f/s (%d)", r.wakeups, r.switches)
+	})
+	fmt.Fprintln(out)
+	return nil
+}
+
+// idleResult is what measureIdle saw of one daemon.
+type idleResult struct {
+	keys                                       int
+	ready, settled, metricsTook, idleCPUTime   time.Duration
+	startupCPU                                 int64
+	rss, rssAnon, rssFile, hwm, rssAfterScrape int64
+	metricsBytes                               int64
+	threads                                    int
+	idleCPU, wakeups                           float64
+	switches                                   int64
+}
+
+func measureIdle(bin string, n int, idleFor time.Duration) (idleResult, error) {
+	var res idleResult
+	port, err := freePort()
+	if err != nil {
+		return res, err
+	}
+	w, err := newWorld(worldOptions{Provider: "smtpd", Keys: n, MaxConcurrent: 4, Listen: fmt.Sprintf("127.0.0.1:%d", port)})
+	if err != nil {
+		return res, err
+	}
+	defer w.close()
+	if err := seedState(w, n); err != nil {
+		return res, fmt.Errorf("seed state: %w", err)
+	}
 	logf, err := os.Create(filepath.Join(w.dir, "daemon.log"))
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer logf.Close()
 
@@ -54,7 +122,7 @@ func runIdle(ctx context.Context, out io.Writer, n int, idleFor time.Duration) e
 	cmd.Stdout, cmd.Stderr = logf, logf
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return err
+		return res, err
 	}
 	var once sync.Once
 	stop := func() {
@@ -78,7 +146,7 @@ func runIdle(ctx context.Context, out io.Writer, n int, idleFor time.Duration) e
 	var ready time.Duration
 	for {
 		if time.Since(start) > time.Minute {
-			return fmt.Errorf("no 200 from /readyz within a minute (log: %s)", logf.Name())
+			return res, fmt.Errorf("no 200 from /readyz within a minute (log: %s)", logf.Name())
 		}
 		resp, err := client.Get(readyURL)
 		if err == nil {
@@ -99,7 +167,7 @@ func runIdle(ctx context.Context, out io.Writer, n int, idleFor time.Duration) e
 		time.Sleep(100 * time.Millisecond)
 		now, err := cpuNanos(pid)
 		if err != nil {
-			return err
+			return res, err
 		}
 		if now-last < int64(time.Millisecond) {
 			quiet++
@@ -109,7 +177,7 @@ func runIdle(ctx context.Context, out io.Writer, n int, idleFor time.Duration) e
 		}
 		last = now
 		if time.Since(start) > 50*time.Second {
-			return fmt.Errorf("the daemon did not settle within 50s")
+			return res, fmt.Errorf("the daemon did not settle within 50s")
 		}
 	}
 	startupCPU := last
@@ -119,7 +187,7 @@ func runIdle(ctx context.Context, out io.Writer, n int, idleFor time.Duration) e
 	time.Sleep(idleFor)
 	cpu1, err := cpuNanos(pid)
 	if err != nil {
-		return err
+		return res, err
 	}
 	sw1, _ := switches(pid)
 	rss, hwm, threads := procStatus(pid)
@@ -139,24 +207,11 @@ func runIdle(ctx context.Context, out io.Writer, n int, idleFor time.Duration) e
 	rssAfterScrape, _, _ := procStatus(pid)
 	stop()
 
-	idleCPU := float64(cpu1-cpu0) / float64(idleFor.Nanoseconds()) * 100
-	wakeups := float64(sw1-sw0) / idleFor.Seconds()
-	fmt.Fprintf(out, "## Idle daemon: the real binary (built as the Dockerfile does: CGO_ENABLED=0 go build -trimpath -ldflags=\"-s -w\" ./cmd/rotator) with %d keys, nothing due for a minute\n\n", n)
-	fmt.Fprintln(out, "| figure | value | target |")
-	fmt.Fprintln(out, "|---|---:|---:|")
-	fmt.Fprintf(out, "| start-up: exec to /readyz 200 | %s | ≤ 300ms |\n", ready.Round(time.Millisecond))
-	fmt.Fprintf(out, "| start-up evaluation of every key done (CPU quiet) | %s | |\n", settled.Round(10*time.Millisecond))
-	fmt.Fprintf(out, "| CPU time used by start-up | %s | |\n", time.Duration(startupCPU).Round(time.Millisecond))
-	fmt.Fprintf(out, "| resident memory (VmRSS) idle | %s | ≤ 40 MiB |\n", bytesIEC(rss))
-	fmt.Fprintf(out, "| of which anonymous (heap, stacks), file-backed (binary, state file) | %s, %s | |\n", bytesIEC(fields["RssAnon"]), bytesIEC(fields["RssFile"]))
-	fmt.Fprintf(out, "| peak resident memory (VmHWM) | %s | |\n", bytesIEC(hwm))
-	fmt.Fprintf(out, "| resident memory after one /metrics scrape | %s | |\n", bytesIEC(rssAfterScrape))
-	fmt.Fprintf(out, "| /metrics size, time | %s, %s | |\n", bytesIEC(metricsBytes), metricsTook.Round(time.Millisecond))
-	fmt.Fprintf(out, "| threads | %d | |\n", threads)
-	fmt.Fprintf(out, "| idle CPU over %s | %.4f%% of a core (%s) | ≤ 0.1%% |\n", idleFor, idleCPU, time.Duration(cpu1-cpu0).Round(time.Microsecond))
-	fmt.Fprintf(out, "| context switches while idle (all threads) | %.2f/s (%d in %s) | nearest event: 1 min |\n", wakeups, sw1-sw0, idleFor)
-	fmt.Fprintln(out)
-	return nil
+	return idleResult{keys: n, ready: ready, settled: settled, startupCPU: startupCPU,
+		rss: rss, rssAnon: fields["RssAnon"], rssFile: fields["RssFile"], hwm: hwm, rssAfterScrape: rssAfterScrape,
+		metricsBytes: metricsBytes, metricsTook: metricsTook, threads: threads,
+		idleCPU: float64(cpu1-cpu0) / float64(idleFor.Nanoseconds()) * 100, idleCPUTime: time.Duration(cpu1 - cpu0),
+		wakeups: float64(sw1-sw0) / idleFor.Seconds(), switches: sw1 - sw0}, nil
 }
 
 // seedState writes a record per key saying it was rotated and kept alive

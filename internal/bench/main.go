@@ -35,7 +35,7 @@ func main() {
 		noVerify    = flag.Bool("noverify", true, "also time the burst with Verify and Test answered locally (no verify or keep-alive round trips)")
 		rlCalls     = flag.Int("ratelimit-calls", 60, "requests made in the rate-limit phase")
 		rlRate      = flag.Float64("ratelimit-rate", 0, "client rate_limit in the rate-limit phase (0 = Emailit's default)")
-		idleKeys    = flag.Int("idle-keys", 10000, "keys managed by the idle daemon")
+		idleKeys    = flag.String("idle-keys", "100,1000,10000", "key counts of the idle daemon, each started on its own")
 		idleFor     = flag.Duration("idle-for", 20*time.Second, "how long the idle daemon is watched")
 		stateKeys   = flag.Int("state-keys", 20, "keys in the state phase")
 		stateRounds = flag.Int("state-rotations", 100, "rotations per key in the state phase")
@@ -111,17 +111,23 @@ func main() {
 			fail("state", err)
 		}
 	}
+	idleCounts, err := keyCounts(*idleKeys)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: -idle-keys: %v\n", err)
+		os.Exit(2)
+	}
 	if want["heap"] {
 		path := *heapProfile
 		if path == "" {
 			path = "rotator-heap.pprof"
 		}
-		if err := runHeap(out, *idleKeys, path); err != nil {
+		// The largest idle key count: the profile is for the footprint target.
+		if err := runHeap(out, idleCounts[len(idleCounts)-1], path); err != nil {
 			fail("heap", err)
 		}
 	}
 	if want["idle"] {
-		if err := runIdle(ctx, out, *idleKeys, *idleFor); err != nil {
+		if err := runIdle(ctx, out, idleCounts, *idleFor); err != nil {
 			fail("idle", err)
 		}
 	}
@@ -179,4 +185,17 @@ func round(d time.Duration) time.Duration {
 		return d.Round(10 * time.Millisecond)
 	}
 	return d.Round(100 * time.Microsecond)
+}
+
+// keyCounts parses "100,1000,10000".
+func keyCounts(list string) ([]int, error) {
+	var out []int
+	for _, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a key count", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
