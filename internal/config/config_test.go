@@ -219,6 +219,8 @@ keys:
   - {name: a, provider: p, params: {role: standard, x: "1"}, schedule: "@daily", sinks: [{sink: s}]}
   - {name: b, provider: p, params: {x: "1", role: standard}, schedule: "@daily", sinks: [{sink: s}]}
   - {name: c, provider: p, params: {role: standard, x: "2"}, schedule: "@weekly", sinks: [{sink: s}]}
+  - {name: d, provider: p, params: {a: "x\0b\0y"}, sinks: [{sink: s}]}
+  - {name: e, provider: p, params: {a: "x", b: "y"}, sinks: [{sink: s}]}
 `), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -230,5 +232,8 @@ keys:
 	}
 	if ptr(a.Params) == ptr(c.Params) || c.Params["x"] != "2" || a.Schedule == c.Schedule {
 		t.Errorf("different params or schedules are shared: %v", c.Params)
+	}
+	if d, e := cfg.Keys[3], cfg.Keys[4]; ptr(d.Params) == ptr(e.Params) || len(e.Params) != 2 {
+		t.Errorf("params whose contents concatenate alike are shared: %q and %q", d.Params, e.Params)
 	}
 }

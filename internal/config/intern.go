@@ -2,6 +2,7 @@ package config
 
 import (
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/robfig/cron/v3"
@@ -30,13 +31,15 @@ func (in *interner) paramsOf(m map[string]string) map[string]string {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	// Each string is length-prefixed, so no content (a YAML scalar may
+	// hold any character, "\0" included) makes two maps encode alike.
 	var b strings.Builder
 	for _, k := range keys {
-		// NUL cannot occur in a YAML scalar, so the encoding is unambiguous.
-		b.WriteString(k)
-		b.WriteByte(0)
-		b.WriteString(m[k])
-		b.WriteByte(0)
+		for _, v := range []string{k, m[k]} {
+			b.WriteString(strconv.Itoa(len(v)))
+			b.WriteByte(':')
+			b.WriteString(v)
+		}
 	}
 	id := b.String()
 	if shared, ok := in.params[id]; ok {
