@@ -112,9 +112,8 @@ type Options struct {
 }
 
 // IdleAfter is how far away the next event must be for Serve to call
-// Options.OnIdle.
-// Returning memory costs one garbage collection, so the pause must be
-// long enough to be worth it.
+// Options.OnIdle: returning memory costs one garbage collection, so the
+// pause must be long enough to be worth it.
 const IdleAfter = 10 * time.Second
 
 func (o *Options) validate() error {

@@ -354,8 +354,10 @@ func (p *Provider) Test(ctx context.Context, id string, cred providers.Credentia
 // Verify makes the one request Test starts with, with the key itself
 // (GET /v2/api-keys?limit=1), and nothing else. A 2xx proves the key; so
 // does a 403, the answer to a sending- or events-scope key, which may not
-// read: Emailit refuses an unknown or deleted key with 401 before it looks
-// at permissions, so a 403 means the key authenticated. A 401 returns
+// read. That a 403 means the key authenticated is inferred, not
+// documented: the docs list authentication and permission failures as
+// request errors without saying which is checked first, and we assume an
+// unknown or deleted key gets 401 (as emailittest does). A 401 returns
 // ReasonAuth. Unlike Test, Verify does not read the key's scope, so it
 // cannot tell a full-scope key refused a read (which Test rejects) from a
 // sending key; keep-alive's Test still does.
