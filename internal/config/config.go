@@ -170,6 +170,9 @@ func Load(r io.Reader, baseDir string) (*Config, error) {
 		return nil, fmt.Errorf("parse config (line %d): the top level must be a mapping", doc.Line)
 	}
 	root := doc.Content[0]
+	if err := checkDuplicates(root); err != nil {
+		return nil, err
+	}
 	if err := expandEnv(root, ""); err != nil {
 		return nil, err
 	}
@@ -250,7 +253,7 @@ func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
 	if len(rc.Keys) == 0 {
 		errs = append(errs, top.Errorf("keys", "at least one key must be configured"))
 	}
-	seen := map[string]string{}
+	seen := map[string]int{} // key name → index in c.Keys
 	in := newInterner()
 	c.Keys = make([]Key, 0, len(rc.Keys))
 	for i, rk := range rc.Keys {
@@ -263,11 +266,12 @@ func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
 			errs = append(errs, err)
 			continue
 		}
-		if prev, ok := seen[k.Name]; ok {
-			errs = append(errs, Section{Path: k.Path, Node: kn}.Errorf("name", "%q is already used by %s", k.Name, prev))
+		if j, ok := seen[k.Name]; ok {
+			prev := c.Keys[j]
+			errs = append(errs, Section{Path: k.Path, Node: kn}.Errorf("name", "%q is already used by %s (line %d)", k.Name, prev.Path, prev.Line))
 			continue
 		}
-		seen[k.Name] = k.Path
+		seen[k.Name] = len(c.Keys)
 		c.Keys = append(c.Keys, k)
 	}
 	if err := errors.Join(errs...); err != nil {
