@@ -24,7 +24,7 @@ import (
 func TestAlertsFireAgainstTheDaemon(t *testing.T) {
 	t.Parallel()
 	promBin := requireTool(t, "prometheus", "prometheus")
-	bin := buildRotator(t)
+	bin := buildTestRotator(t) // ROTATOR_TEST_RETRY_* below
 	dir := t.TempDir()
 
 	healthy := smtpdtest.New(smtpdtest.Config{})

@@ -25,10 +25,9 @@ import (
 const e2eDeadline = 2 * time.Minute
 
 var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-	buildDir  string
+	buildMu  sync.Mutex
+	binPaths = map[string]string{} // by build tags
+	buildDir string
 )
 
 func TestMain(m *testing.M) {
@@ -46,36 +45,45 @@ const (
 
 // buildRotator builds ./cmd/rotator the way the Dockerfile does: the same
 // environment and flags, read from the Dockerfile's go build step.
-func buildRotator(t *testing.T) string {
+func buildRotator(t *testing.T) string { return buildRotatorTags(t, "") }
+
+// buildTestRotator is buildRotator with the test hooks (-tags failpoints:
+// ROTATOR_TEST_RETRY_* and the failpoints), which the shipped binary lacks.
+func buildTestRotator(t *testing.T) string { return buildRotatorTags(t, "failpoints") }
+
+func buildRotatorTags(t *testing.T, tags string) string {
 	t.Helper()
 	goTool := requireTool(t, "go", "golang (or the Go toolchain in /usr/local/go/bin)")
 	root := repoRoot(t)
 	if _, err := os.Stat(filepath.Join(root, "cmd", "rotator", "main.go")); err != nil && os.Getenv("CI") != "true" {
 		t.Skip("cmd/rotator is not there yet")
 	}
-	buildOnce.Do(func() {
-		m := regexp.MustCompile(`-ldflags="([^"]+)"`).FindStringSubmatch(readFile(t, filepath.Join(root, "Dockerfile")))
-		if m == nil {
-			buildErr = fmt.Errorf("no -ldflags=%q in the Dockerfile's go build step", "...")
-			return
-		}
-		ldflags := strings.NewReplacer("${VERSION}", stampVersion, "${REVISION}", stampRevision).Replace(m[1])
-		buildDir, buildErr = os.MkdirTemp("", "rotator-e2e-")
-		if buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(buildDir, "rotator")
-		cmd := exec.Command(goTool, "build", "-trimpath", "-ldflags="+ldflags, "-o", binPath, "./cmd/rotator")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/rotator: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := binPaths[tags]; ok {
+		return p
 	}
-	return binPath
+	m := regexp.MustCompile(`-ldflags="([^"]+)"`).FindStringSubmatch(readFile(t, filepath.Join(root, "Dockerfile")))
+	if m == nil {
+		t.Fatalf("no -ldflags=%q in the Dockerfile's go build step", "...")
+	}
+	ldflags := strings.NewReplacer("${VERSION}", stampVersion, "${REVISION}", stampRevision).Replace(m[1])
+	if buildDir == "" {
+		d, err := os.MkdirTemp("", "rotator-e2e-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		buildDir = d
+	}
+	bin := filepath.Join(buildDir, "rotator"+strings.ReplaceAll("-"+tags, ",", "-"))
+	cmd := exec.Command(goTool, "build", "-tags="+tags, "-trimpath", "-ldflags="+ldflags, "-o", bin, "./cmd/rotator")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build -tags=%q ./cmd/rotator: %v\n%s", tags, err, out)
+	}
+	binPaths[tags] = bin
+	return bin
 }
 
 // TestBinaryIsStaticAndStamped checks what the distroless static image

@@ -12,9 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
@@ -211,11 +209,11 @@ func (c *cli) run(args []string) int {
 	reg.MustRegister(versioncollector.NewCollector("rotator"), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
+	th := testHooks(logger)
 	engine, err := rotate.New(rotate.Options{
 		Keys: built.Keys, Providers: built.Providers, Sinks: built.Sinks, Store: store, Logger: logger,
 		Metrics: metrics, Clock: c.clock, MaxConcurrent: cfg.MaxConcurrent, ShutdownTimeout: cfg.ShutdownTimeout,
-		OrphanScanInterval: cfg.OrphanScanInterval, Failpoint: failpointFromEnv(logger),
-		RetryBase: durationFromEnv(logger, "ROTATOR_TEST_RETRY_BASE"), RetryMax: durationFromEnv(logger, "ROTATOR_TEST_RETRY_MAX"),
+		OrphanScanInterval: cfg.OrphanScanInterval, Failpoint: th.failpoint, RetryBase: th.retryBase, RetryMax: th.retryMax,
 		// When the engine goes idle the heap's free pages go back to the
 		// operating system at once: Go's background scavenger returns them
 		// a little at a time, waking the idle daemon about ten times a
@@ -285,48 +283,6 @@ func closeSinks(b *wire.Built, logger *zap.Logger) {
 			}
 		}
 	}
-}
-
-// failpointFromEnv makes the process kill itself (SIGKILL) at the
-// lifecycle boundary named by ROTATOR_FAILPOINT, for the crash tests. It is
-// inert unless that variable is set. ROTATOR_FAILPOINT_SKIP=N lets the
-// first N passes through that boundary go by.
-func failpointFromEnv(logger *zap.Logger) func(string) {
-	point := os.Getenv("ROTATOR_FAILPOINT")
-	if point == "" {
-		return nil
-	}
-	var n int64
-	fmt.Sscanf(os.Getenv("ROTATOR_FAILPOINT_SKIP"), "%d", &n)
-	var skip atomic.Int64
-	skip.Store(n)
-	logger.Warn("failpoint armed: this process will kill itself; for tests only", zap.String("failpoint", point), zap.Int64("skip", n))
-	return func(p string) {
-		if p != point || skip.Add(-1) >= 0 {
-			return
-		}
-		_ = logger.Sync()
-		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		time.Sleep(time.Hour)
-	}
-}
-
-// durationFromEnv reads a test-only override of the engine's retry backoff
-// (default 30s doubling up to 1h), so that the end-to-end fault tests see
-// recovery within seconds rather than minutes. It is inert (0, the
-// engine's default) unless the variable is set.
-func durationFromEnv(logger *zap.Logger, name string) time.Duration {
-	v := os.Getenv(name)
-	if v == "" {
-		return 0
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		logger.Warn("ignoring a test override that is not a positive duration", zap.String("variable", name))
-		return 0
-	}
-	logger.Warn("retry backoff overridden; for tests only", zap.String("variable", name), zap.Duration("value", d))
-	return d
 }
 
 func buildVersion() string {

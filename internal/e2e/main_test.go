@@ -21,7 +21,9 @@ import (
 	"testing"
 )
 
-// bin is the rotator binary built for this test run.
+// bin is the rotator binary built for this test run, with the test hooks
+// (-tags failpoints: ROTATOR_FAILPOINT, ROTATOR_TEST_RETRY_*) that the
+// shipped binary does not have.
 var bin string
 
 func TestMain(m *testing.M) {
@@ -31,7 +33,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = filepath.Join(dir, "rotator")
-	build := exec.Command("go", "build", "-o", bin, "github.com/rotator-dev/rotator/cmd/rotator")
+	build := exec.Command("go", "build", "-tags", "failpoints", "-o", bin, "github.com/rotator-dev/rotator/cmd/rotator")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: go build ./cmd/rotator:", err)
