@@ -101,7 +101,7 @@ func (c *cli) printStatus(cfg *config.Config) int {
 			fmt.Fprintf(c.stderr, "rotator: %v\n", err)
 			return exitFailed
 		}
-		_ = rotate.WriteStatus(c.stdout, rotate.Status(cfg.Keys, records), now)
+		_ = rotate.WriteStatus(c.stdout, rotate.Status(cfg.Keys, records, now), now)
 		return exitOK
 	}
 	if !errors.Is(err, state.ErrLocked) {

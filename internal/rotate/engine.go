@@ -40,7 +40,6 @@
 package rotate
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -222,150 +221,15 @@ func (e *Engine) backoff(n int) time.Duration {
 	return backoff(n, e.o.RetryBase, e.o.RetryMax, e.random())
 }
 
-// Mode tunes one evaluation.
-type Mode struct {
-	// Force rotates regardless of schedule and backoff (--run-now).
-	Force bool
-	// NoRotate finishes revocations and keep-alive but starts no rotation
-	// (keys not selected by --run-now --key).
-	NoRotate bool
-	// IgnoreBackoff retries failed revocations and keep-alives now.
-	IgnoreBackoff bool
-}
-
-// Outcome is what one evaluation did.
-type Outcome struct {
-	Rotated   bool
-	Reason    Reason
-	Revoked   int
-	KeptAlive bool
-	// Next is when the key next needs attention.
-	Next time.Time
-}
-
-// errDraining stops work between steps once shutdown began.
-var errDraining = errors.New("shutting down")
-
-// Evaluate runs one level-triggered pass over a key: resume or compensate
-// a rotation in flight, revoke what is due, rotate if the policy says so,
-// keep live keys in use. It returns every failure joined.
-func (e *Engine) Evaluate(ctx context.Context, name string, mode Mode) (Outcome, error) {
-	r := e.keys[name]
-	if r == nil {
-		return Outcome{}, fmt.Errorf("unknown key %q", name)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	st, err := e.o.Store.Get(name)
-	if err != nil {
-		return Outcome{Next: e.clock.Now().Add(e.o.RetryBase)}, err
-	}
-	var out Outcome
-	var errs []error
-
-	// 1. A rotation in flight is finished or compensated first.
-	if st.Rotation != nil && !e.draining.Load() {
-		reason := Reason(st.Rotation.Reason)
-		if done, err := e.resume(ctx, r, &st); err != nil {
-			errs = append(errs, fmt.Errorf("resume rotation: %w", err))
-			e.rotationFailed(r, &st, err)
-		} else if done {
-			out.Rotated, out.Reason = true, reason
-		}
-	}
-	// 2. Revocations that are due.
-	n, err := e.revokeDue(ctx, r, &st, mode.IgnoreBackoff || mode.Force)
-	out.Revoked += n
-	if err != nil {
-		errs = append(errs, err)
-	}
-	// 3. A new rotation when the policy calls for it.
-	now := e.clock.Now()
-	if st.Rotation == nil && !mode.NoRotate && !out.Rotated {
-		reason, rotate := DefaultChain.Evaluate(Input{Key: r.k.Policy, State: st, Now: now, Forced: mode.Force})
-		if rotate && (mode.Force || !now.Before(st.NextAttemptAt)) && !e.draining.Load() {
-			if reason == ReasonEmergency {
-				r.log.Error("rotating now: the provider no longer accepts the current key", zap.String("cause", st.Emergency))
-				e.m.emergencyRotation(r.k.Policy.Name)
-			}
-			if err := e.rotate(ctx, r, &st, reason); err != nil {
-				errs = append(errs, fmt.Errorf("rotate: %w", err))
-			} else {
-				out.Rotated, out.Reason = true, reason
-			}
-			// With grace 0 the old key is due at once.
-			n, err := e.revokeDue(ctx, r, &st, true)
-			out.Revoked += n
-			if err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	// 4. Keep-alive. A key rotated in this pass was just tested at the
-	// provider (verify) and its keep-alive clock restarted: forcing another
-	// use now would only repeat those round trips.
-	if ok, err := e.keepAliveDue(ctx, r, &st, (mode.Force || mode.IgnoreBackoff) && !out.Rotated); err != nil {
-		errs = append(errs, fmt.Errorf("keep-alive: %w", err))
-	} else {
-		out.KeptAlive = ok
-	}
-	e.export(r, st)
-	out.Next = e.nextWake(r, st)
-	return out, errors.Join(errs...)
-}
-
-// nextWake is the earliest time the key needs attention.
-func (e *Engine) nextWake(r *keyRunner, st state.Key) time.Time {
-	now := e.clock.Now()
-	var next time.Time
-	consider := func(t time.Time) {
-		if t.IsZero() {
-			return
-		}
-		if t.Before(now) {
-			t = now
-		}
-		if next.IsZero() || t.Before(next) {
-			next = t
-		}
-	}
-	k := r.k.Policy
-	switch {
-	case st.Rotation != nil:
-		consider(maxTime(st.NextAttemptAt, now))
-	case !k.Paused:
-		reason, rotate := DefaultChain.Evaluate(Input{Key: k, State: st, Now: now})
-		if rotate && reason != ReasonScheduleDue {
-			consider(maxTime(st.NextAttemptAt, now))
-		} else {
-			consider(maxTime(NextRotation(k, st), st.NextAttemptAt))
-		}
-	}
-	for _, rt := range st.Retiring {
-		consider(maxTime(rt.RevokeAfter, rt.NextAttemptAt))
-	}
-	if st.Current != nil && k.KeepAlive > 0 {
-		consider(e.nextKeepAlive(k, st))
-	}
-	if next.IsZero() {
-		next = now.Add(24 * time.Hour)
-	}
-	return next
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
-}
-
 // export publishes the key's state as gauges.
 func (e *Engine) export(r *keyRunner, st state.Key) {
 	k := r.k.Policy
+	// When the schedule calls for the next rotation (a backoff does not
+	// move it, so that RotationOverdue fires while rotations keep failing);
+	// a paused key is never overdue.
 	next := NextRotation(k, st)
 	if k.Paused {
-		next = time.Time{} // a paused key is never overdue
+		next = time.Time{}
 	}
 	var earliest time.Time
 	for _, rt := range st.Retiring {
@@ -393,6 +257,13 @@ func (e *Engine) export(r *keyRunner, st state.Key) {
 		revocationDeadline:  ts(earliest),
 		consecutiveFailures: float64(st.Failures),
 	})
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // put records the state durably; a failure to record stops the step.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -170,10 +171,11 @@ func (h *harness) checkSafety(when string) {
 	}
 	for _, id := range h.prov.Active() {
 		if !tracked[id] {
-			// A key created under the recorded intent name is tracked by
-			// that name until the intent is resolved.
+			// A key created under the recorded intent name, or under a
+			// watched name, is tracked by that name.
 			info, _ := h.prov.Get(id)
-			if st.Rotation == nil || info.Name != st.Rotation.KeyName {
+			watched := slices.ContainsFunc(st.Watch, func(w state.Watched) bool { return w.Name == info.Name })
+			if !watched && (st.Rotation == nil || info.Name != st.Rotation.KeyName) {
 				h.t.Errorf("%s: active key %s (%s) is not tracked; provider: %s", when, id, info.Name, h.prov)
 			}
 		}

@@ -8,38 +8,21 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
 	"github.com/rotator-dev/rotator/internal/sinks"
 	"github.com/rotator-dev/rotator/internal/state"
 )
 
-// nextKeepAlive is when the current key is next to be used.
-func (e *Engine) nextKeepAlive(k config.Key, st state.Key) time.Time {
-	if !st.KeepAliveRetryAt.IsZero() {
-		return st.KeepAliveRetryAt
-	}
-	base := st.LastKeepAliveAt
-	if base.IsZero() && st.Current != nil {
-		base = st.Current.CreatedAt
-	}
-	return base.Add(k.KeepAlive)
-}
-
-// keepAliveDue uses the current key when its keep-alive interval has
-// passed: the credential is read back from the first sink that holds it
+// keepAliveNow uses the current key (Decide said it is due): the credential is read back from the first sink that holds it
 // (never from disk), used at the provider, and the provider's last-use time
 // is recorded. A key the provider reports inactive, or rejects, is an
 // emergency: the next evaluation rotates it at once.
-func (e *Engine) keepAliveDue(ctx context.Context, r *keyRunner, st *state.Key, force bool) (bool, error) {
+func (e *Engine) keepAliveNow(ctx context.Context, r *keyRunner, st *state.Key) (bool, error) {
 	k := r.k.Policy
-	if st.Current == nil || k.KeepAlive <= 0 || e.draining.Load() || st.Emergency != "" {
+	if st.Current == nil {
 		return false, nil
 	}
 	now := e.clock.Now()
-	if !force && now.Before(e.nextKeepAlive(k, *st)) {
-		return false, nil
-	}
 	ctx, cancel := context.WithTimeoutCause(ctx, k.Timeout, fmt.Errorf("keep-alive timeout (%s) reached", k.Timeout))
 	defer cancel()
 	info, err := e.keepAlive(ctx, r, st.Current)

@@ -59,13 +59,7 @@ func (e *Engine) rotate(ctx context.Context, r *keyRunner, st *state.Key, reason
 		err = checkCreated(key)
 	}
 	if err != nil {
-		// The key may exist although the call failed (a dropped connection,
-		// a 409 from an earlier attempt): find it by its recorded name and
-		// revoke it, since its secret is lost.
-		if cerr := e.cleanupIntent(ctx, r, st); cerr != nil {
-			return fmt.Errorf("create key: %w (and the cleanup of %s failed and will be retried: %v)", err, st.Rotation.KeyName, cerr)
-		}
-		return fmt.Errorf("create key: %w", err)
+		return e.createFailed(ctx, r, st, err)
 	}
 	st.Rotation.Step = state.StepCreated
 	st.Rotation.KeyID = key.ID
@@ -75,7 +69,8 @@ func (e *Engine) rotate(ctx context.Context, r *keyRunner, st *state.Key, reason
 	}
 	if err := e.put(st); err != nil {
 		// Without a record the key would be untracked: revoke it now.
-		if rerr := r.k.Provider.Revoke(context.WithoutCancel(ctx), key.ID); rerr != nil {
+		rv := revocation{Provider: k.Provider, ID: key.ID, Name: key.Name, Why: "new key that could not be recorded"}
+		if rerr := e.revokeGuarded(context.WithoutCancel(ctx), r, rv); rerr != nil {
 			r.log.Error("new key could not be recorded nor revoked; it is left as an orphan for the orphan scan",
 				zap.String("key_id", key.ID), zap.Error(rerr))
 		}
@@ -251,10 +246,7 @@ func (e *Engine) resume(ctx context.Context, r *keyRunner, st *state.Key) (done 
 	rot := st.Rotation
 	if rot.Step == state.StepIntent {
 		// Create may or may not have happened: its secret is lost either way.
-		if err := e.cleanupIntent(ctx, r, st); err != nil {
-			return false, err
-		}
-		return false, nil
+		return false, e.forgetIntent(ctx, r, st)
 	}
 	var cred providers.Credential
 	if r.inflight != nil && r.inflight.rotationID == rot.ID {
@@ -316,17 +308,10 @@ func (e *Engine) recoverCredential(ctx context.Context, r *keyRunner, rot *state
 // rotation so that the next one starts afresh.
 func (e *Engine) abandon(ctx context.Context, r *keyRunner, st *state.Key, cause error) error {
 	rot := st.Rotation
-	if holder, err := e.sinkHolding(ctx, r, rot.KeyID, rot.ID); err != nil {
+	rv := revocation{Provider: rot.Provider, ID: rot.KeyID, Name: rot.KeyName, RotationID: rot.ID,
+		Why: "new key of an interrupted rotation whose secret was lost"}
+	if err := e.revokeGuarded(ctx, r, rv); err != nil {
 		return errors.Join(cause, fmt.Errorf("cannot abandon key %s: %w", rot.KeyID, err))
-	} else if holder != "" {
-		return errors.Join(cause, fmt.Errorf("cannot abandon key %s: %s holds it", rot.KeyID, holder))
-	}
-	p, err := e.providerFor(r, rot.Provider)
-	if err != nil {
-		return errors.Join(cause, err)
-	}
-	if err := p.Revoke(ctx, rot.KeyID); err != nil {
-		return errors.Join(cause, fmt.Errorf("revoke abandoned key %s: %w", rot.KeyID, err))
 	}
 	r.log.Warn("abandoned the new key of an interrupted rotation: no sink held it and its secret was lost; it is revoked and the rotation starts over",
 		zap.String("key_id", rot.KeyID), zap.String("rotation_id", rot.ID))
@@ -336,43 +321,6 @@ func (e *Engine) abandon(ctx context.Context, r *keyRunner, st *state.Key, cause
 		return errors.Join(cause, err)
 	}
 	return cause
-}
-
-// cleanupIntent finds keys created under the recorded name (by an attempt
-// whose outcome is unknown), revokes them, and clears the rotation. While
-// the attempt's rotation timeout has not passed since it started, a create
-// request may still be on its way to the provider (held in a proxy or a
-// load balancer after the client gave up), so finding no key then keeps
-// the intent, and the next evaluation looks again: clearing it at once
-// would leave a key that lands later alive and untracked.
-func (e *Engine) cleanupIntent(ctx context.Context, r *keyRunner, st *state.Key) error {
-	rot := st.Rotation
-	p, err := e.providerFor(r, rot.Provider)
-	if err != nil {
-		return err
-	}
-	found, err := p.List(ctx, rot.KeyName)
-	if err != nil {
-		return fmt.Errorf("look up %s: %w", rot.KeyName, err)
-	}
-	revoked := 0
-	for _, info := range found {
-		if info.Name != rot.KeyName {
-			continue
-		}
-		if err := p.Revoke(ctx, info.ID); err != nil {
-			return fmt.Errorf("revoke %s (%s): %w", info.Name, info.ID, err)
-		}
-		revoked++
-		r.log.Warn("revoked a key created by an attempt whose response was lost", zap.String("key_id", info.ID),
-			zap.String("key_name", info.Name))
-	}
-	if settle := rot.StartedAt.Add(r.k.Policy.Timeout); revoked == 0 && e.clock.Now().Before(settle) {
-		return fmt.Errorf("no key named %s yet, but its create may still reach the provider: looking again until %s",
-			rot.KeyName, settle.UTC().Format(time.RFC3339))
-	}
-	st.Rotation = nil
-	return e.put(st)
 }
 
 // rotationFailed records a failure and its backoff.
@@ -387,8 +335,11 @@ func (e *Engine) rotationFailed(r *keyRunner, st *state.Key, err error) {
 	if perr := e.put(st); perr != nil {
 		r.log.Error("cannot record the failure", zap.Error(perr))
 	}
-	r.log.Error("rotation failed; the current key stays in place", zap.Error(err), zap.Int("consecutive_failures", st.Failures),
-		zap.Time("next_attempt", st.NextAttemptAt))
+	msg := "rotation failed; the current key stays in place"
+	if st.Current == nil {
+		msg = "rotation failed; the key has no current provider key yet"
+	}
+	r.log.Error(msg, zap.Error(err), zap.Int("consecutive_failures", st.Failures), zap.Time("next_attempt", st.NextAttemptAt))
 }
 
 // sinkHolding returns the first target that holds key id, "" when every

@@ -2,13 +2,17 @@ package rotate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/rotator-dev/rotator/internal/providers"
+	"github.com/rotator-dev/rotator/internal/state"
 )
 
 // nameSuffixRE matches what ProviderKeyName appends after <prefix><key>-.
@@ -32,21 +36,27 @@ func (e *Engine) ownerOf(provider, name string) *keyRunner {
 	return nil
 }
 
-// ScanOrphans lists the provider's keys and counts those named like one of
-// its managed keys that the state does not know: not current, not in
-// flight, not waiting for revocation. Orphans of keys that set
-// prune_orphans are revoked. It returns the number of orphans left.
+// ScanOrphans lists the provider's keys, within a deadline, and judges
+// each active key named like one of its managed keys that the state does
+// not track (DecideOrphan): a key a sink holds is adopted as current; a key
+// of a create with no definite answer, or (with prune_orphans) an old
+// enough orphan, is revoked through the sink guard; the rest are counted
+// and logged. It returns the number of orphans left.
 func (e *Engine) ScanOrphans(ctx context.Context, provider string) (int, error) {
 	p := e.o.Providers[provider]
 	if p == nil {
 		return 0, fmt.Errorf("unknown provider %q", provider)
 	}
 	prefixes := map[string]bool{}
+	timeout := 2 * time.Minute
 	for _, kn := range e.order {
 		if k := e.keys[kn].k.Policy; k.Provider == provider {
 			prefixes[k.NamePrefix] = true
+			timeout = max(timeout, k.Timeout)
 		}
 	}
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("orphan scan timeout (%s) reached", timeout))
+	defer cancel()
 	var listed []providers.KeyInfo
 	for prefix := range prefixes {
 		got, err := p.List(ctx, prefix)
@@ -56,6 +66,7 @@ func (e *Engine) ScanOrphans(ctx context.Context, provider string) (int, error) 
 		listed = append(listed, got...)
 	}
 	orphans := 0
+	var errs []error
 	for _, info := range listed {
 		if !info.Active {
 			continue
@@ -64,49 +75,75 @@ func (e *Engine) ScanOrphans(ctx context.Context, provider string) (int, error) 
 		if r == nil {
 			continue
 		}
-		known, prune, err := e.knownKey(r, info)
+		left, err := e.judgeOrphan(ctx, r, provider, info)
+		if left {
+			orphans++
+		}
 		if err != nil {
-			return orphans, err
+			errs = append(errs, err)
 		}
-		if known {
-			continue
-		}
-		log := r.log.With(zap.String("orphan_key_id", info.ID), zap.String("orphan_key_name", info.Name))
-		if prune {
-			if err := p.Revoke(ctx, info.ID); err != nil {
-				log.Error("orphaned key found; revoking it failed", zap.Error(err))
-				orphans++
-				continue
-			}
-			log.Warn("orphaned key found and revoked (prune_orphans)")
-			continue
-		}
-		log.Warn("orphaned key found: it carries this key's name but rotator does not track it; set prune_orphans: true to revoke such keys")
-		orphans++
 	}
 	e.m.orphaned.WithLabelValues(provider).Set(float64(orphans))
-	return orphans, nil
+	return orphans, errors.Join(errs...)
 }
 
-// knownKey tells, under the key's lock and from the state as it is now,
-// whether the provider key is tracked.
-func (e *Engine) knownKey(r *keyRunner, info providers.KeyInfo) (known, prune bool, err error) {
+// judgeOrphan reads the key's sinks and acts on DecideOrphan's verdict,
+// under the key's lock and from its state as it is now. left says whether
+// the key is still an orphan afterwards.
+func (e *Engine) judgeOrphan(ctx context.Context, r *keyRunner, provider string, info providers.KeyInfo) (left bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st, err := e.o.Store.Get(r.k.Policy.Name)
 	if err != nil {
-		return false, false, err
+		return false, err
 	}
-	if st.Current != nil && st.Current.ID == info.ID {
-		return true, false, nil
+	now := e.clock.Now()
+	if DecideOrphan(r.k.Policy, st, info, "", false, now) == OrphanKnown {
+		return false, nil
 	}
-	if st.Rotation != nil && (st.Rotation.KeyID == info.ID || st.Rotation.KeyName == info.Name) {
-		return true, false, nil
-	}
-	for _, rt := range st.Retiring {
-		if rt.ID == info.ID {
-			return true, false, nil
+	holder, rerr := e.sinkHolding(ctx, r, info.ID, "")
+	log := r.log.With(zap.String("orphan_key_id", info.ID), zap.String("orphan_key_name", info.Name))
+	switch DecideOrphan(r.k.Policy, st, info, holder, rerr != nil, now) {
+	case OrphanAdopt:
+		return false, e.adopt(r, &st, provider, info, holder)
+	case OrphanRevoke:
+		rv := revocation{Provider: provider, ID: info.ID, Name: info.Name, Why: "orphan scan"}
+		if err := e.revokeGuarded(ctx, r, rv); err != nil {
+			log.Error("orphaned key found; revoking it failed", zap.Error(err))
+			return true, nil
 		}
+		st.Watch = slices.DeleteFunc(st.Watch, func(w state.Watched) bool { return w.Name == info.Name })
+		log.Warn("orphaned key found and revoked")
+		return false, e.put(&st)
 	}
-	return false, r.k.Policy.PruneOrphans, nil
+	if rerr != nil {
+		log.Warn("orphaned key found; not every sink could be read, so it is left alone", zap.Error(rerr))
+		return true, nil
+	}
+	log.Warn("orphaned key found: it carries this key's name but rotator does not track it and no sink holds it; set prune_orphans: true to revoke such keys")
+	return true, nil
+}
+
+// adopt makes a key that a sink hands out, but the state does not know,
+// the current key (a state restored from an older backup, or rebuilt):
+// what consumers are given is the truth. The previous current key goes
+// into its grace period, and is revoked later only through the guard.
+func (e *Engine) adopt(r *keyRunner, st *state.Key, provider string, info providers.KeyInfo, holder string) error {
+	now := e.clock.Now()
+	created := info.CreatedAt
+	if created.IsZero() {
+		created = now
+	}
+	prev := st.Current
+	if prev != nil {
+		st.Retiring = append(st.Retiring, state.Retiring{ProviderKey: *prev, RevokeAfter: now.Add(r.k.Policy.Grace)})
+	}
+	st.Current = &state.ProviderKey{Provider: provider, ID: info.ID, Name: info.Name, CreatedAt: created}
+	st.Emergency = ""
+	fields := []zap.Field{zap.String("key_id", info.ID), zap.String("key_name", info.Name), zap.String("held_by", holder)}
+	if prev != nil {
+		fields = append(fields, zap.String("previous_key_id", prev.ID))
+	}
+	r.log.Error("adopted a key that a sink hands out but the state did not track (a restored or rebuilt state file?); it is now the current key", fields...)
+	return e.put(st)
 }

@@ -3,7 +3,8 @@ package rotate
 import (
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,87 +12,157 @@ import (
 	"github.com/rotator-dev/rotator/internal/state"
 )
 
-// Plan describes, without any call to a provider or a sink, what RunOnce
-// (or the daemon's next evaluation) would do: which keys would be created,
-// which sinks written, which keys revoked, and why.
+// Plan prints, without any call to a provider or a sink, the Decision that
+// RunOnce (or, with daemon set, the daemon's next evaluation) would
+// execute for every key now: the same Decide, the same mode.
 func (e *Engine) Plan(w io.Writer, o Once, daemon bool) error {
-	selected := map[string]bool{}
-	for _, k := range o.Keys {
-		if e.keys[k] == nil {
-			return fmt.Errorf("--key %s: no such key in the configuration", k)
-		}
-		selected[k] = true
+	modes, err := e.onceModes(o)
+	if err != nil {
+		return err
 	}
 	now := e.clock.Now()
 	fmt.Fprintf(w, "plan at %s (dry run: nothing is created, written or revoked)\n", now.UTC().Format(time.RFC3339))
-	for _, name := range e.order {
+	for i, name := range e.order {
 		r := e.keys[name]
-		k := r.k.Policy
 		st, err := e.o.Store.Get(name)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "\nkey %s (provider %s)\n", name, k.Provider)
-		force := !daemon && !o.DueOnly && (len(selected) == 0 || selected[name])
-		noRotate := !daemon && len(selected) > 0 && !selected[name]
-		if rot := st.Rotation; rot != nil {
-			switch rot.Step {
-			case state.StepIntent:
-				fmt.Fprintf(w, "  resume: look up %s (created by an interrupted attempt) and revoke it if it exists\n", rot.KeyName)
-			default:
-				fmt.Fprintf(w, "  resume: finish rotation %s to key %s (step %s): recover its credential from a sink and write every sink, or revoke it if no sink holds it\n",
-					rot.ID, rot.KeyID, rot.Step)
-			}
+		mode := modes[i]
+		if daemon {
+			mode = Mode{}
 		}
-		for _, rt := range st.Retiring {
-			if now.Before(rt.RevokeAfter) {
-				fmt.Fprintf(w, "  wait: key %s is in grace until %s\n", rt.ID, rt.RevokeAfter.UTC().Format(time.RFC3339))
-				continue
-			}
-			fmt.Fprintf(w, "  revoke: key %s at %s (grace ended %s ago), after checking no sink still holds it\n",
-				rt.ID, rt.Provider, human(now.Sub(rt.RevokeAfter)))
-		}
-		reason, rotate := DefaultChain.Evaluate(Input{Key: k, State: st, Now: now, Forced: force})
-		switch {
-		case noRotate:
-			fmt.Fprintln(w, "  no rotation: not selected by --key")
-		case st.Rotation != nil:
-		case rotate:
-			params := make([]string, 0, len(k.Params))
-			for p, v := range k.Params {
-				params = append(params, p+"="+v)
-			}
-			sort.Strings(params)
-			fmt.Fprintf(w, "  rotate (reason: %s)\n", reason)
-			fmt.Fprintf(w, "    create key %s at %s (%s)\n", ProviderKeyName(k.NamePrefix, k.Name, now)[:len(k.NamePrefix)+len(k.Name)+1]+"<UTC timestamp>-<random>",
-				k.Provider, strings.Join(params, ", "))
-			fmt.Fprintln(w, "    test the new key at the provider")
-			for _, t := range r.k.Targets {
-				if _, staged := t.Target.(sinks.Promoter); staged {
-					fmt.Fprintf(w, "    stage %s (sink %s), read it back, then make it current\n", t.Target, t.Sink)
-					continue
-				}
-				fmt.Fprintf(w, "    write %s (sink %s) and read it back\n", t.Target, t.Sink)
-			}
-			if st.Current != nil {
-				if k.Grace == 0 {
-					fmt.Fprintf(w, "    revoke the current key %s at once (grace 0s)\n", st.Current.ID)
-				} else {
-					fmt.Fprintf(w, "    revoke the current key %s after grace %s\n", st.Current.ID, k.Grace)
-				}
-			}
-		case reason == ReasonPaused:
-			fmt.Fprintln(w, "  no rotation: the key is paused")
-		default:
-			fmt.Fprintf(w, "  no rotation: next scheduled at %s\n", NextRotation(k, st).UTC().Format(time.RFC3339))
-		}
-		if st.Current != nil && k.KeepAlive > 0 {
-			if next := e.nextKeepAlive(k, st); !now.Before(next) || force {
-				fmt.Fprintf(w, "  keep-alive: use key %s at the provider (credential read back from a sink)\n", st.Current.ID)
-			} else {
-				fmt.Fprintf(w, "  keep-alive: next at %s\n", next.UTC().Format(time.RFC3339))
-			}
-		}
+		fmt.Fprintf(w, "\nkey %s (provider %s)\n", name, r.k.Policy.Provider)
+		e.printDecision(w, r, st, Decide(r.k.Policy, st, mode, now), mode, now)
 	}
 	return nil
+}
+
+func (e *Engine) printDecision(w io.Writer, r *keyRunner, st state.Key, d Decision, mode Mode, now time.Time) {
+	for _, a := range d.Actions {
+		switch a.Kind {
+		case ActResume:
+			printResume(w, st.Rotation)
+		case ActRevoke:
+			rt := retiring(st, a.KeyID)
+			fmt.Fprintf(w, "  revoke: key %s at %s (%s), after checking no sink still holds it\n", a.KeyID, rt.Provider, revokeWhy(a, rt, now))
+		case ActRotate:
+			if st.Rotation != nil {
+				fmt.Fprintln(w, "  if the interrupted rotation cannot be finished:")
+			}
+			e.printRotate(w, r, st, a)
+		case ActKeepAlive:
+			fmt.Fprintf(w, "  keep-alive: use key %s at the provider (credential read back from a sink; reason: %s)\n", a.KeyID, a.Reason)
+		case ActSweep:
+			fmt.Fprintf(w, "  look up %s (a create with no definite answer) and revoke it if it exists\n", a.Name)
+		}
+	}
+	for _, wt := range d.Waits {
+		at := wt.At.UTC().Format(time.RFC3339)
+		switch wt.Kind {
+		case ActResume:
+			fmt.Fprintf(w, "  wait: the interrupted rotation is retried at %s (backoff)\n", at)
+		case ActRevoke:
+			fmt.Fprintf(w, "  wait: key %s is revoked at %s (%s)\n", wt.KeyID, at, wt.Reason)
+		case ActRotate:
+			fmt.Fprintf(w, "  no rotation: next at %s (%s)\n", at, wt.Reason)
+		case ActKeepAlive:
+			fmt.Fprintf(w, "  keep-alive: next at %s (%s)\n", at, wt.Reason)
+		case ActSweep:
+			fmt.Fprintf(w, "  wait: a create with no definite answer is looked up again at %s\n", at)
+		}
+	}
+	if _, ok := d.Action(ActRotate); !ok {
+		switch {
+		case mode.NoRotate:
+			fmt.Fprintln(w, "  no rotation: not selected by --key")
+		case st.Rotation == nil && r.k.Policy.Paused:
+			fmt.Fprintln(w, "  no rotation: the key is paused")
+		}
+	}
+}
+
+func printResume(w io.Writer, rot *state.Rotation) {
+	if rot.Step == state.StepIntent {
+		fmt.Fprintf(w, "  resume: look up %s (created by an interrupted attempt) and revoke it if it exists\n", rot.KeyName)
+		return
+	}
+	fmt.Fprintf(w, "  resume: finish rotation %s to key %s (step %s): recover its credential from a sink and write every sink, or revoke it if no sink holds it\n",
+		rot.ID, rot.KeyID, rot.Step)
+}
+
+func (e *Engine) printRotate(w io.Writer, r *keyRunner, st state.Key, a Action) {
+	k := r.k.Policy
+	params := make([]string, 0, len(k.Params))
+	for _, p := range slices.Sorted(maps.Keys(k.Params)) {
+		params = append(params, p+"="+k.Params[p])
+	}
+	fmt.Fprintf(w, "  rotate (reason: %s)\n", a.Reason)
+	fmt.Fprintf(w, "    create key %s%s-<UTC timestamp>-<random> at %s (%s)\n", k.NamePrefix, k.Name, k.Provider, strings.Join(params, ", "))
+	fmt.Fprintln(w, "    test the new key at the provider")
+	for _, t := range r.k.Targets {
+		if _, staged := t.Target.(sinks.Promoter); staged {
+			fmt.Fprintf(w, "    stage %s (sink %s), read it back, then make it current\n", t.Target, t.Sink)
+			continue
+		}
+		fmt.Fprintf(w, "    write %s (sink %s) and read it back\n", t.Target, t.Sink)
+	}
+	switch {
+	case st.Current == nil:
+	case a.RevokeOld && k.Grace == 0:
+		fmt.Fprintf(w, "    revoke the current key %s at once (grace 0s), after checking no sink still holds it\n", st.Current.ID)
+	case a.RevokeOld:
+		fmt.Fprintf(w, "    revoke the current key %s as soon as every sink holds the new one (grace skipped)\n", st.Current.ID)
+	default:
+		fmt.Fprintf(w, "    revoke the current key %s after grace %s\n", st.Current.ID, k.Grace)
+	}
+}
+
+func retiring(st state.Key, id string) state.Retiring {
+	for _, rt := range st.Retiring {
+		if rt.ID == id {
+			return rt
+		}
+	}
+	return state.Retiring{}
+}
+
+func revokeWhy(a Action, rt state.Retiring, now time.Time) string {
+	switch a.Reason {
+	case ReasonOperator:
+		return "asked by an operator"
+	case ReasonRetry:
+		return fmt.Sprintf("retry after %d failed attempts", rt.Attempts)
+	}
+	return fmt.Sprintf("grace ended %s ago", human(now.Sub(rt.RevokeAfter)))
+}
+
+// onceModes is the mode of every key (in engine order) for a RunOnce.
+func (e *Engine) onceModes(o Once) ([]Mode, error) {
+	selected := map[string]bool{}
+	for _, k := range o.Keys {
+		if e.keys[k] == nil {
+			return nil, fmt.Errorf("--key %s: no such key in the configuration (keys: %s)", k, listNames(e.order, 10))
+		}
+		selected[k] = true
+	}
+	modes := make([]Mode, len(e.order))
+	for i, name := range e.order {
+		modes[i] = Mode{IgnoreBackoff: true}
+		switch {
+		case len(selected) > 0 && !selected[name]:
+			modes[i].NoRotate = true
+		case !o.DueOnly:
+			modes[i].Force = true
+		}
+	}
+	return modes, nil
+}
+
+// listNames joins at most n names, saying how many more there are.
+func listNames(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }

@@ -4,72 +4,85 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.uber.org/zap"
 
 	"github.com/rotator-dev/rotator/internal/state"
 )
 
-// revokeDue revokes the superseded keys whose deadline has passed. A key
-// is revoked only after every sink was read and none still holds it; a
-// failure is retried with capped exponential backoff until it succeeds.
-func (e *Engine) revokeDue(ctx context.Context, r *keyRunner, st *state.Key, ignoreBackoff bool) (int, error) {
-	if len(st.Retiring) == 0 || e.draining.Load() {
-		return 0, nil
-	}
-	k := r.k.Policy
-	ctx, cancel := context.WithTimeoutCause(ctx, k.Timeout, fmt.Errorf("revocation timeout (%s) reached", k.Timeout))
-	defer cancel()
-	now := e.clock.Now()
-	var errs []error
-	keep := st.Retiring[:0:0]
-	revoked, attempted := 0, 0
-	for _, rt := range st.Retiring {
-		if now.Before(rt.RevokeAfter) || (!ignoreBackoff && now.Before(rt.NextAttemptAt)) {
-			keep = append(keep, rt)
-			continue
-		}
-		attempted++
-		err := e.revokeOne(ctx, r, rt)
-		e.m.revocationDone(k.Name, err)
-		if err != nil {
-			rt.Attempts++
-			rt.NextAttemptAt = now.Add(e.backoff(rt.Attempts))
-			rt.LastError = err.Error()
-			keep = append(keep, rt)
-			errs = append(errs, fmt.Errorf("revoke %s: %w", rt.ID, err))
-			r.log.Error("revocation failed; it will be retried", zap.String("old_key_id", rt.ID), zap.Error(err),
-				zap.Int("attempts", rt.Attempts), zap.Time("next_attempt", rt.NextAttemptAt))
-			continue
-		}
-		revoked++
-		r.log.Info("old key revoked", zap.String("old_key_id", rt.ID), zap.String("old_key_name", rt.Name),
-			zap.Duration("overdue_by", now.Sub(rt.RevokeAfter)))
-	}
-	if attempted == 0 {
-		return 0, nil // nothing was due: no state write
-	}
-	st.Retiring = keep
-	if err := e.put(st); err != nil {
-		errs = append(errs, err)
-	}
-	return revoked, errors.Join(errs...)
+// revocation is one provider key to revoke and what asks for it.
+type revocation struct {
+	// Provider is the configured provider name the key lives at ("" for the
+	// key's own provider).
+	Provider string
+	ID, Name string
+	// RotationID, for the new key of a rotation in flight, makes the guard
+	// read what that rotation staged too.
+	RotationID string
+	// Why names who asks, for the log ("grace ended", "orphan scan", ...).
+	Why string
 }
 
-func (e *Engine) revokeOne(ctx context.Context, r *keyRunner, rt state.Retiring) error {
-	holder, err := e.sinkHolding(ctx, r, rt.ID, "")
+// revokeGuarded is the one way rotator revokes a provider key, whatever
+// asks for it (a grace that ended, an operator, an abandoned rotation, a
+// late create, the orphan scan). It first reads every sink target of the
+// key and refuses while any target holds the key or cannot be read: a key
+// that some consumer may be handed is never revoked. A key the provider
+// no longer has counts as revoked.
+func (e *Engine) revokeGuarded(ctx context.Context, r *keyRunner, rv revocation) error {
+	holder, err := e.sinkHolding(ctx, r, rv.ID, rv.RotationID)
 	if err != nil {
 		return fmt.Errorf("not revoked, since not every sink could be checked: %w", err)
 	}
 	if holder != "" {
 		return fmt.Errorf("not revoked: %s still holds this key", holder)
 	}
-	p, err := e.providerFor(r, rt.Provider)
+	p, err := e.providerFor(r, rv.Provider)
 	if err != nil {
 		return err
 	}
 	e.failpoint("before-revoke")
-	err = p.Revoke(ctx, rt.ID)
+	err = p.Revoke(ctx, rv.ID)
 	e.failpoint("after-revoke")
-	return err
+	if err != nil {
+		return err
+	}
+	r.log.Info("key revoked", zap.String("revoked_key_id", rv.ID), zap.String("revoked_key_name", rv.Name),
+		zap.String("why", rv.Why))
+	return nil
+}
+
+// revokeRetiring revokes one superseded key through the guard and records
+// the outcome: gone from Retiring, or its failure and backoff.
+func (e *Engine) revokeRetiring(ctx context.Context, r *keyRunner, st *state.Key, id string) error {
+	i := slices.IndexFunc(st.Retiring, func(rt state.Retiring) bool { return rt.ID == id })
+	if i < 0 {
+		return nil // revoked earlier in this pass
+	}
+	k := r.k.Policy
+	ctx, cancel := context.WithTimeoutCause(ctx, k.Timeout, fmt.Errorf("revocation timeout (%s) reached", k.Timeout))
+	defer cancel()
+	rt := st.Retiring[i]
+	now := e.clock.Now()
+	err := e.revokeGuarded(ctx, r, revocation{Provider: rt.Provider, ID: rt.ID, Name: rt.Name,
+		Why: "superseded key: grace ended " + human(now.Sub(rt.RevokeAfter)) + " ago"})
+	e.m.revocationDone(k.Name, err)
+	if err != nil {
+		rt.Attempts++
+		rt.NextAttemptAt = now.Add(e.backoff(rt.Attempts))
+		rt.LastError = err.Error()
+		st.Retiring[i] = rt
+		r.log.Error("revocation failed; it will be retried", zap.String("old_key_id", rt.ID), zap.Error(err),
+			zap.Int("attempts", rt.Attempts), zap.Time("next_attempt", rt.NextAttemptAt))
+	} else {
+		st.Retiring = slices.Delete(st.Retiring, i, i+1)
+	}
+	if perr := e.put(st); perr != nil {
+		return errors.Join(err, perr)
+	}
+	if err != nil {
+		return fmt.Errorf("revoke %s: %w", id, err)
+	}
+	return nil
 }

@@ -149,30 +149,20 @@ type KeyResult struct {
 // scan every provider for orphans. The previous keys get their revocation
 // deadline (now + grace); with grace 0 they are revoked in the same pass.
 func (e *Engine) RunOnce(ctx context.Context, o Once) ([]KeyResult, error) {
-	selected := map[string]bool{}
-	for _, k := range o.Keys {
-		if e.keys[k] == nil {
-			return nil, fmt.Errorf("--key %s: no such key in the configuration", k)
-		}
-		selected[k] = true
+	modes, err := e.onceModes(o)
+	if err != nil {
+		return nil, err
 	}
 	results := make([]KeyResult, len(e.order))
 	sem := make(chan struct{}, e.o.MaxConcurrent)
 	var wg sync.WaitGroup
 	for i, name := range e.order {
-		mode := Mode{IgnoreBackoff: true}
-		switch {
-		case len(selected) > 0 && !selected[name]:
-			mode.NoRotate = true
-		case !o.DueOnly:
-			mode.Force = true
-		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out, err := e.Evaluate(ctx, name, mode)
+			out, err := e.Evaluate(ctx, name, modes[i])
 			results[i] = KeyResult{Key: name, Outcome: out, Err: err}
 		}()
 	}

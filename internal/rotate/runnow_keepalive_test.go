@@ -1,12 +1,18 @@
 package rotate
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // A forced pass (--run-now) that rotates a key tests the new key once (the
-// verify step) and does not force a keep-alive of that same key at once;
-// a forced pass that does not rotate it (--key selecting another) still
-// keeps it alive.
-func TestForcedRotationTestsTheNewKeyOnce(t *testing.T) {
+// verify step) and does not keep that same key alive at once. Ignoring
+// backoff never makes an interval due: a pass that does not rotate a key
+// (--key selecting another, --due-only) keeps it alive only when its
+// keep-alive interval has passed (issue 12: every hourly --run-now used to
+// use every key, and each smtpd.dev keep-alive login expires its
+// consumers' refresh tokens).
+func TestRunNowKeepsAliveByIntervalOnly(t *testing.T) {
 	h := newHarness(t, nil)
 	h.mustEval(Mode{})
 	tests := h.prov.Calls("test")
@@ -22,9 +28,23 @@ func TestForcedRotationTestsTheNewKeyOnce(t *testing.T) {
 	}
 	tests = h.prov.Calls("test")
 	out = h.mustEval(Mode{NoRotate: true, IgnoreBackoff: true})
-	// Two Test calls: the current key, and the previous one, still in grace
-	// (the in-memory sinks keep history, as Vault KV v2 does).
-	if out.Rotated || !out.KeptAlive || h.prov.Calls("test")-tests != 2 {
-		t.Errorf("unselected key: rotated=%v kept alive=%v tests=%d, want keep-alives of the current key and the key in grace", out.Rotated, out.KeptAlive, h.prov.Calls("test")-tests)
+	if out.Rotated || out.KeptAlive || h.prov.Calls("test") != tests {
+		t.Errorf("unselected key within its interval: rotated=%v kept alive=%v tests=%d, want nothing", out.Rotated, out.KeptAlive, h.prov.Calls("test")-tests)
+	}
+	h.clock.Advance(h.key.KeepAlive / 2)
+	out = h.mustEval(Mode{IgnoreBackoff: true}) // --run-now --due-only
+	if out.Rotated || out.KeptAlive || h.prov.Calls("test") != tests {
+		t.Errorf("--due-only within the interval: rotated=%v kept alive=%v, want nothing", out.Rotated, out.KeptAlive)
+	}
+	h.clock.Advance(h.key.KeepAlive/2 + time.Second)
+	out = h.mustEval(Mode{NoRotate: true, IgnoreBackoff: true})
+	// One Test call: the current key (the previous one's grace ended and
+	// the --due-only pass revoked it).
+	if !out.KeptAlive || h.prov.Calls("test")-tests != 1 {
+		t.Errorf("interval passed: kept alive=%v tests=%d, want a keep-alive of the current key", out.KeptAlive, h.prov.Calls("test")-tests)
+	}
+	tests = h.prov.Calls("test")
+	if out := h.mustEval(Mode{NoRotate: true, KeepAlive: true}); !out.KeptAlive || h.prov.Calls("test") == tests {
+		t.Errorf("an explicit keep-alive was not made")
 	}
 }

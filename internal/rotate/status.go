@@ -39,21 +39,21 @@ type PendingRevocation struct {
 }
 
 // Status builds the rows for the configured keys and any key the state
-// still remembers but the configuration no longer has.
-func Status(keys []config.Key, records []state.Key) []StatusRow {
-	return status(len(keys), func(i int) *config.Key { return &keys[i] }, records)
+// still remembers but the configuration no longer has, as of now.
+func Status(keys []config.Key, records []state.Key, now time.Time) []StatusRow {
+	return status(len(keys), func(i int) *config.Key { return &keys[i] }, records, now)
 }
 
 // Status is the table of every managed key's state, from the policies the
 // engine holds (the daemon drops the loaded configuration's copy).
 func (e *Engine) Status(records []state.Key) []StatusRow {
-	return status(len(e.order), func(i int) *config.Key { return &e.keys[e.order[i]].k.Policy }, records)
+	return status(len(e.order), func(i int) *config.Key { return &e.keys[e.order[i]].k.Policy }, records, e.clock.Now())
 }
 
 // Len is the number of managed keys.
 func (e *Engine) Len() int { return len(e.order) }
 
-func status(n int, key func(i int) *config.Key, records []state.Key) []StatusRow {
+func status(n int, key func(i int) *config.Key, records []state.Key, now time.Time) []StatusRow {
 	byName := map[string]state.Key{}
 	for _, r := range records {
 		byName[r.Name] = r
@@ -69,7 +69,9 @@ func status(n int, key func(i int) *config.Key, records []state.Key) []StatusRow
 		}
 		row := statusRow(st)
 		row.Provider, row.Managed, row.Paused = k.Provider, true, k.Paused
-		row.NextRotation = NextRotation(*k, st)
+		// The same decision the engine executes: a failure's backoff moves
+		// the next attempt, a paused key has none.
+		row.NextRotation = NextRotationOf(*k, st, now)
 		rows = append(rows, row)
 	}
 	for _, r := range records {

@@ -38,6 +38,23 @@ type Key struct {
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 	// Rotations counts completed rotations.
 	Rotations int `json:"rotations,omitempty"`
+	// Watch holds the provider-side names of creates that got no definite
+	// answer (a timeout, a dropped connection, a 502 or 504): the key may
+	// exist although its secret is lost, so a key that appears under one of
+	// these names is revoked.
+	Watch []Watched `json:"watch,omitempty"`
+}
+
+// Watched is the name of a create whose outcome is unknown.
+type Watched struct {
+	Provider string    `json:"provider"`
+	Name     string    `json:"name"`
+	Since    time.Time `json:"since"`
+	// NextCheckAt is when the name is next looked up; Until is when the
+	// watch ends (a create held back longer than that is left to the
+	// orphan scan).
+	NextCheckAt time.Time `json:"next_check_at"`
+	Until       time.Time `json:"until"`
 }
 
 // ProviderKey identifies a key at a provider.
