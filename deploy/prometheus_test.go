@@ -206,9 +206,12 @@ func writeFile(t *testing.T, path, data string) {
 	}
 }
 
+// runbookURLBase is where the alerts' runbook_url annotations point.
+const runbookURLBase = "https://github.com/rotator-dev/rotator/blob/main/docs/monitoring.md#"
+
 // TestRulesContract checks what promtool does not: every alert has a
-// severity, a summary, a description and a runbook that points at its
-// section of docs/monitoring.md, uses only the daemon's metrics, and has
+// severity, a summary, a description, a runbook and a runbook_url that point
+// at its section of docs/monitoring.md, uses only the daemon's metrics, and has
 // both a firing and a not-firing case in rules_test.yml.
 func TestRulesContract(t *testing.T) {
 	var tf struct {
@@ -262,6 +265,14 @@ func TestRulesContract(t *testing.T) {
 		}
 		if !regexp.MustCompile(`(?m)^#+ ` + r.Alert + `$`).MatchString(docs) {
 			t.Errorf("%s: docs/monitoring.md has no heading %q", r.Alert, r.Alert)
+		}
+		// runbook_url is the Prometheus convention Alertmanager templates
+		// and Grafana link to: docs/monitoring.md's section for the alert.
+		if url, want := r.Annotations["runbook_url"], runbookURLBase+strings.ToLower(r.Alert); url != want {
+			t.Errorf("%s: runbook_url %q, want %q", r.Alert, url, want)
+		}
+		if _, frag, _ := strings.Cut(r.Annotations["runbook_url"], "#"); !markdownAnchors(docs)[frag] {
+			t.Errorf("%s: runbook_url's anchor #%s is not a heading of docs/monitoring.md", r.Alert, frag)
 		}
 		if bad := unknownMetrics(r.Expr); len(bad) > 0 {
 			t.Errorf("%s: uses metrics the daemon does not export: %q", r.Alert, bad)
