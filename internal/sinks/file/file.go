@@ -9,17 +9,25 @@
 //     writer wins (each write replaces the file whole). It never returns
 //     sinks.ErrConflict.
 //   - Read parses the file back; a missing file is sinks.ErrNotFound.
+//   - Every path below dir is opened through an os.Root on dir, one folder
+//     at a time: a symbolic link below dir (a folder or the file) is
+//     refused, as is a file that is not regular (FIFO, device) or larger
+//     than MaxFileSize; nothing is ever read or written outside dir.
 //   - Two targets of one sink may not name the same file.
 //   - Errors and log lines name files and fields, never values.
 package file
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"go.uber.org/zap"
@@ -30,8 +38,9 @@ import (
 
 // Sink is a configured file sink.
 type Sink struct {
-	cfg Config
-	log *zap.Logger
+	cfg     Config
+	log     *zap.Logger
+	dirPath string // YAML path of `dir`, for errors: "sinks.local.dir"
 
 	mu    sync.Mutex
 	bound map[string]string // file → YAML path of the target that binds it
@@ -55,7 +64,11 @@ func New(cfg Config, deps sinks.Deps) (*Sink, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Sink{cfg: cfg, log: log, bound: map[string]string{}}, nil
+	dirPath := "the sink's dir"
+	if deps.Name != "" {
+		dirPath = "sinks." + deps.Name + ".dir"
+	}
+	return &Sink{cfg: cfg, log: log, dirPath: dirPath, bound: map[string]string{}}, nil
 }
 
 // Type implements sinks.Sink.
@@ -67,72 +80,97 @@ func (s *Sink) Bind(target config.Section) (sinks.Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(s.cfg.Dir, tc.Path)
+	rel := filepath.Clean(tc.Path)
+	path := filepath.Join(s.cfg.Dir, rel)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if other, ok := s.bound[path]; ok {
 		return nil, target.Errorf("path", "%s is already written by %s", path, other)
 	}
 	s.bound[path] = target.Path
-	return &Target{path: path, format: tc.Format, mode: s.cfg.Mode, log: s.log}, nil
+	return &Target{sink: s, rel: rel, path: path, format: tc.Format}, nil
 }
 
-// Check verifies that the folder exists and that a file can be created in
-// it, and in the folder of every bound target.
+// Check verifies that the folder exists, creating it (mode 0700) when its
+// parent does, and that a file can be created in it and in the folder of
+// every bound target that exists already (the others are created at the
+// first write). A symbolic link below the folder is an error.
 func (s *Sink) Check(ctx context.Context) error {
-	dirs := map[string]bool{s.cfg.Dir: true}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	root, err := openDir(s.cfg.Dir, s.dirPath, false)
+	if err != nil {
+		return fmt.Errorf("file sink %s: %w", s.cfg.Dir, err)
+	}
+	defer root.Close()
+	dirs := map[string]bool{".": true}
 	s.mu.Lock()
 	for p := range s.bound {
-		dirs[filepath.Dir(p)] = true
+		rel, err := filepath.Rel(s.cfg.Dir, filepath.Dir(p))
+		if err == nil {
+			dirs[rel] = true
+		}
 	}
 	s.mu.Unlock()
-	for dir := range dirs {
+	for _, rel := range slices.Sorted(maps.Keys(dirs)) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if dir != s.cfg.Dir {
-			if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-				continue // created at the first write
-			}
+		shown := filepath.Join(s.cfg.Dir, rel)
+		d, err := openFolder(root, rel, false)
+		if errors.Is(err, fs.ErrNotExist) && rel != "." {
+			continue // created at the first write
 		}
-		if err := writeCheck(dir); err != nil {
-			return fmt.Errorf("file sink %s: %w", dir, err)
+		if err != nil {
+			return fmt.Errorf("file sink %s: %w", s.cfg.Dir, err)
+		}
+		err = writeCheck(d)
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("file sink %s: %w", shown, err)
 		}
 	}
 	return nil
 }
 
-func writeCheck(dir string) error {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("stat: %w", bare(err))
-	}
-	if !fi.IsDir() {
-		return errors.New("not a folder")
-	}
-	f, err := os.CreateTemp(dir, ".rotator-check-*")
+func writeCheck(dir *os.Root) error {
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	name := ".rotator-check-" + hex.EncodeToString(rnd[:])
+	f, err := dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("not writable: %w", bare(err))
 	}
-	name := f.Name()
 	_ = f.Close()
-	if err := os.Remove(name); err != nil {
-		return fmt.Errorf("remove check file: %w", err)
+	if err := dir.Remove(name); err != nil {
+		return fmt.Errorf("remove check file: %w", bare(err))
 	}
 	return nil
 }
 
 // Target is one file of a file sink.
 type Target struct {
-	path   string
+	sink   *Sink
+	rel    string // below the sink's dir, clean
+	path   string // the sink's dir joined with rel, for messages
 	format Format
-	mode   fs.FileMode
-	log    *zap.Logger
 	mu     sync.Mutex // serialises writes to the file
 }
 
 // String implements sinks.Target.
 func (t *Target) String() string { return "file " + t.path }
+
+// open opens the folder that holds the file, below the sink's dir,
+// creating missing folders (mode 0700) when create is set.
+func (t *Target) open(create bool) (*os.Root, error) {
+	root, err := openDir(t.sink.cfg.Dir, t.sink.dirPath, create)
+	if err != nil {
+		return nil, fmt.Errorf("folder %s: %w", t.sink.cfg.Dir, err)
+	}
+	defer root.Close()
+	return openFolder(root, filepath.Dir(t.rel), create)
+}
 
 // Write implements sinks.Target. It creates missing folders under the
 // sink's dir (mode 0700).
@@ -146,34 +184,51 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if unchanged(t.path, b, t.mode) {
-		t.log.Debug("file unchanged, write skipped", zap.String("path", t.path), zap.String("key_id", w.KeyID))
-		return "", nil
+	dir, err := t.open(true)
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", t.path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(t.path), 0o700); err != nil {
-		return "", fmt.Errorf("write %s: create folder: %w", t.path, bare(err))
+	defer dir.Close()
+	name := filepath.Base(t.rel)
+	if fi, err := dir.Lstat(name); err == nil {
+		if err := checkRegular(fi); err != nil {
+			return "", fmt.Errorf("write %s: %w", t.path, err)
+		}
+	}
+	if unchanged(ctx, dir, name, b, t.sink.cfg.Mode) {
+		t.sink.log.Debug("file unchanged, write skipped", zap.String("path", t.path), zap.String("key_id", w.KeyID))
+		return "", nil
 	}
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("write %s: %w", t.path, err)
 	}
-	if err := atomicWrite(t.path, b, t.mode); err != nil {
+	if err := atomicWrite(dir, name, b, t.sink.cfg.Mode); err != nil {
 		return "", fmt.Errorf("write %s: %w", t.path, err)
 	}
-	t.log.Info("file written", zap.String("path", t.path), zap.String("key_id", w.KeyID), zap.String("format", string(t.format)))
+	t.sink.log.Info("file written", zap.String("path", t.path), zap.String("key_id", w.KeyID), zap.String("format", string(t.format)))
 	return "", nil
 }
 
-// Read implements sinks.Target.
+// Read implements sinks.Target. It reads a regular file of at most
+// MaxFileSize bytes and follows no link.
 func (t *Target) Read(ctx context.Context) (sinks.Secret, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", t.path, err)
 	}
-	b, err := os.ReadFile(t.path)
+	dir, err := t.open(false)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read %s: %w", t.path, sinks.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", t.path, bare(err))
+		return nil, fmt.Errorf("read %s: %w", t.path, err)
+	}
+	defer dir.Close()
+	b, err := readFile(ctx, dir, filepath.Base(t.rel))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", t.path, sinks.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", t.path, err)
 	}
 	data, err := decode(t.format, b)
 	if err != nil {

@@ -268,11 +268,11 @@ func TestWriteFailureRemovesTempFileAndLogsNoSecret(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	s := newSink(t, dir, "", sinks.Deps{Name: "local", Logger: zap.New(core), Clock: clockwork.NewFakeClock()})
 	tg := bind(t, s, "{sink: local, path: k.json}")
-	// A folder where the file should be: the rename fails after the temp
-	// file was written.
+	// A folder where the file should be: refused before any temp file is
+	// written.
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "out", "k.json", "x"), 0o700))
 	_, err := tg.Write(t.Context(), sinks.Write{RotationID: "r1", KeyID: "id1", Data: sinks.Secret{"key": "sk_live_secret"}})
-	require.ErrorContains(t, err, "rename")
+	require.ErrorContains(t, err, "the file is not a regular file but a folder")
 	sinktest.AssertNoSecret(t, err.Error(), "sk_live_secret")
 	entries, err := os.ReadDir(filepath.Join(dir, "out"))
 	require.NoError(t, err)
@@ -291,7 +291,7 @@ func TestCheck(t *testing.T) {
 	dir := t.TempDir()
 	s := newSink(t, dir, "", sinks.Deps{})
 	err := s.Check(t.Context())
-	require.ErrorContains(t, err, "file sink "+filepath.Join(dir, "out")+": stat: no such file or directory")
+	require.ErrorContains(t, err, "file sink "+filepath.Join(dir, "out")+": no such file or directory")
 
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "out"), nil, 0o600))
 	require.ErrorContains(t, s.Check(t.Context()), "not a folder")
