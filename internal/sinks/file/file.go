@@ -99,7 +99,7 @@ func (s *Sink) Check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	root, err := openDir(s.cfg.Dir, s.dirPath, false)
+	root, err := openDir(s.cfg.Dir, s.dirPath, true)
 	if err != nil {
 		return fmt.Errorf("file sink %s: %w", s.cfg.Dir, err)
 	}
@@ -172,8 +172,8 @@ func (t *Target) open(create bool) (*os.Root, error) {
 	return openFolder(root, filepath.Dir(t.rel), create)
 }
 
-// Write implements sinks.Target. It creates missing folders under the
-// sink's dir (mode 0700).
+// Write implements sinks.Target. It creates missing folders (mode 0700):
+// the sink's dir when its parent exists, and any below it.
 func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("write %s: %w", t.path, err)

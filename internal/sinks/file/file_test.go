@@ -290,11 +290,8 @@ func TestWriteFailureRemovesTempFileAndLogsNoSecret(t *testing.T) {
 func TestCheck(t *testing.T) {
 	dir := t.TempDir()
 	s := newSink(t, dir, "", sinks.Deps{})
-	err := s.Check(t.Context())
-	require.ErrorContains(t, err, "file sink "+filepath.Join(dir, "out")+": no such file or directory")
-
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "out"), nil, 0o600))
-	require.ErrorContains(t, s.Check(t.Context()), "not a folder")
+	require.ErrorContains(t, s.Check(t.Context()), "file sink "+filepath.Join(dir, "out")+": not a folder")
 	require.NoError(t, os.Remove(filepath.Join(dir, "out")))
 
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "out"), 0o700))
@@ -306,6 +303,41 @@ func TestCheck(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	require.ErrorIs(t, s.Check(ctx), context.Canceled)
+}
+
+// TestCheckCreatesMissingDir: the shipped examples' dir
+// (/var/lib/rotator/out) does not exist on a fresh machine or volume: Check
+// creates it (mode 0700) when its parent exists, and says what to do when
+// the parent is missing too.
+func TestCheckCreatesMissingDir(t *testing.T) {
+	dir := t.TempDir()
+	s := newSink(t, dir, "", sinks.Deps{Name: "local", Logger: zap.NewNop(), Clock: clockwork.NewFakeClock()})
+	require.NoError(t, s.Check(t.Context()))
+	fi, err := os.Stat(filepath.Join(dir, "out"))
+	require.NoError(t, err)
+	require.True(t, fi.IsDir())
+	require.Equal(t, fs.FileMode(0o700), fi.Mode().Perm())
+
+	// The first write creates it as well, without a Check first.
+	require.NoError(t, os.Remove(filepath.Join(dir, "out")))
+	tg := bind(t, s, "{sink: local, path: k.env}")
+	_, err = tg.Write(t.Context(), sinks.Write{RotationID: "r1", Data: sinks.Secret{"A": "1"}})
+	require.NoError(t, err)
+	require.FileExists(t, filepath.Join(dir, "out", "k.env"))
+
+	// Neither the dir nor its parent: nothing is created, the error says
+	// how to fix it and names the YAML field.
+	cfg, err := file.ParseConfig(section(t, "sinks.local", dir, "{type: file, dir: missing/out}"))
+	require.NoError(t, err)
+	deep, err := file.New(cfg, sinks.Deps{Name: "local", Logger: zap.NewNop(), Clock: clockwork.NewFakeClock()})
+	require.NoError(t, err)
+	err = deep.Check(t.Context())
+	require.ErrorContains(t, err, "file sink "+filepath.Join(dir, "missing", "out")+": the folder does not exist, nor does its parent "+
+		filepath.Join(dir, "missing")+": create it (mkdir -p -m 0700 "+filepath.Join(dir, "missing", "out")+") or change sinks.local.dir")
+	require.NoDirExists(t, filepath.Join(dir, "missing"))
+	_, err = bind(t, deep, "{sink: local, path: k.env}").Write(t.Context(), sinks.Write{RotationID: "r1", Data: sinks.Secret{"A": "1"}})
+	require.ErrorContains(t, err, "or change sinks.local.dir")
+	require.NoDirExists(t, filepath.Join(dir, "missing"))
 }
 
 func TestCheckReadOnlyFolder(t *testing.T) {

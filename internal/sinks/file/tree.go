@@ -22,15 +22,24 @@ const MaxFileSize = 1 << 20
 // below dir outright, so that a link cannot redirect a secret inside dir
 // either, and a FIFO or device cannot block or flood a read.
 
-// openDir opens the sink's dir, with create making it first (mode 0700).
+// openDir opens the sink's dir. With create, a dir that does not exist is
+// created (mode 0700) when its parent folder exists; when the parent is
+// missing too, the error says what to do and names the `dir` field
+// (yamlPath). Without create, a missing dir is an error wrapping
+// fs.ErrNotExist.
 func openDir(dir, yamlPath string, create bool) (*os.Root, error) {
-	if create {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create folder: %w", bare(err))
-		}
-	}
-	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+	fi, err := os.Stat(dir)
+	switch {
+	case err == nil && !fi.IsDir():
 		return nil, errors.New("not a folder")
+	case create && errors.Is(err, fs.ErrNotExist):
+		parent := filepath.Dir(dir)
+		if pfi, perr := os.Stat(parent); perr != nil || !pfi.IsDir() {
+			return nil, fmt.Errorf("the folder does not exist, nor does its parent %s: create it (mkdir -p -m 0700 %s) or change %s", parent, dir, yamlPath)
+		}
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("create the folder: %w", bare(err))
+		}
 	}
 	r, err := os.OpenRoot(dir)
 	if err != nil {
