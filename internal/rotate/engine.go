@@ -74,6 +74,14 @@ type BoundTarget struct {
 	Fields map[string]string
 }
 
+// Store is where the engine records each key's state (state.Store: bbolt).
+// Get returns a record with only the name for a key never seen; Put is
+// durable when it returns, and a failed Put stops the step it records.
+type Store interface {
+	Get(name string) (state.Key, error)
+	Put(k state.Key) error
+}
+
 // Options are the engine's dependencies, all injected.
 type Options struct {
 	Keys []*Managed
@@ -82,7 +90,7 @@ type Options struct {
 	// Sinks maps configured sink names to sinks (for start-up checks and
 	// Close).
 	Sinks         map[string]sinks.Sink
-	Store         *state.Store
+	Store         Store
 	Logger        *zap.Logger
 	Metrics       *Metrics
 	Clock         clockwork.Clock
