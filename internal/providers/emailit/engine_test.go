@@ -239,6 +239,7 @@ func TestEngineOrphansAcrossPages(t *testing.T) {
 				r.srv.CreateKey(fmt.Sprintf("rotator-other-20261123T090000Z-%06d", i), "sending")
 			}
 			orphan := r.srv.CreateKey("rotator-mail-20261120T030000Z-zz9zz9", "sending")
+			r.clock.Advance(time.Hour) // older than the orphan minimum age
 			left, err := r.eng.ScanOrphans(ctx, "emailit")
 			if err != nil || left != 0 {
 				t.Fatalf("scan: %d left, %v", left, r.track(err))
