@@ -309,12 +309,14 @@ func plainText(body []byte) string {
 		return ""
 	}
 	s := strings.Join(strings.Fields(string(body)), " ")
-	return clean(s, 120)
+	return clean(s, maxMessage)
 }
 
-// maxMessage bounds, in bytes, the provider message kept in an error
-// (under httpapi's own 300-byte cut, which would not respect UTF-8).
-const maxMessage = 280
+// maxMessage bounds, in bytes, the work on a provider message. httpapi
+// cuts the message to 300 bytes after removing the credentials it sent;
+// cutting shorter here first could leave the beginning of one for it to
+// miss.
+const maxMessage = 4096
 
 // secretPattern matches what Emailit keys look like, current ("secret_" +
 // 32 alphanumerics) and older ("em_live_…", "em_test_…"), and bearer

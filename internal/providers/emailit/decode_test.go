@@ -175,8 +175,8 @@ func TestDecodeError(t *testing.T) {
 	if got := existingID([]byte(doc404)); got != "" {
 		t.Fatalf("existingID of a 404 = %q", got)
 	}
-	long := `{"message":"` + strings.Repeat("é", 500) + `"}`
-	if _, msg, _ := decodeError(400, []byte(long)); len(msg) > 300 || !utf8.ValidString(msg) {
+	long := `{"message":"` + strings.Repeat("é", 5000) + `"}`
+	if _, msg, _ := decodeError(400, []byte(long)); len(msg) > maxMessage+len("…") || !utf8.ValidString(msg) {
 		t.Fatalf("long message not bounded: %d bytes", len(msg))
 	}
 }

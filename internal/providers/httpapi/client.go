@@ -427,8 +427,8 @@ func (c *Client) statusError(op string, resp *Response, secrets []string) *provi
 	var hint time.Duration
 	if c.decode != nil {
 		e.Code, e.Message, hint = c.decode(resp.Status, resp.Body)
-		e.Code = Scrub(e.Code, secrets)
-		e.Message = Scrub(truncate(e.Message, 300), secrets)
+		e.Code = CleanText(e.Code, maxCode, secrets)
+		e.Message = CleanText(e.Message, maxMessage, secrets)
 	}
 	if resp.Status == http.StatusTooManyRequests {
 		if d, ok := ParseRetryAfter(resp.Header.Get("Retry-After"), c.clock.Now()); ok {
@@ -694,22 +694,4 @@ func secretsOf(req Request) []string {
 		}
 	}
 	return append(out, req.Secrets...)
-}
-
-// Scrub replaces every occurrence of each secret (of 4 characters or
-// more) in s with "<redacted>".
-func Scrub(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if len(sec) >= 4 && strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, "<redacted>")
-		}
-	}
-	return s
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
