@@ -28,12 +28,6 @@ func Stopping() error {
 	return notify("stopping", daemon.SdNotifyStopping)
 }
 
-// Status updates the one-line status shown by `systemctl status`. It must
-// hold no secret.
-func Status(status string) error {
-	return notify("status", "STATUS="+status)
-}
-
 func notify(op, state string) error {
 	if _, err := daemon.SdNotify(false, state); err != nil {
 		return fmt.Errorf("sd_notify %s: %w", op, err)

@@ -47,14 +47,11 @@ func listen(t *testing.T) (recv func() string, pending func() string) {
 	return recv, pending
 }
 
-func TestReadyStoppingStatus(t *testing.T) {
+func TestReadyStopping(t *testing.T) {
 	recv, _ := listen(t)
 
 	require.NoError(t, Ready("3 keys, next rotation in 2h"))
 	require.Equal(t, "READY=1\nSTATUS=3 keys, next rotation in 2h", recv())
-
-	require.NoError(t, Status("rotating smtpd-send"))
-	require.Equal(t, "STATUS=rotating smtpd-send", recv())
 
 	require.NoError(t, Stopping())
 	require.Equal(t, "STOPPING=1", recv())
