@@ -7,6 +7,7 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -208,7 +209,11 @@ func providerType(cfg *config.Config, name string) string {
 }
 
 // checkRenames rejects a `fields` rename of a field the provider does not
-// produce (a typo would otherwise silently do nothing).
+// produce (a typo would otherwise silently do nothing), and a rename onto
+// the name of another produced field that keeps its own name: both values
+// would be written under one name and map order would choose which one
+// the sink gets. Swapping two fields ({key: key_id, key_id: key}) is
+// allowed. (config rejects two fields renamed to the same name.)
 func checkRenames(t config.Target, ptype string) error {
 	known, ok := credentialFields[ptype]
 	if !ok || len(t.Fields) == 0 {
@@ -216,19 +221,25 @@ func checkRenames(t config.Target, ptype string) error {
 	}
 	all := append([]string{rotate.FieldKeyID, rotate.FieldKeyName, rotate.FieldCreatedAt}, known...)
 	sort.Strings(all)
+	froms := make([]string, 0, len(t.Fields))
 	for from := range t.Fields {
-		if !contains(all, from) {
+		froms = append(froms, from)
+	}
+	sort.Strings(froms)
+	for _, from := range froms {
+		if !slices.Contains(all, from) {
 			return t.Section.Errorf("fields", "%q is not a field of a %s key (fields: %s)", from, ptype, strings.Join(all, ", "))
 		}
 	}
-	return nil
-}
-
-func contains(l []string, s string) bool {
-	for _, v := range l {
-		if v == s {
-			return true
+	for _, from := range froms {
+		to := t.Fields[from]
+		if to == from || !slices.Contains(all, to) {
+			continue
+		}
+		if _, renamed := t.Fields[to]; !renamed {
+			return t.Section.Errorf("fields", "%s is renamed to %s, which is the name of another field of a %s key: rename %s too (such as %s: %s_2), or choose another name",
+				from, to, ptype, to, to, to)
 		}
 	}
-	return false
+	return nil
 }
