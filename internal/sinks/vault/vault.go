@@ -103,13 +103,15 @@ func newClient(cfg Config, userAgent string) (*api.Client, error) {
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	ac := &api.Config{
-		Address:      cfg.Address,
-		HttpClient:   hc,
-		Timeout:      60 * time.Second,
-		MinRetryWait: retryWait[0],
-		MaxRetryWait: retryWait[1],
-		MaxRetries:   2,
-		Backoff:      retryablehttp.LinearJitterBackoff,
+		Address:          cfg.Address,
+		HttpClient:       hc,
+		Timeout:          60 * time.Second,
+		MinRetryWait:     retryWait[0],
+		MaxRetryWait:     retryWait[1],
+		MaxRetries:       2,
+		Backoff:          retryablehttp.LinearJitterBackoff,
+		CheckRetry:       checkRetry,
+		DisableRedirects: true, // see redirect.go
 	}
 	if err := ac.ConfigureTLS(&api.TLSConfig{
 		CACert:        cfg.CACert,
@@ -122,6 +124,8 @@ func newClient(cfg Config, userAgent string) (*api.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// After ConfigureTLS and NewClient, which need the *http.Transport.
+	hc.Transport = refuseRedirects{next: tr}
 	client.ClearToken() // NewClient takes VAULT_TOKEN from the environment
 	client.ClearNamespace()
 	if cfg.Namespace != "" {
