@@ -50,6 +50,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
 
+	"github.com/rotator-dev/rotator/internal/backoff"
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
 	"github.com/rotator-dev/rotator/internal/sinks"
@@ -123,20 +124,8 @@ type Options struct {
 // pause must be long enough to be worth it.
 const IdleAfter = 10 * time.Second
 
-func (o *Options) validate() error {
-	var errs []error
-	if o.Store == nil {
-		errs = append(errs, errors.New("options: Store is nil"))
-	}
-	if o.Logger == nil {
-		errs = append(errs, errors.New("options: Logger is nil"))
-	}
-	if o.Metrics == nil {
-		errs = append(errs, errors.New("options: Metrics is nil"))
-	}
-	if o.Clock == nil {
-		errs = append(errs, errors.New("options: Clock is nil"))
-	}
+// withDefaults fills the options left zero.
+func (o Options) withDefaults() Options {
 	if o.MaxConcurrent <= 0 {
 		o.MaxConcurrent = config.DefaultMaxConcurrent
 	}
@@ -154,6 +143,24 @@ func (o *Options) validate() error {
 	}
 	if o.VerifyAttempts <= 0 {
 		o.VerifyAttempts = 3
+	}
+	return o
+}
+
+// validate reports every missing dependency.
+func (o Options) validate() error {
+	var errs []error
+	if o.Store == nil {
+		errs = append(errs, errors.New("options: Store is nil"))
+	}
+	if o.Logger == nil {
+		errs = append(errs, errors.New("options: Logger is nil"))
+	}
+	if o.Metrics == nil {
+		errs = append(errs, errors.New("options: Metrics is nil"))
+	}
+	if o.Clock == nil {
+		errs = append(errs, errors.New("options: Clock is nil"))
 	}
 	for _, k := range o.Keys {
 		if k.Provider == nil {
@@ -202,6 +209,7 @@ func New(o Options) (*Engine, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
+	o = o.withDefaults()
 	e := &Engine{o: o, log: o.Logger, m: o.Metrics, clock: o.Clock, keys: map[string]*keyRunner{},
 		rnd: rand.New(rand.NewPCG(uint64(o.Clock.Now().UnixNano()), 0x5eed))}
 	for name := range o.Providers {
@@ -226,7 +234,7 @@ func (e *Engine) random() float64 {
 }
 
 func (e *Engine) backoff(n int) time.Duration {
-	return backoff(n, e.o.RetryBase, e.o.RetryMax, e.random())
+	return backoff.Policy{Base: e.o.RetryBase, Max: e.o.RetryMax, Jitter: 0.2}.Delay(n, e.random())
 }
 
 // export publishes the key's state as gauges.

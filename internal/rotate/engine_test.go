@@ -259,20 +259,6 @@ func TestJitterIsStableAndBounded(t *testing.T) {
 	}
 }
 
-func TestBackoffIsCappedAndGrows(t *testing.T) {
-	prev := time.Duration(0)
-	for n := 1; n <= 6; n++ {
-		d := backoff(n, time.Second, 10*time.Second, 0.5)
-		if d < prev {
-			t.Errorf("backoff(%d) = %s shrank from %s", n, d, prev)
-		}
-		prev = d
-	}
-	if d := backoff(50, time.Second, 10*time.Second, 0.99); d > 12*time.Second {
-		t.Errorf("backoff not capped: %s", d)
-	}
-}
-
 // TestRotationDurationHistogram: the per-key histogram served at scrape
 // time is cumulative, with count and sum, like a live one.
 func TestRotationDurationHistogram(t *testing.T) {

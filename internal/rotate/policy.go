@@ -12,7 +12,7 @@ import (
 // appear in logs, the plan and --status.
 type Reason string
 
-// The reasons of the default policy chain, in the order they are checked.
+// The reasons of the default rule chain, in the order they are checked.
 const (
 	ReasonForced      Reason = "forced"       // --run-now selected the key
 	ReasonPaused      Reason = "paused"       // the key is paused: no rotation (not a trigger)
@@ -21,8 +21,8 @@ const (
 	ReasonScheduleDue Reason = "schedule_due" // the schedule's time has come
 )
 
-// Input is everything a policy looks at. Policies never do I/O: the engine
-// gathers Input, the chain decides, the engine acts.
+// Input is everything a rule looks at. Rules never do I/O: Decide asks the
+// chain whether a rotation is due.
 type Input struct {
 	Key   config.Key
 	State state.Key
@@ -31,13 +31,13 @@ type Input struct {
 	Forced bool
 }
 
-// Policy decides whether one condition calls for a rotation. It returns
+// Rule decides whether one condition calls for a rotation. It returns
 // done=true when it settles the question (rotate or not); otherwise the
-// next policy of the chain is asked.
-type Policy func(Input) (reason Reason, rotate, done bool)
+// next rule of the chain is asked.
+type Rule func(Input) (reason Reason, rotate, done bool)
 
-// Chain evaluates policies in order; the first that is done decides.
-type Chain []Policy
+// Chain evaluates rules in order; the first that is done decides.
+type Chain []Rule
 
 // DefaultChain is the rotation decision of rotator.
 var DefaultChain = Chain{Forced, Paused, NoCurrentKey, Emergency, ScheduleDue}
@@ -127,20 +127,4 @@ func jitterFor(name string, at time.Time, max time.Duration) time.Duration {
 	}
 	h.Write(b[:])
 	return time.Duration(h.Sum64() % uint64(max))
-}
-
-// backoff is the capped exponential delay after n consecutive failures
-// (n ≥ 1): base·2^(n-1), at most max, with ±20% jitter from rnd ∈ [0,1).
-func backoff(n int, base, max time.Duration, rnd float64) time.Duration {
-	if n < 1 {
-		n = 1
-	}
-	d := base
-	for i := 1; i < n && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	return time.Duration(float64(d) * (0.8 + 0.4*rnd))
 }
