@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -24,6 +25,7 @@ const DefaultServiceAccountTokenPath = "/var/run/secrets/kubernetes.io/serviceac
 //	    token_file: /run/secrets/vault-token   # or token, approle, kubernetes
 //	    ca_cert: /etc/ssl/vault-ca.pem
 //	    tls_server_name: vault.internal
+//	    allow_insecure_http: false # true: accept http:// to another host
 type Config struct {
 	Address   string
 	Namespace string
@@ -39,6 +41,10 @@ type Config struct {
 	CACert        string // PEM file
 	TLSServerName string
 	TLSSkipVerify bool
+	// AllowInsecureHTTP accepts an http:// address on a host other than
+	// this machine (`allow_insecure_http`): the token and the secrets
+	// travel in cleartext.
+	AllowInsecureHTTP bool
 }
 
 // AppRole logs in with a role_id and a secret_id.
@@ -80,6 +86,7 @@ type rawConfig struct {
 	CACert        string         `yaml:"ca_cert"`
 	TLSServerName string         `yaml:"tls_server_name"`
 	TLSSkipVerify bool           `yaml:"tls_skip_verify"`
+	AllowInsecure bool           `yaml:"allow_insecure_http"`
 }
 
 type rawAppRole struct {
@@ -110,6 +117,8 @@ func ParseConfig(sec config.Section) (Config, error) {
 		CACert:        sec.Resolve(raw.CACert),
 		TLSServerName: raw.TLSServerName,
 		TLSSkipVerify: raw.TLSSkipVerify,
+
+		AllowInsecureHTTP: raw.AllowInsecure,
 	}
 	if cfg.Address == "" {
 		return Config{}, sec.Errorf("address", "required: the Vault server's URL, such as https://vault.example.com:8200")
@@ -120,6 +129,9 @@ func ParseConfig(sec config.Section) (Config, error) {
 	}
 	if u.User != nil {
 		return Config{}, sec.Errorf("address", "must not hold credentials")
+	}
+	if u.Scheme == "http" && !loopback(u.Hostname()) && !cfg.AllowInsecureHTTP {
+		return Config{}, sec.Errorf("address", "%q is http:// to a host other than this machine: the token and every secret would cross the network in cleartext; use https://, or set allow_insecure_http: true on %s to accept that", cfg.Address, sec.Path)
 	}
 	if cfg.Mount == "" {
 		cfg.Mount = "secret"
@@ -189,6 +201,16 @@ func ParseConfig(sec config.Section) (Config, error) {
 		return Config{}, sec.Errorf("tls_server_name", "is set but address %q is not https", cfg.Address)
 	}
 	return cfg, nil
+}
+
+// loopback reports whether host is this machine: localhost or a loopback
+// address.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 func parseAppRole(sec config.Section, raw *rawAppRole) (*AppRole, error) {
