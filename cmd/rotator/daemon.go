@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -42,7 +44,7 @@ func (c *cli) daemon(ctx context.Context, cfg *config.Config, engine *rotate.Eng
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("/status", requireOperator(cfg.ControlToken, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		records, err := store.All()
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -50,10 +52,10 @@ func (c *cli) daemon(ctx context.Context, cfg *config.Config, engine *rotate.Eng
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(engine.Status(records))
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	})))
+	srv, served := serveHTTP(ln, mux, defaultHTTPLimits)
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("http server stopped", zap.Error(err))
 		}
 	}()
@@ -108,13 +110,17 @@ func (c *cli) printStatus(cfg *config.Config) int {
 		fmt.Fprintf(c.stderr, "rotator: %v\n", err)
 		return exitFailed
 	}
-	client := &http.Client{Timeout: 5 * time.Second}
-	resp, herr := client.Get("http://" + cfg.Listen + "/status")
+	resp, herr := getStatus(cfg)
 	if herr != nil {
 		fmt.Fprintf(c.stderr, "rotator: %v; and the running daemon's /status at %s did not answer: %v\n", err, cfg.Listen, herr)
 		return exitFailed
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		fmt.Fprintf(c.stderr, "rotator: %v; and the running daemon's /status at %s answered %s: %s\n", err, cfg.Listen, resp.Status, strings.TrimSpace(string(msg)))
+		return exitFailed
+	}
 	var rows []rotate.StatusRow
 	if err := json.NewDecoder(resp.Body).Decode(&rows); err != nil {
 		fmt.Fprintf(c.stderr, "rotator: decode /status from %s: %v\n", cfg.Listen, err)
@@ -122,4 +128,17 @@ func (c *cli) printStatus(cfg *config.Config) int {
 	}
 	_ = rotate.WriteStatus(c.stdout, rows, now)
 	return exitOK
+}
+
+// getStatus asks the running daemon's /status, with the control token
+// when the policy sets one (on loopback none is needed).
+func getStatus(cfg *config.Config) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, statusURL(cfg.Listen), nil)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ControlToken != "" {
+		req.Header.Set("Authorization", "Bearer "+cfg.ControlToken.Reveal())
+	}
+	return (&http.Client{Timeout: 5 * time.Second}).Do(req)
 }

@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -33,6 +34,7 @@ type manifests struct {
 	cronJobs        map[string]*batchv1.CronJob
 	serviceMonitors map[string]*monitoringv1.ServiceMonitor
 	prometheusRules map[string]*monitoringv1.PrometheusRule
+	networkPolicies map[string]*networkingv1.NetworkPolicy
 }
 
 // render builds a kustomization with kustomize's own library (what
@@ -63,6 +65,7 @@ func decodeAll(t testing.TB, out []byte) manifests {
 		pvcs: map[string]*corev1.PersistentVolumeClaim{}, services: map[string]*corev1.Service{},
 		deployments: map[string]*appsv1.Deployment{}, cronJobs: map[string]*batchv1.CronJob{},
 		serviceMonitors: map[string]*monitoringv1.ServiceMonitor{}, prometheusRules: map[string]*monitoringv1.PrometheusRule{},
+		networkPolicies: map[string]*networkingv1.NetworkPolicy{},
 	}
 	for _, doc := range bytes.Split(out, []byte("\n---\n")) {
 		if len(bytes.TrimSpace(doc)) == 0 {
@@ -98,6 +101,9 @@ func decodeAll(t testing.TB, out []byte) manifests {
 		case "monitoring.coreos.com/v1 PrometheusRule":
 			o := &monitoringv1.PrometheusRule{}
 			obj, m.prometheusRules[name(doc)] = o, o
+		case "networking.k8s.io/v1 NetworkPolicy":
+			o := &networkingv1.NetworkPolicy{}
+			obj, m.networkPolicies[name(doc)] = o, o
 		default:
 			t.Errorf("unexpected object %s %s", tm.APIVersion, tm.Kind)
 			continue
@@ -279,7 +285,8 @@ func checkPod(t *testing.T, m manifests, what string, spec corev1.PodSpec) {
 func TestKubernetesDaemon(t *testing.T) {
 	m := render(t, ".")
 	if len(m.deployments) != 1 || len(m.services) != 1 || len(m.serviceMonitors) != 1 || len(m.prometheusRules) != 1 ||
-		len(m.configMaps) != 1 || len(m.pvcs) != 1 || len(m.serviceAccounts) != 1 || len(m.cronJobs) != 0 {
+		len(m.configMaps) != 1 || len(m.pvcs) != 1 || len(m.serviceAccounts) != 1 || len(m.cronJobs) != 0 ||
+		len(m.networkPolicies) != 1 {
 		t.Fatalf("unexpected set of objects: %+v", m)
 	}
 	d := m.deployments["rotator"]
@@ -326,6 +333,7 @@ func TestKubernetesDaemon(t *testing.T) {
 		t.Errorf("ServiceMonitor: jobLabel %q gives job %q, want \"rotator\" as the alert rules expect", sm.Spec.JobLabel, svc.Labels[sm.Spec.JobLabel])
 	}
 
+	checkNetworkPolicy(t, m, d)
 	checkObjects(t, m)
 }
 
@@ -368,6 +376,9 @@ func objects(m manifests) []metav1.Object {
 		out = append(out, o)
 	}
 	for _, o := range m.prometheusRules {
+		out = append(out, o)
+	}
+	for _, o := range m.networkPolicies {
 		out = append(out, o)
 	}
 	return out

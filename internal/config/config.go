@@ -37,6 +37,9 @@ type Config struct {
 	// OrphanScanInterval is how often each provider is listed for keys
 	// carrying a managed key's prefix that the state does not know.
 	OrphanScanInterval time.Duration
+	// ControlToken (control.token_file) is the bearer token /status
+	// requires; empty: /status answers only on loopback.
+	ControlToken Secret
 	// Providers and Sinks are in file order.
 	Providers []Section
 	Sinks     []Section
@@ -101,6 +104,9 @@ type raw struct {
 	Providers          yaml.Node `yaml:"providers"`
 	Sinks              yaml.Node `yaml:"sinks"`
 	Keys               []rawKey  `yaml:"keys"`
+
+	// Control is how operators reach the daemon (control.go).
+	Control rawControl `yaml:"control"`
 }
 
 type rawState struct {
@@ -225,6 +231,8 @@ func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
 	}
 
 	var err error
+	c.ControlToken, err = controlToken(rc.Control, root, baseDir)
+	errs = append(errs, err)
 	c.Providers, err = backends(rc.Providers, "providers", baseDir)
 	errs = append(errs, err)
 	c.Sinks, err = backends(rc.Sinks, "sinks", baseDir)
