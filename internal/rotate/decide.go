@@ -51,9 +51,9 @@ type Action struct {
 	KeyID string
 	// Name is the provider-side name looked up (sweep).
 	Name string
-	// RevokeOld, with rotate: every superseded key is revoked as soon as
-	// every sink holds the new key (grace 0s, or an emergency by an
-	// operator), still through the sink guard.
+	// RevokeOld, with rotate or resume: once the rotation completes, every
+	// superseded key is revoked (grace 0s, or an emergency by an operator),
+	// still through the sink guard.
 	RevokeOld bool
 }
 
@@ -98,7 +98,7 @@ type Mode struct {
 // waits. It does no I/O and reads no clock.
 func Decide(k config.Key, st state.Key, m Mode, now time.Time) Decision {
 	var d Decision
-	resuming := decideResume(&d, st, m, now)
+	resuming := decideResume(&d, k, st, m, now)
 	decideRevocations(&d, st, m, now)
 	// After a resume the rotation is planned too: it is skipped when the
 	// resume completes the interrupted rotation, and runs when the resume
@@ -142,7 +142,7 @@ func (d Decision) Wait(kind ActionKind) (Wait, bool) {
 
 // decideResume plans the rotation in flight, after its backoff. It
 // reports whether it is resumed now.
-func decideResume(d *Decision, st state.Key, m Mode, now time.Time) bool {
+func decideResume(d *Decision, k config.Key, st state.Key, m Mode, now time.Time) bool {
 	rot := st.Rotation
 	if rot == nil {
 		return false
@@ -151,7 +151,8 @@ func decideResume(d *Decision, st state.Key, m Mode, now time.Time) bool {
 		d.Waits = append(d.Waits, Wait{Kind: ActResume, KeyID: rot.KeyID, At: st.NextAttemptAt, Reason: ReasonBackoff})
 		return false
 	}
-	d.Actions = append(d.Actions, Action{Kind: ActResume, KeyID: rot.KeyID, Name: rot.KeyName, Reason: ReasonInterrupted})
+	d.Actions = append(d.Actions, Action{Kind: ActResume, KeyID: rot.KeyID, Name: rot.KeyName, Reason: ReasonInterrupted,
+		RevokeOld: k.Grace == 0 || m.RevokeSuperseded})
 	return true
 }
 

@@ -281,6 +281,9 @@ func (c *propertyCase) checkCalls(out Outcome) error {
 			allowed[a.KeyID] = true
 		case ActRotate:
 			rotated = true
+		}
+		switch a.Kind {
+		case ActRotate, ActResume:
 			if a.RevokeOld {
 				for _, rt := range c.st.Retiring {
 					allowed[rt.ID] = true
@@ -289,6 +292,8 @@ func (c *propertyCase) checkCalls(out Outcome) error {
 					allowed[c.st.Current.ID] = true
 				}
 			}
+		}
+		switch a.Kind {
 		case ActResume, ActSweep:
 			for _, info := range c.prov.List("rotator-") {
 				if (c.st.Rotation != nil && (info.ID == c.st.Rotation.KeyID || info.Name == c.st.Rotation.KeyName)) || info.Name == a.Name {

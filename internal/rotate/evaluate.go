@@ -117,8 +117,12 @@ func (e *Engine) act(ctx context.Context, r *keyRunner, st *state.Key, a Action,
 			e.rotationFailed(r, st, err)
 			return err
 		}
-		if done {
-			out.Rotated, out.Reason = true, reason
+		if !done {
+			return nil
+		}
+		out.Rotated, out.Reason = true, reason
+		if a.RevokeOld {
+			return e.revokeSuperseded(ctx, r, st, out)
 		}
 		return nil
 	case ActRevoke:
@@ -153,6 +157,12 @@ func (e *Engine) rotateAction(ctx context.Context, r *keyRunner, st *state.Key, 
 	if !a.RevokeOld {
 		return nil
 	}
+	return e.revokeSuperseded(ctx, r, st, out)
+}
+
+// revokeSuperseded revokes every superseded key now, each through the
+// guard.
+func (e *Engine) revokeSuperseded(ctx context.Context, r *keyRunner, st *state.Key, out *Outcome) error {
 	var errs []error
 	for _, rt := range append([]state.Retiring(nil), st.Retiring...) {
 		if err := e.revokeRetiring(ctx, r, st, rt.ID); err != nil {

@@ -14,34 +14,32 @@ import (
 	"github.com/rotator-dev/rotator/internal/state"
 )
 
-// Watch timings for a create whose outcome is unknown: the name is looked
-// up when the rotation's timeout has passed since the attempt started (a
-// create held in a proxy has landed by then or never will), then every
-// watchRecheck until watchFor after the attempt.
-const (
-	watchRecheck = time.Hour
-	watchFor     = 24 * time.Hour
-)
+// watchFor is how long after its attempt a name whose create had no
+// definite answer is watched. It is first looked up once the rotation's
+// timeout has passed since the attempt started (a create held in a proxy
+// has landed by then or has been dropped), then after the engine's backoff
+// for each look-up so far; the orphan scan also knows the watched names.
+const watchFor = 24 * time.Hour
 
-// definiteFailure reports whether a failed create got an answer from the
-// provider that says no key was made: an error the provider itself
-// described (a parsed error body), other than a conflict. A timeout, a
-// dropped connection, a 502 or 504 from a proxy, or a server error with no
-// body of the provider's leaves the outcome unknown.
+// definiteFailure reports whether a failed create got an answer that says
+// no key was made: a 4xx other than 408 (the request may still be
+// processed) and 409 (a key of that name exists), or a 503 (the request
+// was not taken). A timeout, a dropped connection, a success whose body
+// cannot be read (the key likely exists), a 500, 502 or 504 leave the
+// outcome unknown.
 func definiteFailure(err error) bool {
 	var pe *providers.Error
-	if !errors.As(err, &pe) {
+	if !errors.As(err, &pe) || pe.Reason == providers.ReasonTimeout {
 		return false
 	}
-	switch {
-	case pe.Reason == providers.ReasonTimeout, pe.Reason == providers.ReasonConflict, pe.Status == 0:
+	switch s := pe.Status; {
+	case s == http.StatusServiceUnavailable:
+		return true
+	case s == http.StatusRequestTimeout, s == http.StatusConflict:
 		return false
-	case pe.Status == http.StatusBadGateway, pe.Status == http.StatusGatewayTimeout:
-		return false
-	case pe.Status >= 500:
-		return pe.Code != "" || pe.Message != ""
+	default:
+		return s >= 400 && s < 500
 	}
-	return true
 }
 
 // createFailed ends an attempt whose create failed. After a definite
@@ -98,12 +96,11 @@ func (e *Engine) sweep(ctx context.Context, r *keyRunner, st *state.Key, name st
 	found, err := e.revokeNamed(ctx, r, w.Provider, w.Name)
 	now := e.clock.Now()
 	switch {
-	case err != nil:
-		st.Watch[i].NextCheckAt = now.Add(e.backoff(1))
-	case found || !now.Before(w.Until):
+	case err == nil && (found || !now.Before(w.Until)):
 		st.Watch = slices.Delete(st.Watch, i, i+1)
 	default:
-		st.Watch[i].NextCheckAt = now.Add(watchRecheck)
+		st.Watch[i].Checks++
+		st.Watch[i].NextCheckAt = now.Add(e.backoff(st.Watch[i].Checks))
 	}
 	if perr := e.put(st); perr != nil {
 		return errors.Join(err, perr)

@@ -43,6 +43,9 @@ func (e *Engine) printDecision(w io.Writer, r *keyRunner, st state.Key, d Decisi
 		switch a.Kind {
 		case ActResume:
 			printResume(w, st.Rotation)
+			if a.RevokeOld && st.Current != nil && st.Rotation.Step != state.StepIntent {
+				fmt.Fprintf(w, "    then revoke the current key %s at once (grace 0s), after checking no sink still holds it\n", st.Current.ID)
+			}
 		case ActRevoke:
 			rt := retiring(st, a.KeyID)
 			fmt.Fprintf(w, "  revoke: key %s at %s (%s), after checking no sink still holds it\n", a.KeyID, rt.Provider, revokeWhy(a, rt, now))

@@ -55,6 +55,9 @@ type Watched struct {
 	// orphan scan).
 	NextCheckAt time.Time `json:"next_check_at"`
 	Until       time.Time `json:"until"`
+	// Checks counts the look-ups that found nothing (or failed), for the
+	// backoff between them.
+	Checks int `json:"checks,omitempty"`
 }
 
 // ProviderKey identifies a key at a provider.
