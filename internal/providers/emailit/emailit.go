@@ -44,15 +44,18 @@ const CredentialField = "api_key"
 const (
 	keysPath = "/v2/api-keys"
 	pageSize = "100" // the documented maximum
-	maxPages = 10000
 )
 
 // Provider manages the API keys of one Emailit workspace. It is safe for
 // concurrent use; all calls share the workspace's rate limit.
 type Provider struct {
-	client *httpapi.Client
-	auth   http.Header // the management key, as a Bearer header
-	log    *zap.Logger
+	name    string
+	listMax int
+	// listBytes bounds the bytes of one List call (httpapi.ListMaxBytes).
+	listBytes int64
+	client    *httpapi.Client
+	auth      http.Header // the management key, as a Bearer header
+	log       *zap.Logger
 }
 
 var (
@@ -80,9 +83,12 @@ func New(cfg Config, deps providers.Deps) (*Provider, error) {
 		log = zap.NewNop()
 	}
 	return &Provider{
-		client: client,
-		auth:   httpapi.AuthHeader(httpapi.Bearer(cfg.APIKey.Reveal())),
-		log:    log,
+		name:      deps.Name,
+		listMax:   cfg.ListLimit(),
+		listBytes: httpapi.ListMaxBytes,
+		client:    client,
+		auth:      httpapi.AuthHeader(httpapi.Bearer(cfg.APIKey.Reveal())),
+		log:       log,
 	}, nil
 }
 
@@ -220,17 +226,23 @@ func (p *Provider) get(ctx context.Context, op, id string) (apiKeyObject, error)
 
 // List returns every key whose name starts with prefix, following
 // next_page_url (an absolute URL or a path) until it is null. A key seen
-// on two pages (keys created while paging) is returned once.
+// on two pages (keys created while paging) is returned once. A workspace
+// that answers without end costs at most httpapi.ListMaxPages pages,
+// httpapi.ListMaxBytes and list_max_keys keys.
 func (p *Provider) List(ctx context.Context, prefix string) ([]providers.KeyInfo, error) {
 	var out []providers.KeyInfo
 	seenIDs := map[string]bool{}
 	seenPages := map[string]bool{}
 	path, query := keysPath, url.Values{"limit": {pageSize}}
+	var read int64
 	for pages := 1; ; pages++ {
 		resp, err := p.client.Do(ctx, httpapi.Request{Op: "list", Method: http.MethodGet, Path: path,
 			Query: query, Header: p.auth, Idempotent: true})
 		if err != nil {
 			return nil, err
+		}
+		if read += int64(len(resp.Body)); read > p.listBytes {
+			return nil, httpapi.ListTooLong(p.name, fmt.Sprintf("%d MiB over %d pages", p.listBytes>>20, pages))
 		}
 		page, err := decodeList(resp.Body)
 		if err != nil {
@@ -240,6 +252,9 @@ func (p *Provider) List(ctx context.Context, prefix string) ([]providers.KeyInfo
 		for _, o := range page.Data {
 			if !strings.HasPrefix(string(o.Name), prefix) || seenIDs[string(o.ID)] {
 				continue
+			}
+			if len(out) >= p.listMax {
+				return nil, httpapi.TooManyKeys(p.name, p.listMax, prefix)
 			}
 			seenIDs[string(o.ID)] = true
 			out = append(out, o.info())
@@ -252,9 +267,12 @@ func (p *Provider) List(ctx context.Context, prefix string) ([]providers.KeyInfo
 		if err != nil {
 			return nil, &providers.Error{Op: "list", Reason: providers.ReasonClient, Err: err}
 		}
-		if seenPages[path] || pages >= maxPages {
+		if seenPages[path] {
 			return nil, &providers.Error{Op: "list", Reason: providers.ReasonClient,
 				Err: fmt.Errorf("pagination does not end (page %d links to %s again)", pages, path)}
+		}
+		if pages >= httpapi.ListMaxPages {
+			return nil, httpapi.ListTooLong(p.name, fmt.Sprintf("%d pages", httpapi.ListMaxPages))
 		}
 		seenPages[path] = true
 		query = nil

@@ -59,6 +59,9 @@ type Config struct {
 	RequestTimeout config.Duration `yaml:"request_timeout"`
 	// MaxRetries bounds retries of an idempotent request; 0 means 4.
 	MaxRetries int `yaml:"max_retries"`
+	// ListMaxKeys bounds the keys one List call returns (keys carrying
+	// the listed name prefix); 0 means DefaultListMaxKeys.
+	ListMaxKeys int `yaml:"list_max_keys"`
 }
 
 // Validate checks the fields without any network call. The returned error
@@ -75,6 +78,9 @@ func (c Config) Validate() (field string, err error) {
 	}
 	if c.MaxRetries < 0 {
 		return "max_retries", fmt.Errorf("must not be negative, got %d", c.MaxRetries)
+	}
+	if c.ListMaxKeys < 0 {
+		return "list_max_keys", fmt.Errorf("must not be negative, got %d", c.ListMaxKeys)
 	}
 	return "", nil
 }
@@ -126,6 +132,12 @@ type Request struct {
 	// MaxBody overrides the client's response size bound for this request
 	// (an unpaginated list that grows with the account); 0 keeps it.
 	MaxBody int64
+	// Stream, when set, reads a 2xx body while it arrives instead of its
+	// being kept in Response.Body (a list too large to hold twice); MaxBody
+	// still bounds it. It is called once per attempt and must start afresh
+	// each time. Its error (which must not quote the body) fails the
+	// request as ReasonClient; a body cut short fails it as ReasonTimeout.
+	Stream func(io.Reader) error
 	// Secrets are further strings (a refresh token sent in the body) that
 	// must never appear in an error message.
 	Secrets []string
@@ -370,7 +382,11 @@ func (c *Client) attempt(ctx context.Context, req Request, u *url.URL, body []by
 	hresp, err := c.hc.Do(hreq)
 	var data []byte
 	if err == nil {
-		data, err = readBounded(hresp.Body, limit)
+		if req.Stream != nil && hresp.StatusCode >= 200 && hresp.StatusCode <= 299 {
+			err = stream(hresp.Body, limit, req.Stream)
+		} else {
+			data, err = readBounded(hresp.Body, limit)
+		}
 		hresp.Body.Close()
 	}
 	took := c.clock.Since(start)
@@ -378,7 +394,12 @@ func (c *Client) attempt(ctx context.Context, req Request, u *url.URL, body []by
 	code := "error"
 	var perr *providers.Error
 	var resp *Response
+	var de decodeError
 	switch {
+	case errors.As(err, &de):
+		code = fmt.Sprint(hresp.StatusCode)
+		resp = &Response{Status: hresp.StatusCode, Header: hresp.Header}
+		perr = &providers.Error{Op: req.Op, Reason: providers.ReasonClient, Status: hresp.StatusCode, Err: de.err}
 	case err != nil && errors.Is(err, errBodyTooLarge):
 		code = fmt.Sprint(hresp.StatusCode)
 		resp = &Response{Status: hresp.StatusCode, Header: hresp.Header}

@@ -1,7 +1,6 @@
 package smtpd
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -116,32 +115,6 @@ func (k keyJSON) info() providers.KeyInfo {
 		LastUsedAt: unixAny(float64(k.LastAccessed)),
 		Active:     k.IsActive == nil || bool(*k.IsActive),
 	}
-}
-
-// decodeList reads GET /api/v1/account/api_key: a bare array (an object
-// with a "data" array is accepted too).
-func decodeList(body []byte) ([]providers.KeyInfo, error) {
-	var items []keyJSON
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) > 0 && trimmed[0] == '{' {
-		var wrapped struct {
-			Data []keyJSON `json:"data"`
-		}
-		if err := unmarshal(trimmed, &wrapped); err != nil {
-			return nil, fmt.Errorf("list response: %w", err)
-		}
-		items = wrapped.Data
-	} else if err := unmarshal(trimmed, &items); err != nil {
-		return nil, fmt.Errorf("list response: %w", err)
-	}
-	out := make([]providers.KeyInfo, 0, len(items))
-	for i, it := range items {
-		if it.ID == "" {
-			return nil, fmt.Errorf("list response: item %d has no id", i)
-		}
-		out = append(out, it.info())
-	}
-	return out, nil
 }
 
 // decodeKey reads GET /api/v1/account/api_key/:id.

@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"bytes"
 	"regexp"
 	"strings"
 	"testing"
@@ -59,7 +60,7 @@ func TestDecodeDocExamples(t *testing.T) {
 	if err != nil || key.ID != "ad75ae9c-f133-11eb-ab65-0a58a9feaca0" || !strings.HasPrefix(key.Credential["secret"], "lloIT4+/") {
 		t.Fatalf("doc create: %v", err)
 	}
-	list, err := decodeList([]byte(docList))
+	list, err := decodeListStream(strings.NewReader(docList), "", 100)
 	if err != nil || len(list) != 2 || list[0].Name != "Staging - AWS" || !list[0].Active ||
 		!list[0].CreatedAt.Equal(time.Unix(1627618270, 0)) || !list[0].LastUsedAt.Equal(time.Unix(1827618270, 0)) {
 		t.Fatalf("doc list: %+v %v", list, err)
@@ -105,7 +106,7 @@ func FuzzDecodeList(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		list, err := decodeList(body)
+		list, err := decodeListStream(bytes.NewReader(body), "", 1<<20)
 		noEcho(t, body, err)
 		for _, k := range list {
 			if k.ID == "" {

@@ -52,6 +52,8 @@ type envOpt struct {
 	rateLimit float64
 	password  string
 	opts      []httpapi.Option
+	// listMaxKeys is list_max_keys (0: the default).
+	listMaxKeys int
 }
 
 func newEnv(t *testing.T, o envOpt) *env {
@@ -79,7 +81,8 @@ func (e *env) provider(t *testing.T, o envOpt) *smtpd.Provider {
 		o.opts = []httpapi.Option{httpapi.WithBackoff(0, 0)}
 	}
 	p, err := smtpd.New(smtpd.Config{
-		Config:   httpapi.Config{BaseURL: e.srv.URL(), RateLimit: o.rateLimit, RequestTimeout: config.Duration(1000 * time.Hour)},
+		Config: httpapi.Config{BaseURL: e.srv.URL(), RateLimit: o.rateLimit, RequestTimeout: config.Duration(1000 * time.Hour),
+			ListMaxKeys: o.listMaxKeys},
 		Username: e.srv.Username(), Password: config.Secret(o.password),
 	}, providers.Deps{Name: "smtpd-test", Logger: zap.New(core), Clock: e.clock, UserAgent: "rotator/test", Observer: e.codes}, o.opts...)
 	require.NoError(t, err)

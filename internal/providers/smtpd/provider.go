@@ -16,7 +16,9 @@ package smtpd
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"sort"
@@ -41,6 +43,8 @@ const keysPath = "/api/v1/account/api_key"
 
 // Provider is a configured smtpd.dev account.
 type Provider struct {
+	name     string
+	listMax  int
 	http     *httpapi.Client
 	username string
 	password string
@@ -74,6 +78,8 @@ func New(cfg Config, deps providers.Deps, opts ...httpapi.Option) (*Provider, er
 		return nil, fmt.Errorf("smtpd: %w", err)
 	}
 	p := &Provider{
+		name:     deps.Name,
+		listMax:  cfg.ListLimit(),
 		http:     c,
 		username: cfg.Username,
 		password: cfg.Password.Reveal(),
@@ -162,31 +168,29 @@ func (p *Provider) Get(ctx context.Context, id string) (providers.KeyInfo, error
 	return info, nil
 }
 
-// List returns the keys whose name starts with prefix (smtpd does not
-// filter or paginate: the whole list comes back and is filtered here).
-// ListMaxBody bounds the (unpaginated) key list response: 64 MiB, about
-// 190,000 keys.
-const ListMaxBody = 64 << 20
-
+// List returns the keys whose name starts with prefix. smtpd.dev does not
+// filter or paginate: the whole list comes back, and grows with the
+// account (about 350 bytes a key, revoked keys included). It is decoded
+// while it arrives, keeping only the keys named prefix*, so memory grows
+// with those (at most list_max_keys of them), not with the response, which
+// may be up to httpapi.ListMaxBytes.
 func (p *Provider) List(ctx context.Context, prefix string) ([]providers.KeyInfo, error) {
-	// smtpd.dev does not paginate the key list: it grows with the account
-	// (about 350 bytes a key), so it gets a larger bound than other calls.
-	resp, err := p.call(ctx, httpapi.Request{Op: "list", Method: http.MethodGet, Path: keysPath, Idempotent: true,
-		MaxBody: ListMaxBody})
-	if err != nil {
+	var keys []providers.KeyInfo
+	var tooMany bool
+	_, err := p.call(ctx, httpapi.Request{Op: "list", Method: http.MethodGet, Path: keysPath, Idempotent: true,
+		MaxBody: httpapi.ListMaxBytes, Stream: func(r io.Reader) error {
+			var err error
+			keys, err = decodeListStream(r, prefix, p.listMax)
+			tooMany = errors.Is(err, errTooManyKeys)
+			return err
+		}})
+	switch {
+	case tooMany:
+		return nil, httpapi.TooManyKeys(p.name, p.listMax, prefix)
+	case err != nil:
 		return nil, err
 	}
-	all, err := decodeList(resp.Body)
-	if err != nil {
-		return nil, &providers.Error{Op: "list", Reason: providers.ReasonClient, Status: resp.Status, Err: err}
-	}
-	out := all[:0]
-	for _, k := range all {
-		if strings.HasPrefix(k.Name, prefix) {
-			out = append(out, k)
-		}
-	}
-	return out, nil
+	return keys, nil
 }
 
 // Revoke revokes the key. An unknown key, or one the server refuses to

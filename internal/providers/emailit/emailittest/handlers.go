@@ -43,8 +43,12 @@ func (s *Server) handle(op string, manage bool, h handlerFunc) http.HandlerFunc 
 		}
 		s.mu.Lock()
 		s.requests[op]++
-		latency := s.latency
+		latency, override := s.latency, s.override[op]
 		s.mu.Unlock()
+		if override != nil {
+			override(w, r)
+			return
+		}
 		if latency > 0 {
 			select {
 			case <-s.clock.After(latency):

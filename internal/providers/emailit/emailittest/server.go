@@ -23,6 +23,7 @@ package emailittest
 import (
 	"crypto/rand"
 	"math/big"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"sync"
@@ -112,6 +113,7 @@ type Server struct {
 	issued      []string
 	latency     time.Duration
 	failNext    map[string][]int // op -> statuses to answer with, in order
+	override    map[string]http.HandlerFunc
 	dropCreates int
 	requests    map[string]int
 	rateLimited int
@@ -227,6 +229,18 @@ func (s *Server) FailNext(op string, n, status int) {
 	for i := 0; i < n; i++ {
 		s.failNext[op] = append(s.failNext[op], status)
 	}
+}
+
+// ServeWith makes h answer every later request of op, before
+// authentication and without the server's lock (h may stream a body of
+// any size, or paginate forever); nil restores the normal answer.
+func (s *Server) ServeWith(op string, h http.HandlerFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.override == nil {
+		s.override = map[string]http.HandlerFunc{}
+	}
+	s.override[op] = h
 }
 
 // SetLatency changes the delay added to every response.

@@ -25,7 +25,8 @@
 //     404 code 40410. Keys idle for longer than InactivityAfter become
 //     is_active:false, evaluated on the injected clock.
 //
-// Fault injection: FailNext, SetLatency, DropNextCreate. Requests are
+// Fault injection: FailNext, SetLatency, DropNextCreate, ServeWith (a
+// hostile or broken answer of any size). Requests are
 // counted per operation.
 package smtpdtest
 
@@ -116,6 +117,7 @@ type Server struct {
 	fails      []failRule
 	latency    time.Duration
 	dropCreate int
+	override   map[string]http.HandlerFunc
 	requests   map[string]int
 	window     []time.Time
 }
@@ -228,6 +230,18 @@ func (s *Server) FailNext(op string, n int, status int) {
 	s.fails = append(s.fails, failRule{op: op, n: n, status: status})
 }
 
+// ServeWith makes h answer every later request of op, before
+// authentication and without the server's lock (h may stream a body of
+// any size); nil restores the normal answer.
+func (s *Server) ServeWith(op string, h http.HandlerFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.override == nil {
+		s.override = map[string]http.HandlerFunc{}
+	}
+	s.override[op] = h
+}
+
 // SetLatency delays every later response by d on the server's clock.
 func (s *Server) SetLatency(d time.Duration) {
 	s.mu.Lock()
@@ -269,8 +283,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	op, id := route(r)
 	s.mu.Lock()
 	s.requests[op]++
-	latency := s.latency
+	latency, override := s.latency, s.override[op]
 	s.mu.Unlock()
+	if override != nil {
+		override(w, r)
+		return
+	}
 	if latency > 0 {
 		t := s.clock.NewTimer(latency)
 		select {
