@@ -12,6 +12,7 @@ package sinks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/rotator-dev/rotator/internal/config"
@@ -120,6 +121,24 @@ func (Secret) GoString() string { return "<redacted>" }
 
 // ErrNotFound is returned by Read when the target holds nothing yet.
 var ErrNotFound = errors.New("secret not found")
+
+// ErrNotOwned is wrapped by the error Write returns when the target
+// already holds a secret that carries no rotator ownership marker (Vault
+// KV v2 custom_metadata managed_by=rotator, the managed-by=rotator tag of
+// a Secrets Manager secret or an SSM parameter, the marker line or field
+// of a file or a KV v1 secret) and the target does not set `adopt: true`.
+// Nothing is written. Every write rotator makes sets the marker, so a
+// target it wrote once stays its own.
+var ErrNotOwned = errors.New("not written by rotator")
+
+// NotOwned is the error for a target whose secret rotator did not write:
+// what names the secret ("vault secret/mail/x"), marker the ownership
+// marker it lacks, yamlPath the target's YAML path ("keys[0].sinks[1]").
+// It says how to adopt the secret.
+func NotOwned(what, marker, yamlPath string) error {
+	return fmt.Errorf("%s exists and carries no %s: %w, so it is not overwritten; to let rotator take it over (and mark it as its own), set adopt: true on %s",
+		what, marker, ErrNotOwned, yamlPath)
+}
 
 // ErrConflict is returned by Write when the store changed under the write
 // (Vault KV v2 check-and-set failed: someone else wrote the path). The

@@ -1,8 +1,6 @@
 package file
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -10,17 +8,6 @@ import (
 	"io/fs"
 	"os"
 )
-
-// unchanged reports whether name in dir already holds exactly b with
-// permission mode, so that a rewrite can be skipped.
-func unchanged(ctx context.Context, dir *os.Root, name string, b []byte, mode fs.FileMode) bool {
-	fi, err := dir.Lstat(name)
-	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != mode || fi.Size() != int64(len(b)) {
-		return false
-	}
-	cur, err := readFile(ctx, dir, name)
-	return err == nil && bytes.Equal(cur, b)
-}
 
 // atomicWrite replaces name in dir with b so that a reader sees either the
 // old content or the new, never a part: it writes a temporary file in the

@@ -87,12 +87,15 @@ const (
 // TargetConfig is a key's target on a file sink:
 //
 //	sinks:
-//	  - {sink: local, path: smtpd-send.env, format: env}
+//	  - {sink: local, path: smtpd-send.env, format: env, adopt: false}
 type TargetConfig struct {
 	// Path is relative to the sink's dir and may not leave it.
 	Path string `yaml:"path"`
 	// Format is json or env; by default env for a .env file, else json.
 	Format Format `yaml:"format"`
+	// Adopt lets the first write replace a file rotator did not write
+	// (one without its marker); the file is rotator's from then on.
+	Adopt bool `yaml:"adopt"`
 }
 
 // parseTarget decodes a target section and validates it against the sink.

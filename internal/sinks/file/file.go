@@ -13,11 +13,16 @@
 //     at a time: a symbolic link below dir (a folder or the file) is
 //     refused, as is a file that is not regular (FIFO, device) or larger
 //     than MaxFileSize; nothing is ever read or written outside dir.
+//   - Ownership (marker.go): every file written carries rotator's marker
+//     (an env file's first comment line, a JSON file's "_managed_by"
+//     field, which Read leaves out). Write refuses to replace a file
+//     without it (sinks.ErrNotOwned) unless the target sets adopt: true.
 //   - Two targets of one sink may not name the same file.
 //   - Errors and log lines name files and fields, never values.
 package file
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -88,7 +93,7 @@ func (s *Sink) Bind(target config.Section) (sinks.Target, error) {
 		return nil, target.Errorf("path", "%s is already written by %s", path, other)
 	}
 	s.bound[path] = target.Path
-	return &Target{sink: s, rel: rel, path: path, format: tc.Format}, nil
+	return &Target{sink: s, rel: rel, path: path, format: tc.Format, adopt: tc.Adopt, yamlPath: target.Path}, nil
 }
 
 // Check verifies that the folder exists, creating it (mode 0700) when its
@@ -155,7 +160,11 @@ type Target struct {
 	rel    string // below the sink's dir, clean
 	path   string // the sink's dir joined with rel, for messages
 	format Format
-	mu     sync.Mutex // serialises writes to the file
+	adopt  bool
+	// yamlPath is the target's YAML path ("keys[0].sinks[1]"), for the
+	// error that says how to adopt a file rotator did not write.
+	yamlPath string
+	mu       sync.Mutex // serialises writes to the file
 }
 
 // String implements sinks.Target.
@@ -190,12 +199,11 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 	}
 	defer dir.Close()
 	name := filepath.Base(t.rel)
-	if fi, err := dir.Lstat(name); err == nil {
-		if err := checkRegular(fi); err != nil {
-			return "", fmt.Errorf("write %s: %w", t.path, err)
-		}
+	skip, err := t.before(ctx, dir, name, b)
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", t.path, err)
 	}
-	if unchanged(ctx, dir, name, b, t.sink.cfg.Mode) {
+	if skip {
 		t.sink.log.Debug("file unchanged, write skipped", zap.String("path", t.path), zap.String("key_id", w.KeyID))
 		return "", nil
 	}
@@ -207,6 +215,34 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 	}
 	t.sink.log.Info("file written", zap.String("path", t.path), zap.String("key_id", w.KeyID), zap.String("format", string(t.format)))
 	return "", nil
+}
+
+// before looks at the file a write is about to replace: it must be a
+// regular file that rotator wrote (or the target adopts it); skip reports
+// that it already holds exactly b with the configured mode.
+func (t *Target) before(ctx context.Context, dir *os.Root, name string, b []byte) (skip bool, err error) {
+	fi, err := dir.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, bare(err)
+	}
+	if err := checkRegular(fi); err != nil {
+		return false, err
+	}
+	cur, err := readFile(ctx, dir, name)
+	if err != nil {
+		return false, err
+	}
+	if !ownedFile(cur) {
+		if !t.adopt {
+			return false, sinks.NotOwned("the file", markerDescription(t.format), t.yamlPath)
+		}
+		t.sink.log.Warn("adopting a file rotator did not write", zap.String("path", t.path))
+		return false, nil
+	}
+	return fi.Mode().Perm() == t.sink.cfg.Mode && bytes.Equal(cur, b), nil
 }
 
 // Read implements sinks.Target. It reads a regular file of at most

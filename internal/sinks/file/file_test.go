@@ -2,11 +2,15 @@ package file_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -53,15 +57,34 @@ func TestContract(t *testing.T) {
 	for _, format := range []string{"json", "env"} {
 		t.Run(format, func(t *testing.T) {
 			var dirs = map[sinks.Target]string{}
+			var roots = map[sinks.Target]string{}
+			target := "sub/secret." + format
 			sinktest.Run(t, sinktest.Harness{
 				New: func(t *testing.T, deps sinks.Deps) sinks.Target {
 					dir := t.TempDir()
 					s := newSink(t, dir, "", deps)
 					require.NoError(t, os.MkdirAll(filepath.Join(dir, "out", "sub"), 0o700))
 					require.NoError(t, s.Check(t.Context()))
-					tg := bind(t, s, "{sink: local, path: sub/secret."+format+", fields: {a: b}}")
+					tg := bind(t, s, "{sink: local, path: "+target+", fields: {a: b}}")
 					dirs[tg] = filepath.Join(dir, "out", "sub")
+					roots[tg] = dir
 					return tg
+				},
+				// Another tool's file, in the same format but unmarked.
+				Foreign: func(t *testing.T, tg sinks.Target, data sinks.Secret) {
+					var b []byte
+					if format == "json" {
+						b, _ = json.Marshal(data)
+					} else {
+						for _, k := range slices.Sorted(maps.Keys(data)) {
+							b = append(b, k+"='"+data[k]+"'\n"...)
+						}
+					}
+					require.NoError(t, os.WriteFile(filepath.Join(dirs[tg], "secret."+format), b, 0o600))
+				},
+				Rebind: func(t *testing.T, tg sinks.Target, adopt bool, deps sinks.Deps) sinks.Target {
+					s := newSink(t, roots[tg], "", deps)
+					return bind(t, s, fmt.Sprintf("{sink: local, path: %s, adopt: %t}", target, adopt))
 				},
 				// The folder is replaced by a regular file: every operation fails.
 				Down: func(t *testing.T, tg sinks.Target) func() {
@@ -93,7 +116,7 @@ func TestWriteFileModeAndContent(t *testing.T) {
 	require.Equal(t, fs.FileMode(0o640), fi.Mode().Perm())
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
-	require.Equal(t, "{\n  \"api_key\": \"em_<&>\\\"x\",\n  \"key_id\": \"42\"\n}\n", string(b))
+	require.Equal(t, "{\n  \"_managed_by\": \"rotator\",\n  \"api_key\": \"em_<&>\\\"x\",\n  \"key_id\": \"42\"\n}\n", string(b))
 	require.Equal(t, "file "+path, tg.String())
 
 	// No temporary file is left behind.
@@ -425,14 +448,14 @@ func TestBindFormatDefaultsAndDuplicates(t *testing.T) {
 	require.NoError(t, err)
 	b, err := os.ReadFile(filepath.Join(dir, "out", "a", "k.ENV"))
 	require.NoError(t, err)
-	require.Equal(t, "A=1\n", string(b))
+	require.Equal(t, "# managed-by=rotator: written by rotator, rewritten at each rotation\nA=1\n", string(b))
 
 	forced := bind(t, s, "{sink: local, path: k.json, format: env}")
 	_, err = forced.Write(t.Context(), sinks.Write{Data: sinks.Secret{"A": "1"}})
 	require.NoError(t, err)
 	b, err = os.ReadFile(filepath.Join(dir, "out", "k.json"))
 	require.NoError(t, err)
-	require.Equal(t, "A=1\n", string(b))
+	require.Equal(t, "# managed-by=rotator: written by rotator, rewritten at each rotation\nA=1\n", string(b))
 
 	_, err = s.Bind(section(t, "keys[3].sinks[0]", "", "{sink: local, path: ./a/k.ENV}"))
 	require.ErrorContains(t, err, "keys[3].sinks[0].path (line 1): "+filepath.Join(dir, "out", "a", "k.ENV")+" is already written by keys[0].sinks[0]")

@@ -32,6 +32,9 @@ func decode(f Format, b []byte) (sinks.Secret, error) {
 }
 
 func encodeJSON(data sinks.Secret) ([]byte, error) {
+	if _, ok := data[MarkerField]; ok {
+		return nil, fmt.Errorf("field %q is rotator's ownership marker in a json file: rename the field with the target's fields", MarkerField)
+	}
 	for _, name := range sortedNames(data) {
 		if !utf8.ValidString(name) {
 			return nil, errors.New("a field name is not valid UTF-8")
@@ -44,7 +47,12 @@ func encodeJSON(data sinks.Secret) ([]byte, error) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(map[string]string(data)); err != nil {
+	marked := make(map[string]string, len(data)+1)
+	for k, v := range data {
+		marked[k] = v
+	}
+	marked[MarkerField] = markerValue
+	if err := enc.Encode(marked); err != nil {
 		return nil, errors.New("encode json")
 	}
 	return buf.Bytes(), nil
@@ -63,6 +71,7 @@ func decodeJSON(b []byte) (sinks.Secret, error) {
 	if m == nil {
 		return nil, errors.New("parse json: not an object of string values")
 	}
+	delete(m, MarkerField)
 	return sinks.Secret(m), nil
 }
 
@@ -74,7 +83,7 @@ func envPlain(c byte) bool {
 		strings.IndexByte("_-.,/:@%+=", c) >= 0
 }
 
-// encodeEnv writes NAME=value lines sorted by name. A value made only of
+// encodeEnv writes the marker line, then NAME=value lines sorted by name. A value made only of
 // envPlain bytes is written as is; any other is single-quoted as POSIX sh
 // does (a single quote inside ends the quoted run, is written escaped with
 // a backslash, and a new run starts). Any byte string but NUL (which an
@@ -82,6 +91,7 @@ func envPlain(c byte) bool {
 // through sh.
 func encodeEnv(data sinks.Secret) ([]byte, error) {
 	var b bytes.Buffer
+	b.WriteString(envMarker)
 	for _, name := range sortedNames(data) {
 		if !envName.MatchString(name) {
 			return nil, fmt.Errorf("field %q is not a valid environment variable name (letters, digits, _; not starting with a digit): rename it with the target's fields", name)

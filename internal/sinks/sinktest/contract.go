@@ -53,6 +53,15 @@ type Harness struct {
 	// mid-request. nil: not applicable (local stores).
 	Stall func(t *testing.T, target sinks.Target) (restore func())
 
+	// Foreign puts data at target's place as another team's tool would:
+	// a value without rotator's ownership marker (see sinks.ErrNotOwned).
+	// Required, with Rebind, for the ownership cases.
+	Foreign func(t *testing.T, target sinks.Target, data sinks.Secret)
+
+	// Rebind returns a new target at target's place from a new sink (as
+	// after a restart), bound with `adopt: adopt`, built with deps.
+	Rebind func(t *testing.T, target sinks.Target, adopt bool, deps sinks.Deps) sinks.Target
+
 	// Secrets are other values that must never appear in an error or a log
 	// line (a Vault token, an AppRole secret_id).
 	Secrets []string
@@ -78,6 +87,9 @@ func Run(t *testing.T, h Harness) {
 		{"CancelledContext", caseCancelled},
 		{"CancelledMidRequest", caseStall},
 		{"StoreDown", caseDown},
+		{"ForeignSecretRefused", caseForeign},
+		{"AdoptTakesOverAndMarks", caseAdopt},
+		{"OwnSecretAccepted", caseOwn},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,6 +103,7 @@ func Run(t *testing.T, h Harness) {
 // contractCase is one case's target, logs and the secrets it generated.
 type contractCase struct {
 	h       Harness
+	deps    sinks.Deps
 	target  sinks.Target
 	logs    *observer.ObservedLogs
 	mu      sync.Mutex
@@ -100,12 +113,13 @@ type contractCase struct {
 func newContractCase(t *testing.T, h Harness) *contractCase {
 	core, logs := observer.New(zapcore.DebugLevel)
 	c := &contractCase{h: h, logs: logs, secrets: append([]string(nil), h.Secrets...)}
-	c.target = h.New(t, sinks.Deps{
+	c.deps = sinks.Deps{
 		Name:      "contract",
 		Logger:    zap.New(core),
 		Clock:     clockwork.NewRealClock(),
 		UserAgent: "rotator/contract-test",
-	})
+	}
+	c.target = h.New(t, c.deps)
 	if c.target == nil {
 		t.Fatal("sinktest: Harness.New returned nil")
 	}

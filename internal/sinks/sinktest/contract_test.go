@@ -29,11 +29,27 @@ type memStore struct {
 	down    bool
 	stall   chan struct{}
 	race    func() // runs between a Write's read and its write
+	foreign bool   // the data carries no ownership marker
+}
+
+// memView is the store seen through another binding (Rebind), with its
+// own adopt setting.
+type memView struct {
+	*memStore
+	adopt bool
+}
+
+func (v *memView) Write(ctx context.Context, w sinks.Write) (string, error) {
+	return v.write(ctx, w, v.adopt)
 }
 
 func (m *memStore) String() string { return "mem" }
 
 func (m *memStore) Write(ctx context.Context, w sinks.Write) (string, error) {
+	return m.write(ctx, w, false)
+}
+
+func (m *memStore) write(ctx context.Context, w sinks.Write, adopt bool) (string, error) {
 	if m.bug != "ignores-ctx" {
 		if err := ctx.Err(); err != nil {
 			return "", err
@@ -43,7 +59,7 @@ func (m *memStore) Write(ctx context.Context, w sinks.Write) (string, error) {
 		return "", err
 	}
 	m.mu.Lock()
-	down, race, seen, cur := m.down, m.race, m.version, m.data
+	down, race, seen, cur, foreign := m.down, m.race, m.version, m.data, m.foreign
 	m.race = nil
 	m.mu.Unlock()
 	if down {
@@ -54,6 +70,9 @@ func (m *memStore) Write(ctx context.Context, w sinks.Write) (string, error) {
 	}
 	if m.bug == "leaks-in-log" {
 		m.log.Info("writing", zap.String("value", w.Data["secret"]))
+	}
+	if foreign && !adopt && m.bug != "takes-over" {
+		return "", sinks.NotOwned("mem", "ownership marker", "keys[0].sinks[0]")
 	}
 	if m.bug != "not-idempotent" && sameData(cur, w.Data) {
 		return strconv.Itoa(seen), nil
@@ -68,6 +87,7 @@ func (m *memStore) Write(ctx context.Context, w sinks.Write) (string, error) {
 	}
 	m.version++
 	m.data = w.Data
+	m.foreign = adopt && m.bug == "adopt-unmarked"
 	return strconv.Itoa(m.version), nil
 }
 
@@ -146,6 +166,16 @@ func harness(bug string) sinktest.Harness {
 			m.mu.Unlock()
 			return func() { m.mu.Lock(); m.down = false; m.mu.Unlock() }
 		},
+		Foreign: func(t *testing.T, tg sinks.Target, data sinks.Secret) {
+			m := tg.(*memStore)
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			m.version++
+			m.data, m.foreign = data, true
+		},
+		Rebind: func(t *testing.T, tg sinks.Target, adopt bool, deps sinks.Deps) sinks.Target {
+			return &memView{memStore: tg.(*memStore), adopt: adopt}
+		},
 		Stall: func(t *testing.T, tg sinks.Target) func() {
 			m := tg.(*memStore)
 			m.mu.Lock()
@@ -176,6 +206,8 @@ func TestContractCatchesBrokenStores(t *testing.T) {
 		"blind-overwrite":    "--- FAIL: TestBrokenStore/ConcurrentModification",
 		"empty-not-notfound": "--- FAIL: TestBrokenStore/ReadFreshIsNotFound",
 		"ignores-ctx":        "--- FAIL: TestBrokenStore/CancelledContext",
+		"takes-over":         "--- FAIL: TestBrokenStore/ForeignSecretRefused",
+		"adopt-unmarked":     "--- FAIL: TestBrokenStore/AdoptTakesOverAndMarks",
 	}
 	for bug, want := range cases {
 		t.Run(bug, func(t *testing.T) {

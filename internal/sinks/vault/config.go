@@ -238,6 +238,10 @@ type TargetConfig struct {
 	// Path is the secret's path relative to the mount, without KV v2's
 	// data/ prefix: mail/smtpd-send is written to secret/data/mail/smtpd-send.
 	Path string `yaml:"path"`
+	// Adopt lets a write replace a secret rotator did not write (KV v2: no
+	// custom_metadata managed_by=rotator; KV v1: no _managed_by field); it
+	// is marked as rotator's from then on.
+	Adopt bool `yaml:"adopt"`
 }
 
 func parseTarget(sec config.Section, kvVersion int) (TargetConfig, error) {

@@ -19,8 +19,12 @@ import (
 
 // Target is one KV path of a Vault sink.
 type Target struct {
-	sink *Sink
-	path string // relative to the mount
+	sink  *Sink
+	path  string // relative to the mount
+	adopt bool
+	// yamlPath is the target's YAML path ("keys[0].sinks[1]"), for the
+	// error that says how to adopt a secret rotator did not write.
+	yamlPath string
 }
 
 // String implements sinks.Target: "vault secret/mail/smtpd-send", with the
@@ -117,23 +121,34 @@ func (t *Target) Previous(ctx context.Context, n int) ([]sinks.Secret, error) {
 }
 
 func (t *Target) writeV1(ctx context.Context, w sinks.Write) (string, error) {
+	if _, ok := w.Data[markerField]; ok {
+		return "", fmt.Errorf("field %q is rotator's ownership marker on KV version 1: rename the field with the target's fields", markerField)
+	}
 	cur, err := t.current(ctx)
 	if err != nil {
 		return "", err
 	}
-	if cur.live && sameData(cur.data, w.Data) {
+	same := cur.live && sameData(cur.data, w.Data)
+	if same && cur.owned {
 		t.sink.log.Debug("vault secret unchanged, write skipped", zap.String("path", t.String()), zap.String("key_id", w.KeyID))
 		return "", nil
 	}
+	if cur.live && !cur.owned && !same {
+		if err := t.mayAdopt(markerField + "=" + markerValue + " field"); err != nil {
+			return "", err
+		}
+	}
 	p := t.sink.dataPath(t.path)
-	if _, err := t.sink.client.Logical().WriteWithContext(ctx, p, toMap(w.Data)); err != nil {
+	data := toMap(w.Data)
+	data[markerField] = markerValue
+	if _, err := t.sink.client.Logical().WriteWithContext(ctx, p, data); err != nil {
 		return "", describe(err)
 	}
 	back, err := t.current(ctx)
 	if err != nil {
 		return "", fmt.Errorf("read back: %w", err)
 	}
-	if !back.live || !sameData(back.data, w.Data) {
+	if !back.live || !back.owned || !sameData(back.data, w.Data) {
 		return "", errors.New("read back: the stored data differs from what was written")
 	}
 	t.sink.log.Info("vault secret written", zap.String("path", t.String()), zap.String("key_id", w.KeyID))
@@ -145,7 +160,20 @@ func (t *Target) writeV2(ctx context.Context, w sinks.Write) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if cur.live && sameData(cur.data, w.Data) {
+	same := cur.live && sameData(cur.data, w.Data)
+	// Identical data is this write's own earlier attempt, stopped before
+	// its custom_metadata was recorded: it is rotator's.
+	if cur.version > 0 && !cur.owned && !same {
+		if err := t.mayAdopt("custom_metadata managed_by=" + markerValue); err != nil {
+			return "", err
+		}
+		// Marked before the data is written, so that a write stopped
+		// half-way leaves the secret rotator's.
+		if err := t.patchMetadata(ctx, w); err != nil {
+			return "", err
+		}
+	}
+	if same {
 		t.sink.log.Debug("vault secret unchanged, write skipped", zap.String("path", t.String()),
 			zap.String("key_id", w.KeyID), zap.Int64("version", cur.version))
 		if err := t.patchMetadata(ctx, w); err != nil {
@@ -183,6 +211,16 @@ func (t *Target) writeV2(ctx context.Context, w sinks.Write) (string, error) {
 	return strconv.FormatInt(version, 10), nil
 }
 
+// mayAdopt is the ownership check for a secret that exists without
+// rotator's marker: refused (sinks.ErrNotOwned) unless the target adopts.
+func (t *Target) mayAdopt(marker string) error {
+	if !t.adopt {
+		return sinks.NotOwned("the secret", marker, t.yamlPath)
+	}
+	t.sink.log.Warn("adopting a vault secret rotator did not write", zap.String("path", t.String()))
+	return nil
+}
+
 // casWrite writes data as a new version if the current version is still
 // cas (0: the secret does not exist yet).
 func (t *Target) casWrite(ctx context.Context, data sinks.Secret, cas int64) (int64, error) {
@@ -210,7 +248,7 @@ func (t *Target) patchMetadata(ctx context.Context, w sinks.Write) error {
 	if at.IsZero() {
 		at = t.sink.clock.Now()
 	}
-	meta := map[string]any{"managed_by": "rotator", "rotated_at": at.UTC().Format(time.RFC3339)}
+	meta := map[string]any{"managed_by": markerValue, "rotated_at": at.UTC().Format(time.RFC3339)}
 	// Vault refuses empty custom_metadata values: leave unknown ones out.
 	if w.KeyID != "" {
 		meta["rotator_key_id"] = w.KeyID
@@ -230,7 +268,16 @@ type kvState struct {
 	data    sinks.Secret
 	version int64 // KV v2: the current version, even when deleted; 0 if none
 	live    bool  // there is data that consumers read
+	owned   bool  // rotator's marker is there (see markerField)
 }
+
+// Ownership marker: KV v2 keeps custom_metadata managed_by=rotator on the
+// secret's metadata; KV v1, which has no metadata, holds the field
+// _managed_by=rotator in the data, which Read leaves out.
+const (
+	markerField = "_managed_by"
+	markerValue = "rotator"
+)
 
 func (t *Target) current(ctx context.Context) (kvState, error) {
 	return t.read(ctx, nil)
@@ -253,8 +300,10 @@ func (t *Target) read(ctx context.Context, params url.Values) (kvState, error) {
 		return kvState{}, nil
 	}
 	if t.sink.cfg.KVVersion == 1 {
+		owned := sec.Data[markerField] == markerValue
+		delete(sec.Data, markerField)
 		data, err := fromMap(sec.Data)
-		return kvState{data: data, live: err == nil}, err
+		return kvState{data: data, live: err == nil, owned: owned}, err
 	}
 	return parseV2(sec)
 }
@@ -268,6 +317,8 @@ func parseV2(sec *api.Secret) (kvState, error) {
 		return st, errors.New("the response has no metadata: is the mount KV version 2?")
 	}
 	st.version, _ = number(meta["version"])
+	custom, _ := meta["custom_metadata"].(map[string]any)
+	st.owned = custom["managed_by"] == markerValue
 	deleted, _ := meta["deletion_time"].(string)
 	destroyed, _ := meta["destroyed"].(bool)
 	raw, _ := sec.Data["data"].(map[string]any)

@@ -16,6 +16,12 @@
 //     number ("3").
 //   - KV v1 has no versions: Write skips identical data, else overwrites;
 //     it cannot detect concurrent modification and returns version "".
+//   - Ownership: a secret that exists without rotator's marker (KV v2:
+//     custom_metadata managed_by=rotator; KV v1, which has no metadata: a
+//     _managed_by=rotator field in the data, which Read leaves out) is not
+//     overwritten (sinks.ErrNotOwned) unless the target sets adopt: true;
+//     an adopted KV v2 secret is marked before its data is written. Data
+//     identical to the write's is its own earlier attempt, not foreign.
 //   - Read returns the current version's data; a missing, deleted or
 //     destroyed secret is sinks.ErrNotFound.
 //   - Auth: a token (token_file is re-read when the token stops working,
@@ -152,7 +158,7 @@ func (s *Sink) Bind(target config.Section) (sinks.Target, error) {
 		return nil, target.Errorf("path", "%s/%s is already written by %s", s.cfg.Mount, tc.Path, other)
 	}
 	s.bound[tc.Path] = target.Path
-	t := &Target{sink: s, path: tc.Path}
+	t := &Target{sink: s, path: tc.Path, adopt: tc.Adopt, yamlPath: target.Path}
 	s.targets = append(s.targets, t)
 	return t, nil
 }

@@ -68,6 +68,27 @@ func TestContract(t *testing.T) {
 					b.sink.proxy.setStall(true)
 					return func() { b.sink.proxy.setStall(false) }
 				},
+				Foreign: func(t *testing.T, tg sinks.Target, data sinks.Secret) {
+					b := lookup(tg)
+					m := map[string]any{}
+					for k, v := range data {
+						m[k] = v
+					}
+					var err error
+					if tc.v2 {
+						_, err = f.dev.root.KVv2("secret").Put(context.Background(), b.path, m)
+					} else {
+						_, err = f.dev.root.Logical().WriteWithContext(context.Background(), "kv1/"+b.path, m)
+					}
+					require.NoError(t, err)
+				},
+				Rebind: func(t *testing.T, tg sinks.Target, adopt bool, deps sinks.Deps) sinks.Target {
+					b := lookup(tg)
+					s := newSink(t, f, tc.extra, deps)
+					nt, err := s.Bind(section(t, "keys[0].sinks[0]", fmt.Sprintf("{sink: vault, path: %s, adopt: %t}", b.path, adopt)))
+					require.NoError(t, err)
+					return nt
+				},
 				Secrets: f.secrets(),
 			}
 			if tc.v2 {
@@ -192,8 +213,12 @@ func TestKV1WriteIsPlainAndReadable(t *testing.T) {
 	require.Equal(t, "", v)
 	sec, err := f.dev.root.KVv1("kv1").Get(ctx, path)
 	require.NoError(t, err)
-	require.Equal(t, map[string]any{"api_key": "em_1"}, sec.Data)
+	// KV v1 has no metadata: the ownership marker is a field of the data.
+	require.Equal(t, map[string]any{"api_key": "em_1", "_managed_by": "rotator"}, sec.Data)
 	require.Equal(t, "vault kv1/"+path, tg.String())
+	got, err := tg.Read(ctx)
+	require.NoError(t, err)
+	require.Equal(t, sinks.Secret{"api_key": "em_1"}, got)
 }
 
 func TestReadOfNonStringFieldNamesTheField(t *testing.T) {
