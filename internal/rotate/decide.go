@@ -91,6 +91,9 @@ type Mode struct {
 	KeepAlive bool
 	// RevokeSuperseded ends the grace of every superseded key now.
 	RevokeSuperseded bool
+	// Actor is who asks ("cli:alice", "http:ci"); empty for the schedule.
+	// Note is the operator's reason text. Both go to the audit trail.
+	Actor, Note string
 }
 
 // Decide is rotator's one decision: from the key's policy, its recorded

@@ -31,6 +31,7 @@
 //	pending_revocations{key}                         gauge
 //	revocation_deadline_timestamp_seconds{key}       gauge
 //	key_consecutive_failures{key}                    gauge
+//	key_paused{key}                                  gauge
 //	emergency_rotations_total{key}                   counter
 //	sink_writes_total{sink,result}                   counter
 //	provider_requests_total{provider,code}           counter
@@ -111,6 +112,9 @@ type Options struct {
 	// before the rotation gives up on it (default 3): some providers need a
 	// moment before a new key works.
 	VerifyAttempts int
+	// Events keeps the audit trail; nil keeps none (the daemon passes the
+	// state store).
+	Events EventLog
 	// OnIdle, when set, is called by Serve each time it goes idle after
 	// doing work: no job is running and the next event is at least
 	// IdleAfter away (the start-up pass over every key is the first such
@@ -197,6 +201,9 @@ type keyRunner struct {
 	// inflight is the new credential of the rotation in flight; nil after a
 	// restart, when it is read back from a sink.
 	inflight *inflight
+	// actor, reason and note describe the evaluation in progress, for the
+	// audit trail.
+	actor, reason, note string
 }
 
 type inflight struct {
@@ -244,8 +251,9 @@ func (e *Engine) export(r *keyRunner, st state.Key) {
 	// move it, so that RotationOverdue fires while rotations keep failing);
 	// a paused key is never overdue.
 	next := NextRotation(k, st)
-	if k.Paused {
-		next = time.Time{}
+	paused := 0.0
+	if k.Paused || st.Paused != nil {
+		next, paused = time.Time{}, 1
 	}
 	var earliest time.Time
 	for _, rt := range st.Retiring {
@@ -272,6 +280,7 @@ func (e *Engine) export(r *keyRunner, st state.Key) {
 		pendingRevocations:  float64(len(st.Retiring)),
 		revocationDeadline:  ts(earliest),
 		consecutiveFailures: float64(st.Failures),
+		paused:              paused,
 	})
 }
 

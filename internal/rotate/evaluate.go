@@ -53,6 +53,7 @@ func (e *Engine) Evaluate(ctx context.Context, name string, mode Mode) (Outcome,
 		return Outcome{Next: e.clock.Now().Add(e.o.RetryBase)}, err
 	}
 	d := Decide(r.k.Policy, st, mode, e.clock.Now())
+	r.actor, r.reason, r.note = mode.actor(), "", mode.Note
 	out := e.execute(ctx, r, &st, d)
 	var errs []error
 	for _, a := range out.Actions {
@@ -87,6 +88,7 @@ func (e *Engine) execute(ctx context.Context, r *keyRunner, st *state.Key, d Dec
 	blocked := ""
 	for _, a := range d.Actions {
 		res := ActionResult{Action: a}
+		r.reason = eventReason(a.Reason)
 		switch {
 		case e.draining.Load():
 			res.Skipped = errDraining.Error()

@@ -91,7 +91,7 @@ func (h *harness) start() {
 	}
 	e, err := New(Options{
 		Keys: []*Managed{m}, Providers: map[string]providers.Provider{"mem": &h.prov.Provider},
-		Store: h.store, Logger: zap.New(h.core), Metrics: NewMetrics(h.reg), Clock: h.clock,
+		Store: h.store, Events: h.store, Logger: zap.New(h.core), Metrics: NewMetrics(h.reg), Clock: h.clock,
 		RetryBase: 30 * time.Second, RetryMax: 10 * time.Minute, OnIdle: h.onIdle,
 		Failpoint: func(p string) {
 			if p == h.crashAt {

@@ -48,6 +48,7 @@ func (e *Engine) keepAliveNow(ctx context.Context, r *keyRunner, st *state.Key) 
 		}
 		r.log.Info("keep-alive done", zap.String("key_id", st.Current.ID), zap.Time("last_used", st.LastUsedAt))
 	}
+	e.record(r, "keepalive", err, state.Event{KeyID: st.Current.ID})
 	if perr := e.put(st); perr != nil {
 		err = errors.Join(err, perr)
 	}

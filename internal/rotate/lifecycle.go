@@ -50,6 +50,7 @@ func (e *Engine) rotate(ctx context.Context, r *keyRunner, st *state.Key, reason
 		return err
 	}
 	e.failpoint("after-intent")
+	e.record(r, "rotation_started", nil, state.Event{OldKeyIDs: currentIDs(st)})
 	r.log.Info("rotation started", zap.String("reason", string(reason)), zap.String("rotation_id", st.Rotation.ID),
 		zap.String("new_key_name", st.Rotation.KeyName))
 
@@ -79,6 +80,7 @@ func (e *Engine) rotate(ctx context.Context, r *keyRunner, st *state.Key, reason
 	}
 	r.inflight = &inflight{rotationID: st.Rotation.ID, cred: key.Credential}
 	e.failpoint("after-created")
+	e.record(r, "created", nil, state.Event{KeyID: key.ID})
 	r.log.Info("key created", zap.String("key_id", key.ID), zap.String("new_key_name", key.Name))
 
 	// Test the new credential before any consumer can see it.
@@ -90,6 +92,7 @@ func (e *Engine) rotate(ctx context.Context, r *keyRunner, st *state.Key, reason
 		}
 		return fmt.Errorf("test new key: %w", err)
 	}
+	e.record(r, "verified", nil, state.Event{KeyID: key.ID})
 	return e.finish(ctx, r, st, key.Credential)
 }
 
@@ -190,6 +193,7 @@ func (e *Engine) finish(ctx context.Context, r *keyRunner, st *state.Key, cred p
 		return err
 	}
 	e.failpoint("after-written")
+	e.record(r, "written", nil, state.Event{KeyID: rot.KeyID})
 
 	// Verify: every sink reads back exactly what was written.
 	for _, t := range r.k.Targets {
@@ -232,6 +236,7 @@ func (e *Engine) finish(ctx context.Context, r *keyRunner, st *state.Key, cred p
 	}
 	r.inflight = nil
 	e.failpoint("after-commit")
+	e.record(r, "promoted", nil, state.Event{KeyID: st.Current.ID, OldKeyIDs: oldIDs(st)})
 	r.log.Info("rotation complete", zap.String("key_id", st.Current.ID), zap.String("reason", reason),
 		zap.Duration("grace", k.Grace), zap.Int("pending_revocations", len(st.Retiring)))
 	return nil
@@ -320,6 +325,7 @@ func (e *Engine) abandon(ctx context.Context, r *keyRunner, st *state.Key, cause
 	if err := e.put(st); err != nil {
 		return errors.Join(cause, err)
 	}
+	e.record(r, "abandoned", nil, state.Event{KeyID: rot.KeyID})
 	return cause
 }
 
@@ -335,6 +341,7 @@ func (e *Engine) rotationFailed(r *keyRunner, st *state.Key, err error) {
 	if perr := e.put(st); perr != nil {
 		r.log.Error("cannot record the failure", zap.Error(perr))
 	}
+	e.record(r, "rotation_failed", err, state.Event{})
 	msg := "rotation failed; the current key stays in place"
 	if st.Current == nil {
 		msg = "rotation failed; the key has no current provider key yet"
@@ -426,4 +433,12 @@ func equalSecret(a, b sinks.Secret) bool {
 		}
 	}
 	return true
+}
+
+// currentIDs is the current key's id, as a list.
+func currentIDs(st *state.Key) []string {
+	if st.Current == nil {
+		return nil
+	}
+	return []string{st.Current.ID}
 }

@@ -95,7 +95,7 @@ func result(err error) string {
 // keyGauges is one key's gauge values, as the engine last exported them.
 type keyGauges struct {
 	lastSuccess, nextRotation, keyCreated, keyLastUsed, inactivityDeadline, lastKeepAlive,
-	pendingRevocations, revocationDeadline, consecutiveFailures float64
+	pendingRevocations, revocationDeadline, consecutiveFailures, paused float64
 }
 
 // keyGaugeSpecs names and explains the per-key gauges, in keyGauges order.
@@ -121,6 +121,8 @@ var keyGaugeSpecs = []struct {
 		func(g *keyGauges) float64 { return g.revocationDeadline }},
 	{"key_consecutive_failures", "Rotation attempts failed in a row since the last success.",
 		func(g *keyGauges) float64 { return g.consecutiveFailures }},
+	{"key_paused", "1 while the key's scheduled rotations are paused (in the policy or by an operator), else 0.",
+		func(g *keyGauges) float64 { return g.paused }},
 }
 
 // keyGaugeCollector serves the per-key gauges from the snapshots at

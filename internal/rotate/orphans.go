@@ -98,6 +98,7 @@ func (e *Engine) judgeOrphan(ctx context.Context, r *keyRunner, provider string,
 		return false, err
 	}
 	now := e.clock.Now()
+	r.actor, r.reason, r.note = ActorSchedule, "orphan_scan", ""
 	if DecideOrphan(r.k.Policy, st, info, "", false, now) == OrphanKnown {
 		return false, nil
 	}
@@ -144,6 +145,7 @@ func (e *Engine) adopt(r *keyRunner, st *state.Key, provider string, info provid
 	if prev != nil {
 		fields = append(fields, zap.String("previous_key_id", prev.ID))
 	}
+	e.record(r, "adopted", nil, state.Event{KeyID: info.ID, OldKeyIDs: currentIDs(&state.Key{Current: prev})})
 	r.log.Error("adopted a key that a sink hands out but the state did not track (a restored or rebuilt state file?); it is now the current key", fields...)
 	return e.put(st)
 }

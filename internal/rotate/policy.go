@@ -60,9 +60,10 @@ func Forced(in Input) (Reason, bool, bool) {
 	return "", false, false
 }
 
-// Paused vetoes every other trigger for a paused key.
+// Paused vetoes every other trigger for a key paused in the policy or by
+// an operator.
 func Paused(in Input) (Reason, bool, bool) {
-	if in.Key.Paused {
+	if in.Key.Paused || in.State.Paused != nil {
 		return ReasonPaused, false, true
 	}
 	return "", false, false

@@ -45,6 +45,7 @@ func (e *Engine) revokeGuarded(ctx context.Context, r *keyRunner, rv revocation)
 	e.failpoint("before-revoke")
 	err = p.Revoke(ctx, rv.ID)
 	e.failpoint("after-revoke")
+	e.record(r, "revoked", err, state.Event{KeyID: rv.ID})
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,9 @@ type StatusRow struct {
 	LastUsed           time.Time           `json:"last_used,omitzero"`
 	Failures           int                 `json:"consecutive_failures,omitempty"`
 	LastError          string              `json:"last_error,omitempty"`
-	Paused             bool                `json:"paused,omitempty"`
+	Paused             bool                `json:"paused"`
+	PausedBy           string              `json:"paused_by,omitempty"`
+	PauseReason        string              `json:"pause_reason,omitempty"`
 }
 
 // PendingRevocation is a superseded key waiting to be revoked.
@@ -68,7 +70,10 @@ func status(n int, key func(i int) *config.Key, records []state.Key, now time.Ti
 			st = state.Key{Name: k.Name}
 		}
 		row := statusRow(st)
-		row.Provider, row.Managed, row.Paused = k.Provider, true, k.Paused
+		row.Provider, row.Managed, row.Paused = k.Provider, true, k.Paused || st.Paused != nil
+		if st.Paused != nil {
+			row.PausedBy, row.PauseReason = st.Paused.Actor, st.Paused.Reason
+		}
 		// The same decision the engine executes: a failure's backoff moves
 		// the next attempt, a paused key has none.
 		row.NextRotation = NextRotationOf(*k, st, now)

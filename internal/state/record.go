@@ -38,6 +38,9 @@ type Key struct {
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 	// Rotations counts completed rotations.
 	Rotations int `json:"rotations,omitempty"`
+	// Paused, when set, stops scheduled rotations (an operator's pause;
+	// keep-alive and due revocations go on).
+	Paused *Pause `json:"paused,omitempty"`
 	// Watch holds the provider-side names of creates that got no definite
 	// answer (a timeout, a dropped connection, a 502 or 504): the key may
 	// exist although its secret is lost, so a key that appears under one of
