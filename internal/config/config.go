@@ -46,6 +46,9 @@ type Config struct {
 	Keys      []Key
 	// BaseDir is the configuration file's folder.
 	BaseDir string
+	// Warnings collects what works but should be fixed, from Load and from
+	// the backends decoding the sections (every Section points to it).
+	Warnings *Warnings
 }
 
 // Key is one managed key with every default applied.
@@ -62,6 +65,8 @@ type Key struct {
 	NamePrefix   string
 	PruneOrphans bool
 	Paused       bool
+	// Revocation says when superseded keys are revoked.
+	Revocation Revocation
 	Targets      []Target
 	// Path is the key's YAML path ("keys[1]") and Line its line.
 	Path string
@@ -121,6 +126,7 @@ type rawPolicy struct {
 	Timeout      *Duration `yaml:"timeout"`
 	NamePrefix   *string   `yaml:"name_prefix"`
 	PruneOrphans *bool     `yaml:"prune_orphans"`
+	rawRevocation `yaml:",inline"`
 }
 
 type rawKey struct {
@@ -240,7 +246,7 @@ func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
 
 	defaults := policy{
 		schedule: DefaultSchedule, grace: DefaultGrace, keepalive: DefaultKeepAlive,
-		timeout: DefaultTimeout, prefix: DefaultNamePrefix,
+		timeout: DefaultTimeout, prefix: DefaultNamePrefix, revocation: defaultRevocation(),
 	}
 	defSec := Section{Path: "defaults", Node: childNode(root, "defaults")}
 	if err := defaults.apply(rc.Defaults, defSec); err != nil {
@@ -284,6 +290,17 @@ func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	c.Warnings = &Warnings{}
+	for _, secs := range [][]Section{c.Providers, c.Sinks} {
+		for i := range secs {
+			secs[i].Warnings = c.Warnings
+		}
+	}
+	for i := range c.Keys {
+		for j := range c.Keys[i].Targets {
+			c.Keys[i].Targets[j].Section.Warnings = c.Warnings
+		}
+	}
 	return c, nil
 }
 
@@ -293,6 +310,7 @@ type policy struct {
 	grace, keepalive, jitter, timeout time.Duration
 	prefix                            string
 	prune                             bool
+	revocation                        Revocation
 }
 
 func (p *policy) apply(r rawPolicy, sec Section) error {
@@ -330,6 +348,7 @@ func (p *policy) apply(r rawPolicy, sec Section) error {
 	if r.PruneOrphans != nil {
 		p.prune = *r.PruneOrphans
 	}
+	errs = append(errs, p.revocation.apply(r.rawRevocation, sec))
 	return errors.Join(errs...)
 }
 
@@ -377,7 +396,8 @@ func buildKey(rk rawKey, i int, n *yaml.Node, defaults policy, providerType, sin
 		errs = append(errs, err)
 	}
 	k.ScheduleSpec, k.Grace, k.KeepAlive, k.Jitter, k.Timeout = p.schedule, p.grace, p.keepalive, p.jitter, p.timeout
-	k.NamePrefix, k.PruneOrphans = p.prefix, p.prune
+	k.NamePrefix, k.PruneOrphans, k.Revocation = p.prefix, p.prune, p.revocation
+	errs = append(errs, checkRevocation(k, sec))
 	if s, err := in.schedule(p.schedule); err == nil {
 		k.Schedule = s
 	}
