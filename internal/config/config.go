@@ -67,7 +67,7 @@ type Key struct {
 	Paused       bool
 	// Revocation says when superseded keys are revoked.
 	Revocation Revocation
-	Targets      []Target
+	Targets    []Target
 	// Path is the key's YAML path ("keys[1]") and Line its line.
 	Path string
 	Line int
@@ -119,13 +119,13 @@ type rawState struct {
 }
 
 type rawPolicy struct {
-	Schedule     *string   `yaml:"schedule"`
-	Grace        *Duration `yaml:"grace"`
-	KeepAlive    *Duration `yaml:"keepalive"`
-	Jitter       *Duration `yaml:"jitter"`
-	Timeout      *Duration `yaml:"timeout"`
-	NamePrefix   *string   `yaml:"name_prefix"`
-	PruneOrphans *bool     `yaml:"prune_orphans"`
+	Schedule      *string   `yaml:"schedule"`
+	Grace         *Duration `yaml:"grace"`
+	KeepAlive     *Duration `yaml:"keepalive"`
+	Jitter        *Duration `yaml:"jitter"`
+	Timeout       *Duration `yaml:"timeout"`
+	NamePrefix    *string   `yaml:"name_prefix"`
+	PruneOrphans  *bool     `yaml:"prune_orphans"`
 	rawRevocation `yaml:",inline"`
 }
 

@@ -26,9 +26,9 @@ func TestRevocationPolicy(t *testing.T) {
 		t.Errorf("default revocation = %+v, want after grace", got)
 	}
 	for yaml, want := range map[string]string{
-		"  revoke_when: never\n":                  `defaults.revoke_when (line 7): "never": want grace or unused`,
-		"  quiet: 0s\n":                           "defaults.quiet (line 7): must be at least 1s",
-		"  on_max_grace: ignore\n":                `defaults.on_max_grace (line 7): "ignore": want revoke or keep`,
+		"  revoke_when: never\n":                   `defaults.revoke_when (line 7): "never": want grace or unused`,
+		"  quiet: 0s\n":                            "defaults.quiet (line 7): must be at least 1s",
+		"  on_max_grace: ignore\n":                 `defaults.on_max_grace (line 7): "ignore": want revoke or keep`,
 		"  revoke_when: unused\n  max_grace: 1h\n": "keys[0].max_grace",
 	} {
 		_, err := Load(strings.NewReader(strings.Replace(good, "  grace: 24h\n", "  grace: 24h\n"+yaml, 1)), "/etc/rotator")
