@@ -29,6 +29,8 @@ type Section struct {
 	BaseDir string
 	// Node is the section's YAML mapping.
 	Node *yaml.Node
+	// Warnings receives the section's warnings (Warnf); nil drops them.
+	Warnings *Warnings
 }
 
 // Decode decodes the section strictly into out, a pointer to a struct with
@@ -95,8 +97,10 @@ func (s Section) Resolve(p string) string {
 
 // Secret returns the value of a secret field given either inline (name) or
 // as a file (name + "_file"), exactly one of which must be set when required
-// is true, and at most one otherwise. The file's content has its trailing
-// newline removed. Errors name the field and never include the value.
+// is true, and at most one otherwise. The file must be a regular file of
+// at most MaxSecretFile bytes; one that other users may read is a warning.
+// Its trailing newline is removed. Errors name the field and never include
+// the value.
 func (s Section) Secret(name string, inline Secret, file string, required bool) (Secret, error) {
 	switch {
 	case inline != "" && file != "":
@@ -104,13 +108,17 @@ func (s Section) Secret(name string, inline Secret, file string, required bool) 
 	case inline != "":
 		return inline, nil
 	case file != "":
-		b, err := os.ReadFile(s.Resolve(file))
+		path := s.Resolve(file)
+		b, perm, err := readSecretFile(path)
 		if err != nil {
-			return "", s.Field(name+"_file", fmt.Errorf("read secret file: %w", unwrapPathError(err)))
+			return "", s.Field(name+"_file", fmt.Errorf("read secret file: %w", err))
 		}
 		v := strings.TrimRight(string(b), "\r\n")
 		if v == "" {
-			return "", s.Errorf(name+"_file", "file %s is empty", s.Resolve(file))
+			return "", s.Errorf(name+"_file", "file %s is empty", path)
+		}
+		if perm&0o044 != 0 {
+			s.Warnf(name+"_file", "secret file %s is readable by other users (mode %04o): chmod 600 it, or 640 for a group only rotator's user is in", path, perm)
 		}
 		return Secret(v), nil
 	case required:

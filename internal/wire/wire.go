@@ -40,6 +40,9 @@ type Built struct {
 	Providers map[string]providers.Provider
 	Sinks     map[string]sinks.Sink
 	Keys      []*rotate.Managed
+	// Warnings are what works but should be fixed (a secret file other
+	// users can read); Build also logs each one.
+	Warnings []config.Warning
 }
 
 // ProviderTypes and SinkTypes are the kinds this build knows.
@@ -88,6 +91,10 @@ func Build(cfg *config.Config, d Deps) (*Built, error) {
 			continue
 		}
 		b.Keys = append(b.Keys, m)
+	}
+	b.Warnings = cfg.Warnings.List()
+	for _, w := range b.Warnings {
+		d.Logger.Warn("configuration warning", zap.String("path", w.Path), zap.Int("line", w.Line), zap.String("warning", w.Msg))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

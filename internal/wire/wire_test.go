@@ -1,11 +1,14 @@
 package wire
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/rotator-dev/rotator/internal/config"
 )
@@ -112,5 +115,35 @@ func TestBuildRejects(t *testing.T) {
 				t.Errorf("error:\n got: %s\nwant: %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestBuildLogsWarnings: a secret file readable by other users is a
+// warning, logged and returned, not an error.
+func TestBuildLogsWarnings(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("p\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(pw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(strings.NewReader(strings.Replace(policy, "password: p}", "password_file: pw}", 1)), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.WarnLevel)
+	b, err := Build(cfg, Deps{Logger: zap.New(core), Clock: clockwork.NewFakeClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Warnings) != 1 || b.Warnings[0].Path != "providers.smtpd.password_file" || b.Warnings[0].Line != 2 {
+		t.Fatalf("warnings = %+v", b.Warnings)
+	}
+	entries := logs.FilterMessage("configuration warning").All()
+	if len(entries) != 1 || entries[0].ContextMap()["path"] != "providers.smtpd.password_file" ||
+		!strings.Contains(entries[0].ContextMap()["warning"].(string), "readable by other users (mode 0644)") {
+		t.Fatalf("logged: %+v", logs.All())
 	}
 }

@@ -33,6 +33,8 @@ const (
 //	  rate_limit: 2                       # requests/s for the workspace (default 2)
 //	  request_timeout: 30s
 //	  max_retries: 4
+//	  list_max_keys: 50000                # keys one list may return (default)
+//	  allow_insecure_http: false          # true allows http:// to a host that is not loopback
 type Config struct {
 	httpapi.Config `yaml:",inline"`
 	// APIKey is the management key: a `full`-scope key, the only scope that

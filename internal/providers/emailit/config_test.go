@@ -57,6 +57,8 @@ func TestParseConfig(t *testing.T) {
 		{"type: emailit\napi_key: a\nbase_url: https://api.emailit.com/v2\n", "ends in /v2"},
 		{"type: emailit\napi_key: a\nrate_limit: -1\n", "providers.emailit.rate_limit (line 3): must not be negative"},
 		{"type: emailit\napi_key: a\nrequest_timeout: soon\n", "providers.emailit"},
+		{"type: emailit\napi_key: a\nbase_url: http://api.emailit.com\n", "providers.emailit.base_url (line 3): \"http://api.emailit.com\" would send credentials in cleartext to api.emailit.com, which is not a loopback address: use https, or set allow_insecure_http: true in this section"},
+		{"type: emailit\napi_key_file: /dev/zero\n", "providers.emailit.api_key_file (line 2): read secret file: /dev/zero is a device"},
 	} {
 		_, err := ParseConfig(section(t, dir, bad.src))
 		var fe *config.FieldError

@@ -59,6 +59,9 @@ type Config struct {
 	RequestTimeout config.Duration `yaml:"request_timeout"`
 	// MaxRetries bounds retries of an idempotent request; 0 means 4.
 	MaxRetries int `yaml:"max_retries"`
+	// AllowInsecureHTTP allows an http:// BaseURL to a host that is not
+	// loopback (the credentials then cross the network in cleartext).
+	AllowInsecureHTTP bool `yaml:"allow_insecure_http"`
 	// ListMaxKeys bounds the keys one List call returns (keys carrying
 	// the listed name prefix); 0 means DefaultListMaxKeys.
 	ListMaxKeys int `yaml:"list_max_keys"`
@@ -70,6 +73,9 @@ type Config struct {
 func (c Config) Validate() (field string, err error) {
 	if c.BaseURL != "" {
 		if _, err := parseBase(c.BaseURL); err != nil {
+			return "base_url", err
+		}
+		if err := config.CheckURL(c.BaseURL, c.AllowInsecureHTTP); err != nil {
 			return "base_url", err
 		}
 	}

@@ -460,8 +460,8 @@ func (f observeFunc) ObserveRequest(provider, op, code string, _ time.Duration) 
 
 func TestNewRejectsBadConfig(t *testing.T) {
 	for _, cfg := range []httpapi.Config{
-		{}, {BaseURL: "ftp://x"}, {BaseURL: "http://"}, {BaseURL: "https://u:p@x"}, {BaseURL: "http://x", RateLimit: -1},
-		{BaseURL: "http://x", MaxRetries: -1},
+		{}, {BaseURL: "ftp://x"}, {BaseURL: "http://"}, {BaseURL: "https://u:p@x"}, {BaseURL: "https://x", RateLimit: -1},
+		{BaseURL: "https://x", MaxRetries: -1}, {BaseURL: "http://x"}, {BaseURL: "https://x", ListMaxKeys: -1},
 	} {
 		_, err := httpapi.New(cfg, 1, providers.Deps{}, nil)
 		require.Error(t, err, "%+v", cfg)

@@ -22,6 +22,8 @@ const DefaultRateLimit = 1.0
 //	  rate_limit: 1                     # requests per second, default 1
 //	  request_timeout: 30s
 //	  max_retries: 4
+//	  list_max_keys: 50000              # keys one list may return (default)
+//	  allow_insecure_http: false        # true allows http:// to a host that is not loopback
 //
 // The management login must be allowed to manage API keys: on smtpd.dev
 // that is an owner or admin user login; no API key role lists key

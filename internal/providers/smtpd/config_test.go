@@ -45,21 +45,38 @@ request_timeout: 10s
 	require.Equal(t, "inline-pw", cfg.Password.Reveal())
 }
 
+// TestParseConfigInsecureHTTP: cleartext to a host that is not loopback
+// needs allow_insecure_http: true, written in the provider's section.
+func TestParseConfigInsecureHTTP(t *testing.T) {
+	for _, base := range []string{"http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080", "https://api.example.com"} {
+		_, err := smtpd.ParseConfig(section(t, "", `{type: smtpd, username: u, password: pw, base_url: "`+base+`"}`))
+		require.NoError(t, err, base)
+	}
+	_, err := smtpd.ParseConfig(section(t, "", `{type: smtpd, username: u, password: pw, base_url: "http://10.0.0.5:8080"}`))
+	require.ErrorContains(t, err, "providers.smtpd-prod.base_url (line 1): \"http://10.0.0.5:8080\" would send credentials in cleartext")
+	cfg, err := smtpd.ParseConfig(section(t, "", `{type: smtpd, username: u, password: pw, base_url: "http://10.0.0.5:8080", allow_insecure_http: true}`))
+	require.NoError(t, err)
+	require.True(t, cfg.AllowInsecureHTTP)
+}
+
 func TestParseConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600))
 	for src, want := range map[string]string{
-		`{type: smtpd, username: u, password: topsecret-pw, api_key: x}`:                `providers.smtpd-prod.api_key: unknown field "api_key"`,
-		`{type: smtpd, password: topsecret-pw}`:                                         `providers.smtpd-prod.username: is required`,
-		`{type: smtpd, username: u}`:                                                    `providers.smtpd-prod.password: one of password or password_file must be configured`,
-		`{type: smtpd, username: u, password: topsecret-pw, password_file: pw}`:         `providers.smtpd-prod.password: at most one of password & password_file`,
-		`{type: smtpd, username: u, password_file: missing}`:                            `providers.smtpd-prod.password_file: read secret file`,
-		`{type: smtpd, username: u, password_file: empty}`:                              `providers.smtpd-prod.password_file: file`,
-		`{type: smtpd, username: u, password: topsecret-pw, base_url: "ftp://x"}`:       `providers.smtpd-prod.base_url: "ftp://x" must be an http or https URL`,
-		`{type: smtpd, username: u, password: topsecret-pw, base_url: "https://a:b@x"}`: `providers.smtpd-prod.base_url: must not carry credentials`,
-		`{type: smtpd, username: u, password: topsecret-pw, rate_limit: -1}`:            `providers.smtpd-prod.rate_limit: must not be negative`,
-		`{type: smtpd, username: u, password: topsecret-pw, request_timeout: soon}`:     `invalid duration "soon"`,
-		`{type: smtpd, username: u, password: topsecret-pw, max_retries: -2}`:           `providers.smtpd-prod.max_retries: must not be negative`,
+		`{type: smtpd, username: u, password: topsecret-pw, api_key: x}`:                       `providers.smtpd-prod.api_key: unknown field "api_key"`,
+		`{type: smtpd, password: topsecret-pw}`:                                                `providers.smtpd-prod.username: is required`,
+		`{type: smtpd, username: u}`:                                                           `providers.smtpd-prod.password: one of password or password_file must be configured`,
+		`{type: smtpd, username: u, password: topsecret-pw, password_file: pw}`:                `providers.smtpd-prod.password: at most one of password & password_file`,
+		`{type: smtpd, username: u, password_file: missing}`:                                   `providers.smtpd-prod.password_file: read secret file`,
+		`{type: smtpd, username: u, password_file: empty}`:                                     `providers.smtpd-prod.password_file: file`,
+		`{type: smtpd, username: u, password: topsecret-pw, base_url: "ftp://x"}`:              `providers.smtpd-prod.base_url: "ftp://x" must be an http or https URL`,
+		`{type: smtpd, username: u, password: topsecret-pw, base_url: "https://a:b@x"}`:        `providers.smtpd-prod.base_url: must not carry credentials`,
+		`{type: smtpd, username: u, password: topsecret-pw, rate_limit: -1}`:                   `providers.smtpd-prod.rate_limit: must not be negative`,
+		`{type: smtpd, username: u, password: topsecret-pw, request_timeout: soon}`:            `invalid duration "soon"`,
+		`{type: smtpd, username: u, password: topsecret-pw, max_retries: -2}`:                  `providers.smtpd-prod.max_retries: must not be negative`,
+		`{type: smtpd, username: u, password: topsecret-pw, base_url: "http://api.smtpd.dev"}`: `providers.smtpd-prod.base_url: "http://api.smtpd.dev" would send credentials in cleartext to api.smtpd.dev, which is not a loopback address: use https, or set allow_insecure_http: true in this section`,
+		`{type: smtpd, username: u, password: topsecret-pw, list_max_keys: -1}`:                `providers.smtpd-prod.list_max_keys: must not be negative`,
+		`{type: smtpd, username: u, password_file: /dev/zero}`:                                 `providers.smtpd-prod.password_file: read secret file: /dev/zero is a device: a secret file must be a regular file`,
 	} {
 		_, err := smtpd.ParseConfig(section(t, dir, src))
 		require.Error(t, err, src)

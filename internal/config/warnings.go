@@ -1,0 +1,56 @@
+package config
+
+import (
+	"fmt"
+	"sync"
+)
+
+// Warning is something in the policy that works but should be fixed, such
+// as a secret file that other users can read.
+type Warning struct {
+	// Path is the YAML path ("providers.smtpd.password_file") and Line
+	// its line, when known.
+	Path string
+	Line int
+	Msg  string
+}
+
+func (w Warning) String() string {
+	if w.Line > 0 {
+		return fmt.Sprintf("%s (line %d): %s", w.Path, w.Line, w.Msg)
+	}
+	return w.Path + ": " + w.Msg
+}
+
+// Warnings collects the warnings of one policy, from Load and from the
+// backends decoding its sections; it is safe for concurrent use. A nil
+// *Warnings drops them.
+type Warnings struct {
+	mu   sync.Mutex
+	list []Warning
+}
+
+func (ws *Warnings) add(w Warning) {
+	if ws == nil {
+		return
+	}
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	ws.list = append(ws.list, w)
+}
+
+// List returns the warnings in the order they were found.
+func (ws *Warnings) List() []Warning {
+	if ws == nil {
+		return nil
+	}
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	return append([]Warning(nil), ws.list...)
+}
+
+// Warnf records a warning about the named field of this section.
+func (s Section) Warnf(name, format string, args ...any) {
+	fe := s.Errorf(name, format, args...)
+	s.Warnings.add(Warning{Path: fe.Path, Line: fe.Line, Msg: fe.Err.Error()})
+}
