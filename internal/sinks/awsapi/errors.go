@@ -3,6 +3,7 @@ package awsapi
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/aws/smithy-go"
@@ -50,6 +51,9 @@ func (e *CallError) Error() string {
 }
 
 func (e *CallError) Unwrap() error { return e.Err }
+
+// GoString keeps %#v from printing Hide, the values sent.
+func (e *CallError) GoString() string { return "&awsapi.CallError{" + strconv.Quote(e.Error()) + "}" }
 
 // ErrorCode returns the AWS error code of err (such as
 // "ResourceNotFoundException"), or "" when err carries none.

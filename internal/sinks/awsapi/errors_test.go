@@ -44,3 +44,14 @@ func TestCallErrorScrubsTheValuesSent(t *testing.T) {
 	err = awsapi.NewCallError("put parameter", "/p", errors.New("serialize "+secret), map[string]string{"k": secret})
 	require.EqualError(t, err, "put parameter /p: serialize <redacted>")
 }
+
+// TestCallErrorGoStringHidesTheValuesSent: %#v (and %+v of a wrapping
+// error) must not print Hide, which holds the secret values sent.
+func TestCallErrorGoStringHidesTheValuesSent(t *testing.T) {
+	const secret = "sk_live_sent_value"
+	err := awsapi.NewCallError("put parameter", "/p", &smithy.GenericAPIError{Code: "ParameterAlreadyExists", Message: "exists"}, map[string]string{"key": secret})
+	for _, s := range []string{fmt.Sprintf("%#v", err), fmt.Sprintf("%+v", fmt.Errorf("write: %w", err)), fmt.Sprintf("%#v", fmt.Errorf("write: %w", err))} {
+		require.NotContains(t, s, secret)
+	}
+	require.Equal(t, `&awsapi.CallError{"put parameter /p: ParameterAlreadyExists: exists"}`, fmt.Sprintf("%#v", err))
+}
