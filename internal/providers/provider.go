@@ -29,6 +29,11 @@ type Provider interface {
 	// standard, read_only, send_only`).
 	ValidateParams(params map[string]string) error
 
+	// CredentialFields names the fields of the credential Create returns
+	// ({"key", "secret"} for smtpd.dev), which sinks receive and a key's
+	// targets may rename.
+	CredentialFields() []string
+
 	// Create makes a new key called name. It is not idempotent: if it returns
 	// an error the key may or may not exist at the provider (a dropped
 	// connection after the request was sent); the engine then looks for it

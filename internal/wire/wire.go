@@ -51,13 +51,6 @@ var (
 	SinkTypes     = []string{"aws-secretsmanager", "aws-ssm", "file", "vault"}
 )
 
-// credentialFields are the fields each provider type puts in a sink, for
-// checking a target's `fields` renames.
-var credentialFields = map[string][]string{
-	"smtpd":   {"key", "secret"},
-	"emailit": {"api_key"},
-}
-
 // Build wires every provider, sink and key. It drops the configuration's
 // YAML nodes once every backend has decoded them.
 func Build(cfg *config.Config, d Deps) (*Built, error) {
@@ -85,7 +78,7 @@ func Build(cfg *config.Config, d Deps) (*Built, error) {
 	}
 	written := map[string]string{} // target description → key path
 	for _, k := range cfg.Keys {
-		m, err := buildKey(k, b, cfg, written)
+		m, err := buildKey(k, b, written)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -168,7 +161,7 @@ func buildSink(sec config.Section, d sinks.Deps) (sinks.Sink, error) {
 	return nil, sec.Errorf("type", "unknown sink type %q (known: %s)", sec.Type, strings.Join(SinkTypes, ", "))
 }
 
-func buildKey(k config.Key, b *Built, cfg *config.Config, written map[string]string) (*rotate.Managed, error) {
+func buildKey(k config.Key, b *Built, written map[string]string) (*rotate.Managed, error) {
 	sec := config.Section{Path: k.Path}
 	p := b.Providers[k.Provider]
 	if p == nil {
@@ -185,7 +178,7 @@ func buildKey(k config.Key, b *Built, cfg *config.Config, written map[string]str
 			errs = append(errs, t.Section.Errorf("sink", "sink %q could not be built", t.Sink))
 			continue
 		}
-		if err := checkRenames(t, providerType(cfg, k.Provider)); err != nil {
+		if err := checkRenames(t, p); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -206,24 +199,15 @@ func buildKey(k config.Key, b *Built, cfg *config.Config, written map[string]str
 	return m, errors.Join(errs...)
 }
 
-func providerType(cfg *config.Config, name string) string {
-	for _, p := range cfg.Providers {
-		if p.Path == "providers."+name {
-			return p.Type
-		}
-	}
-	return ""
-}
-
 // checkRenames rejects a `fields` rename of a field the provider does not
 // produce (a typo would otherwise silently do nothing), and a rename onto
 // the name of another produced field that keeps its own name: both values
 // would be written under one name and map order would choose which one
 // the sink gets. Swapping two fields ({key: key_id, key_id: key}) is
 // allowed. (config rejects two fields renamed to the same name.)
-func checkRenames(t config.Target, ptype string) error {
-	known, ok := credentialFields[ptype]
-	if !ok || len(t.Fields) == 0 {
+func checkRenames(t config.Target, p providers.Provider) error {
+	known, ptype := p.CredentialFields(), p.Type()
+	if len(known) == 0 || len(t.Fields) == 0 {
 		return nil
 	}
 	all := append([]string{rotate.FieldKeyID, rotate.FieldKeyName, rotate.FieldCreatedAt}, known...)

@@ -17,12 +17,11 @@ func TestContract(t *testing.T) {
 					e = newEnv(t, emailittest.Config{}, nil)
 					return e.p
 				},
-				Params:           map[string]string{"scope": scope},
-				Valid:            func(c providers.Credential) bool { return e.srv.Valid(c) },
-				UnknownID:        "999",
-				FailNext:         func(op string, n, status int) { e.srv.FailNext(op, n, status) },
-				Secrets:          func() []string { return e.srv.IssuedSecrets() },
-				CredentialFields: []string{CredentialField},
+				Params:    map[string]string{"scope": scope},
+				Valid:     func(c providers.Credential) bool { return e.srv.Valid(c) },
+				UnknownID: "999",
+				FailNext:  func(op string, n, status int) { e.srv.FailNext(op, n, status) },
+				Secrets:   func() []string { return e.srv.IssuedSecrets() },
 				Requests: func() int {
 					n := 0
 					for _, v := range e.srv.Requests() {

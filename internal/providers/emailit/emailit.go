@@ -95,6 +95,9 @@ func New(cfg Config, deps providers.Deps) (*Provider, error) {
 // Type returns "emailit".
 func (p *Provider) Type() string { return "emailit" }
 
+// CredentialFields returns api_key.
+func (p *Provider) CredentialFields() []string { return []string{CredentialField} }
+
 var (
 	scopePattern  = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 	domainInteger = regexp.MustCompile(`^[1-9][0-9]{0,17}$`)

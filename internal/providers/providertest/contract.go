@@ -34,9 +34,6 @@ type Harness struct {
 	// Secrets, when set, lists every secret the test server has issued (and
 	// the management credential); no error may contain any of them.
 	Secrets func() []string
-	// Credential fields the provider's Key.Credential must have (smtpd: key,
-	// secret; Emailit: api_key).
-	CredentialFields []string
 	// Requests, when set, returns how many requests the test server has
 	// received so far; the suite then checks that Verify is one round trip.
 	Requests func() int
@@ -75,7 +72,9 @@ func Run(t *testing.T, h Harness) {
 		require.NotEmpty(t, key.ID)
 		require.Equal(t, name, key.Name)
 		require.True(t, key.Active)
-		for _, f := range h.CredentialFields {
+		require.NotEmpty(t, p.CredentialFields())
+		require.Len(t, key.Credential, len(p.CredentialFields()), "the credential has exactly CredentialFields")
+		for _, f := range p.CredentialFields() {
 			require.NotEmpty(t, key.Credential[f], "credential field %q", f)
 		}
 		require.True(t, h.Valid(key.Credential), "a new key's credential is accepted")

@@ -21,11 +21,13 @@ import (
 type Provider struct {
 	TypeFunc           func() string
 	ValidateParamsFunc func(params map[string]string) error
-	CreateFunc         func(ctx context.Context, name string, params map[string]string) (providers.Key, error)
-	GetFunc            func(ctx context.Context, id string) (providers.KeyInfo, error)
-	ListFunc           func(ctx context.Context, prefix string) ([]providers.KeyInfo, error)
-	RevokeFunc         func(ctx context.Context, id string) error
-	TestFunc           func(ctx context.Context, id string, cred providers.Credential) (providers.KeyInfo, error)
+	// CredentialFieldsFunc answers CredentialFields; nil means none known.
+	CredentialFieldsFunc func() []string
+	CreateFunc           func(ctx context.Context, name string, params map[string]string) (providers.Key, error)
+	GetFunc              func(ctx context.Context, id string) (providers.KeyInfo, error)
+	ListFunc             func(ctx context.Context, prefix string) ([]providers.KeyInfo, error)
+	RevokeFunc           func(ctx context.Context, id string) error
+	TestFunc             func(ctx context.Context, id string, cred providers.Credential) (providers.KeyInfo, error)
 	// VerifyFunc answers Verify; when nil, Verify is TestFunc, with a key
 	// reported inactive counted as rejected (ReasonAuth), which is what the
 	// engine made of Test before providers had Verify.
@@ -42,6 +44,12 @@ func (p *Provider) Type() string {
 		return "fake"
 	}
 	return p.TypeFunc()
+}
+func (p *Provider) CredentialFields() []string {
+	if p.CredentialFieldsFunc == nil {
+		return nil
+	}
+	return p.CredentialFieldsFunc()
 }
 func (p *Provider) ValidateParams(params map[string]string) error {
 	if p.ValidateParamsFunc == nil {
@@ -100,7 +108,8 @@ func NewMemory(now func() time.Time) *Memory {
 	}
 	m := &Memory{now: now, keys: map[string]*memKey{}, calls: map[string]int{}}
 	m.Provider = Provider{
-		TypeFunc: func() string { return "memory" },
+		TypeFunc:             func() string { return "memory" },
+		CredentialFieldsFunc: func() []string { return []string{"api_key"} },
 		CreateFunc: func(ctx context.Context, name string, _ map[string]string) (providers.Key, error) {
 			if err := ctx.Err(); err != nil {
 				return providers.Key{}, &providers.Error{Op: "create", Reason: providers.ReasonTimeout, Err: err}

@@ -96,6 +96,9 @@ func (p *Provider) Type() string { return "smtpd" }
 // IdleRevocationAfter returns 90 days.
 func (p *Provider) IdleRevocationAfter() time.Duration { return IdleRevocation }
 
+// CredentialFields returns key and secret.
+func (p *Provider) CredentialFields() []string { return []string{"key", "secret"} }
+
 // ValidateParams requires params.role, one of Roles, and nothing else.
 func (p *Provider) ValidateParams(params map[string]string) error {
 	return ValidateParams(params)

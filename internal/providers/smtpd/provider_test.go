@@ -24,11 +24,10 @@ func TestContract(t *testing.T) {
 			cur = newEnv(t, envOpt{})
 			return cur.p
 		},
-		Params:           sendOnly,
-		Valid:            func(c providers.Credential) bool { return cur.srv.Valid(c) },
-		FailNext:         func(op string, n, status int) { cur.srv.FailNext(op, n, status) },
-		Secrets:          func() []string { return cur.srv.IssuedSecrets() },
-		CredentialFields: []string{"key", "secret"},
+		Params:   sendOnly,
+		Valid:    func(c providers.Credential) bool { return cur.srv.Valid(c) },
+		FailNext: func(op string, n, status int) { cur.srv.FailNext(op, n, status) },
+		Secrets:  func() []string { return cur.srv.IssuedSecrets() },
 		Requests: func() int {
 			n := 0
 			for _, v := range cur.srv.Requests() {
