@@ -27,6 +27,9 @@ const (
 	// ActSweep looks up a provider-side name whose create had no definite
 	// answer, and revokes the key if it exists.
 	ActSweep ActionKind = "sweep"
+	// ActCheckUsage asks the provider when a superseded key was last used
+	// (revoke_when: unused).
+	ActCheckUsage ActionKind = "check_usage"
 )
 
 // Reasons of waits and of actions other than rotations.
@@ -37,9 +40,13 @@ const (
 	ReasonInterval    Reason = "interval"    // the keep-alive interval has passed
 	ReasonRetry       Reason = "retry"       // a failed step is retried
 	ReasonUnknownName Reason = "create_outcome_unknown"
-	ReasonGrace       Reason = "grace"    // waits: the superseded key is in grace
-	ReasonBackoff     Reason = "backoff"  // waits: a failure's backoff
-	ReasonSchedule    Reason = "schedule" // waits: the schedule's next time
+	ReasonGrace       Reason = "grace"     // waits: the superseded key is in grace
+	ReasonBackoff     Reason = "backoff"   // waits: a failure's backoff
+	ReasonSchedule    Reason = "schedule"  // waits: the schedule's next time
+	ReasonUnused      Reason = "unused"    // no use of the superseded key for `quiet`
+	ReasonMaxGrace    Reason = "max_grace" // still in use at max_grace: revoked anyway
+	ReasonInUse       Reason = "in_use"    // waits: the superseded key is still used
+	ReasonUsageStale  Reason = "usage_unknown"
 )
 
 // Action is one step due now.
@@ -102,7 +109,7 @@ type Mode struct {
 func Decide(k config.Key, st state.Key, m Mode, now time.Time) Decision {
 	var d Decision
 	resuming := decideResume(&d, k, st, m, now)
-	decideRevocations(&d, st, m, now)
+	decideRevocations(&d, k, st, m, now)
 	// After a resume the rotation is planned too: it is skipped when the
 	// resume completes the interrupted rotation, and runs when the resume
 	// had to abandon it (its secret was lost, or its create never landed).
@@ -161,7 +168,7 @@ func decideResume(d *Decision, k config.Key, st state.Key, m Mode, now time.Time
 
 // decideRevocations plans each superseded key: revoked once its grace is
 // over (or an operator ends it) and its backoff, if any, has passed.
-func decideRevocations(d *Decision, st state.Key, m Mode, now time.Time) {
+func decideRevocations(d *Decision, k config.Key, st state.Key, m Mode, now time.Time) {
 	for _, rt := range st.Retiring {
 		switch {
 		case m.RevokeSuperseded:
@@ -170,6 +177,8 @@ func decideRevocations(d *Decision, st state.Key, m Mode, now time.Time) {
 			d.Waits = append(d.Waits, Wait{Kind: ActRevoke, KeyID: rt.ID, At: rt.RevokeAfter, Reason: ReasonGrace})
 		case !m.IgnoreBackoff && !m.Force && now.Before(rt.NextAttemptAt):
 			d.Waits = append(d.Waits, Wait{Kind: ActRevoke, KeyID: rt.ID, At: rt.NextAttemptAt, Reason: ReasonBackoff})
+		case k.Revocation.Unused():
+			decideUnused(d, k, rt, now)
 		default:
 			reason := ReasonGraceEnded
 			if rt.Attempts > 0 {
@@ -310,4 +319,57 @@ func DecideOrphan(k config.Key, st state.Key, info providers.KeyInfo, heldBy str
 // revokes it: at least the rotation timeout, and never under ten minutes.
 func OrphanMinAge(k config.Key) time.Duration {
 	return max(k.Timeout, 10*time.Minute)
+}
+
+// decideUnused holds a superseded key past its grace until the provider
+// reports no use of it for `quiet` since it was superseded, asking the
+// provider again every UsageRecheck; at max_grace it is revoked anyway,
+// or kept with on_max_grace: keep (and the alert fires).
+func decideUnused(d *Decision, k config.Key, rt state.Retiring, now time.Time) {
+	rv := k.Revocation
+	since := SupersededAt(k, rt)
+	if maxAt := since.Add(rv.MaxGrace); !now.Before(maxAt) {
+		if rv.OnMaxGrace != config.OnMaxGraceKeep {
+			d.Actions = append(d.Actions, Action{Kind: ActRevoke, KeyID: rt.ID, Reason: ReasonMaxGrace})
+		}
+		return
+	}
+	quietFrom := maxTime(rt.LastUsedAt, since)
+	quietAt := quietFrom.Add(rv.Quiet)
+	// The last report proves quiet if it was taken once quiet had lasted
+	// long enough, and recently.
+	proves := !rt.UsageCheckedAt.Before(quietAt) && now.Sub(rt.UsageCheckedAt) < UsageRecheck(rv.Quiet)
+	switch {
+	case proves:
+		d.Actions = append(d.Actions, Action{Kind: ActRevoke, KeyID: rt.ID, Reason: ReasonUnused})
+	case !now.Before(quietAt):
+		d.Actions = append(d.Actions, Action{Kind: ActCheckUsage, KeyID: rt.ID, Reason: ReasonUsageStale})
+	default:
+		// Used too recently by the last report: ask again when it could
+		// have been quiet long enough.
+		d.Waits = append(d.Waits, Wait{Kind: ActCheckUsage, KeyID: rt.ID, At: minTime(quietAt, since.Add(rv.MaxGrace)), Reason: ReasonInUse})
+	}
+}
+
+// SupersededAt is when a retiring key was superseded.
+func SupersededAt(k config.Key, rt state.Retiring) time.Time {
+	if !rt.SupersededAt.IsZero() {
+		return rt.SupersededAt
+	}
+	return rt.RevokeAfter.Add(-k.Grace)
+}
+
+// UsageRecheck is how long a provider's report of a key's last use is
+// trusted before a revocation: a quarter of quiet, between 1s and 5
+// minutes. A superseded key costs one request per quiet period while it is
+// used, and one more before it is revoked.
+func UsageRecheck(quiet time.Duration) time.Duration {
+	return min(max(quiet/4, time.Second), 5*time.Minute)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

@@ -103,7 +103,10 @@ func newPropertyCase(t *testing.T, rnd *rand.Rand) *propertyCase {
 	c := &propertyCase{t: t, rnd: rnd, clock: clockwork.NewFakeClockAt(t0),
 		targets: []*sinktest.MemoryTarget{sinktest.NewMemoryTarget("a"), sinktest.NewMemoryTarget("b")},
 		key: config.Key{Name: "mail", Provider: "mem", ScheduleSpec: "@every 24h", Schedule: sched, Timeout: time.Minute,
-			NamePrefix: "rotator-", Grace: pick(rnd, 0, time.Hour), KeepAlive: pick(rnd, 0, 6*time.Hour), Paused: rnd.IntN(10) == 0}}
+			NamePrefix: "rotator-", Grace: pick(rnd, 0, time.Hour), KeepAlive: pick(rnd, 0, 6*time.Hour), Paused: rnd.IntN(10) == 0,
+			Revocation: config.Revocation{When: pick(rnd, config.RevokeAfterGrace, config.RevokeWhenUnused),
+				Quiet: pick(rnd, time.Minute, 30*time.Minute), MaxGrace: pick(rnd, time.Hour, 3*time.Hour),
+				OnMaxGrace: pick(rnd, config.OnMaxGraceRevoke, config.OnMaxGraceKeep)}}}
 	c.prov = providertest.NewMemory(c.clock.Now)
 	c.randomState()
 	switch rnd.IntN(4) {
@@ -141,7 +144,9 @@ func (c *propertyCase) randomState() {
 	st := state.Key{Name: "mail", Failures: r.IntN(3), LastSuccessAt: c.around(48 * time.Hour),
 		LastKeepAliveAt: c.around(12 * time.Hour)}
 	for range r.IntN(3) {
-		rt := state.Retiring{ProviderKey: c.newKey(r.IntN(5) == 0), RevokeAfter: c.around(2 * time.Hour), Attempts: r.IntN(3)}
+		rt := state.Retiring{ProviderKey: c.newKey(r.IntN(5) == 0), RevokeAfter: c.around(2 * time.Hour), Attempts: r.IntN(3),
+			LastUsedAt: c.around(2 * time.Hour), UsageCheckedAt: c.around(2 * time.Hour)}
+		rt.SupersededAt = rt.RevokeAfter.Add(-c.key.Grace)
 		if rt.Attempts > 0 {
 			rt.NextAttemptAt = c.around(time.Hour)
 		}
@@ -245,6 +250,8 @@ func plannedActions(plan string) []string {
 			acts = append(acts, "rotate")
 		case strings.HasPrefix(line, "  keep-alive: use key "):
 			acts = append(acts, "keepalive "+strings.Fields(line)[3])
+		case strings.HasPrefix(line, "  check usage: "):
+			acts = append(acts, "check_usage "+strings.Fields(line)[7])
 		case strings.HasPrefix(line, "  look up "):
 			acts = append(acts, "sweep "+strings.Fields(line)[2])
 		}
@@ -256,7 +263,7 @@ func executedActions(out Outcome) []string {
 	var acts []string
 	for _, a := range out.Actions {
 		switch a.Kind {
-		case ActRevoke, ActKeepAlive:
+		case ActRevoke, ActKeepAlive, ActCheckUsage:
 			acts = append(acts, string(a.Kind)+" "+a.KeyID)
 		case ActSweep:
 			acts = append(acts, "sweep "+a.Name)

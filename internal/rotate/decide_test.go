@@ -132,6 +132,36 @@ func TestDecide(t *testing.T) {
 		"a watched name is looked up when its check is due": {
 			st:   func(s *state.Key) { s.Watch = []state.Watched{{Name: "n", NextCheckAt: t0}} },
 			want: []string{"sweep:create_outcome_unknown"}},
+		"unused: past grace, never asked: usage is checked": {
+			key:  unused(config.OnMaxGraceRevoke),
+			st:   retiringUnused(time.Time{}, time.Time{}),
+			want: []string{"check_usage:usage_unknown:old"}},
+		"unused: a fresh report of no use since quiet: revoked": {
+			key:  unused(config.OnMaxGraceRevoke),
+			st:   retiringUnused(time.Time{}, t0.Add(-time.Second)),
+			want: []string{"revoke:unused:old"}},
+		"unused: a report taken before quiet had passed proves nothing: checked again": {
+			key:  unused(config.OnMaxGraceRevoke),
+			st:   retiringUnused(t0.Add(-15*time.Minute), t0.Add(-10*time.Minute)),
+			want: []string{"check_usage:usage_unknown:old"}},
+		"unused: used recently: waits until it could be quiet": {
+			key:  unused(config.OnMaxGraceRevoke),
+			st:   retiringUnused(t0.Add(-5*time.Minute), t0.Add(-time.Minute)),
+			want: nil, next: 5 * time.Minute},
+		"unused: at max_grace: revoked anyway": {
+			key: unused(config.OnMaxGraceRevoke),
+			st: func(s *state.Key) {
+				retiringUnused(t0, t0)(s)
+				s.Retiring[0].SupersededAt = t0.Add(-4 * hour)
+			},
+			want: []string{"revoke:max_grace:old"}},
+		"unused: at max_grace with on_max_grace keep: kept": {
+			key: unused(config.OnMaxGraceKeep),
+			st: func(s *state.Key) {
+				retiringUnused(t0, t0)(s)
+				s.Retiring[0].SupersededAt = t0.Add(-4 * hour)
+			},
+			want: nil},
 		"not selected by --key: no rotation": {
 			st:   func(s *state.Key) { s.LastSuccessAt, s.LastKeepAliveAt = t0.Add(-25*hour), t0 },
 			mode: Mode{NoRotate: true, IgnoreBackoff: true}, want: nil},
@@ -241,5 +271,20 @@ func TestOrphanScanRefusesWhenASinkCannotBeRead(t *testing.T) {
 	}
 	if info, _ := h.prov.Get(orphan.ID); !info.Active {
 		t.Error("an orphan was revoked while a sink could not be read")
+	}
+}
+
+func unused(onMax string) func(*config.Key) {
+	return func(k *config.Key) {
+		k.Revocation = config.Revocation{When: config.RevokeWhenUnused, Quiet: 10 * time.Minute, MaxGrace: 4 * time.Hour, OnMaxGrace: onMax}
+	}
+}
+
+// retiringUnused supersedes key "old" 2h ago (grace 1h, over), last used
+// at used, its use last checked at checked.
+func retiringUnused(used, checked time.Time) func(*state.Key) {
+	return func(s *state.Key) {
+		s.Retiring = []state.Retiring{{ProviderKey: state.ProviderKey{ID: "old"}, SupersededAt: t0.Add(-2 * time.Hour),
+			RevokeAfter: t0.Add(-time.Hour), LastUsedAt: used, UsageCheckedAt: checked}}
 	}
 }

@@ -128,6 +128,10 @@ func (e *Engine) act(ctx context.Context, r *keyRunner, st *state.Key, a Action,
 		}
 		return nil
 	case ActRevoke:
+		if a.Reason == ReasonMaxGrace {
+			r.log.Error("superseded key still in use at max_grace: revoking it anyway (on_max_grace: keep would keep it)",
+				zap.String("old_key_id", a.KeyID), zap.Duration("max_grace", r.k.Policy.Revocation.MaxGrace))
+		}
 		err := e.revokeRetiring(ctx, r, st, a.KeyID)
 		if err == nil {
 			out.Revoked++
@@ -141,6 +145,8 @@ func (e *Engine) act(ctx context.Context, r *keyRunner, st *state.Key, a Action,
 		return err
 	case ActSweep:
 		return e.sweep(ctx, r, st, a.Name)
+	case ActCheckUsage:
+		return e.checkUsage(ctx, r, st, a.KeyID)
 	}
 	return fmt.Errorf("unknown action %q", a.Kind)
 }

@@ -60,12 +60,18 @@ func (e *Engine) keepAliveNow(ctx context.Context, r *keyRunner, st *state.Key) 
 
 // keepAliveInGrace uses the superseded keys still in their grace period:
 // consumers that have not picked up the new secret yet still use them.
+// Under revoke_when: unused it uses none: the provider's report of their
+// last use must be their consumers' alone.
 // Their credential is read from a sink that keeps earlier values
 // (sinks.HistoryReader: Vault KV v2, Secrets Manager's AWSPREVIOUS); a key
 // that no sink keeps is skipped, which only matters for a grace period
 // longer than the provider's inactivity limit.
 func (e *Engine) keepAliveInGrace(ctx context.Context, r *keyRunner, st *state.Key) error {
 	k := r.k.Policy
+	if k.Revocation.Unused() {
+		// Using a superseded key would hide whether its consumers still do.
+		return nil
+	}
 	now := e.clock.Now()
 	var errs []error
 	for _, rt := range st.Retiring {

@@ -222,7 +222,7 @@ func (e *Engine) finish(ctx context.Context, r *keyRunner, st *state.Key, cred p
 	e.failpoint("after-promote")
 	now := e.clock.Now()
 	if st.Current != nil {
-		st.Retiring = append(st.Retiring, state.Retiring{ProviderKey: *st.Current, RevokeAfter: now.Add(k.Grace)})
+		st.Retiring = append(st.Retiring, state.Retiring{ProviderKey: *st.Current, RevokeAfter: now.Add(k.Grace), SupersededAt: now})
 	}
 	st.Current = &state.ProviderKey{Provider: rot.Provider, ID: rot.KeyID, Name: rot.KeyName, CreatedAt: rot.CreatedAt}
 	reason := rot.Reason

@@ -137,7 +137,7 @@ func (e *Engine) adopt(r *keyRunner, st *state.Key, provider string, info provid
 	}
 	prev := st.Current
 	if prev != nil {
-		st.Retiring = append(st.Retiring, state.Retiring{ProviderKey: *prev, RevokeAfter: now.Add(r.k.Policy.Grace)})
+		st.Retiring = append(st.Retiring, state.Retiring{ProviderKey: *prev, RevokeAfter: now.Add(r.k.Policy.Grace), SupersededAt: now})
 	}
 	st.Current = &state.ProviderKey{Provider: provider, ID: info.ID, Name: info.Name, CreatedAt: created}
 	st.Emergency = ""

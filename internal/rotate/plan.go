@@ -58,6 +58,8 @@ func (e *Engine) printDecision(w io.Writer, r *keyRunner, st state.Key, d Decisi
 			fmt.Fprintf(w, "  keep-alive: use key %s at the provider (credential read back from a sink; reason: %s)\n", a.KeyID, a.Reason)
 		case ActSweep:
 			fmt.Fprintf(w, "  look up %s (a create with no definite answer) and revoke it if it exists\n", a.Name)
+		case ActCheckUsage:
+			fmt.Fprintf(w, "  check usage: ask the provider when key %s was last used (revoke_when: unused)\n", a.KeyID)
 		}
 	}
 	for _, wt := range d.Waits {
@@ -73,6 +75,8 @@ func (e *Engine) printDecision(w io.Writer, r *keyRunner, st state.Key, d Decisi
 			fmt.Fprintf(w, "  keep-alive: next at %s (%s)\n", at, wt.Reason)
 		case ActSweep:
 			fmt.Fprintf(w, "  wait: a create with no definite answer is looked up again at %s\n", at)
+		case ActCheckUsage:
+			fmt.Fprintf(w, "  wait: key %s was used too recently to revoke; its use is checked again at %s\n", wt.KeyID, at)
 		}
 	}
 	if _, ok := d.Action(ActRotate); !ok {
@@ -136,6 +140,10 @@ func revokeWhy(a Action, rt state.Retiring, now time.Time) string {
 		return "asked by an operator"
 	case ReasonRetry:
 		return fmt.Sprintf("retry after %d failed attempts", rt.Attempts)
+	case ReasonUnused:
+		return "grace ended and the provider reports no use for quiet"
+	case ReasonMaxGrace:
+		return "still in use at max_grace: revoked anyway"
 	}
 	return fmt.Sprintf("grace ended %s ago", human(now.Sub(rt.RevokeAfter)))
 }

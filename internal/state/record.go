@@ -106,8 +106,15 @@ type Rotation struct {
 // Retiring is a superseded key waiting to be revoked.
 type Retiring struct {
 	ProviderKey
-	RevokeAfter   time.Time `json:"revoke_after"`
-	Attempts      int       `json:"attempts,omitempty"`
-	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
-	LastError     string    `json:"last_error,omitempty"`
+	RevokeAfter time.Time `json:"revoke_after"`
+	// SupersededAt is when every sink came to hold the new key (zero in
+	// records written before it was kept: RevokeAfter less the grace).
+	SupersededAt time.Time `json:"superseded_at,omitzero"`
+	// LastUsedAt is the newest use of this key the provider reported, and
+	// UsageCheckedAt when it was last asked (revoke_when: unused).
+	LastUsedAt     time.Time `json:"last_used_at,omitzero"`
+	UsageCheckedAt time.Time `json:"usage_checked_at,omitzero"`
+	Attempts       int       `json:"attempts,omitempty"`
+	NextAttemptAt  time.Time `json:"next_attempt_at,omitzero"`
+	LastError      string    `json:"last_error,omitempty"`
 }
