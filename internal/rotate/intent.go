@@ -126,7 +126,7 @@ func (e *Engine) revokeNamed(ctx context.Context, r *keyRunner, provider, name s
 			continue
 		}
 		found = true
-		rv := revocation{Provider: provider, ID: info.ID, Name: info.Name, Why: "created by an attempt whose response was lost"}
+		rv := revocation{Provider: provider, ID: info.ID, Name: info.Name, Done: "revoked a key created by an attempt whose response was lost"}
 		if err := e.revokeGuarded(ctx, r, rv); err != nil {
 			return true, fmt.Errorf("revoke %s (%s): %w", info.Name, info.ID, err)
 		}

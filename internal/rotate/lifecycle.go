@@ -70,7 +70,7 @@ func (e *Engine) rotate(ctx context.Context, r *keyRunner, st *state.Key, reason
 	}
 	if err := e.put(st); err != nil {
 		// Without a record the key would be untracked: revoke it now.
-		rv := revocation{Provider: k.Provider, ID: key.ID, Name: key.Name, Why: "new key that could not be recorded"}
+		rv := revocation{Provider: k.Provider, ID: key.ID, Name: key.Name, Done: "revoked the new key, which could not be recorded"}
 		if rerr := e.revokeGuarded(context.WithoutCancel(ctx), r, rv); rerr != nil {
 			r.log.Error("new key could not be recorded nor revoked; it is left as an orphan for the orphan scan",
 				zap.String("key_id", key.ID), zap.Error(rerr))
@@ -314,12 +314,10 @@ func (e *Engine) recoverCredential(ctx context.Context, r *keyRunner, rot *state
 func (e *Engine) abandon(ctx context.Context, r *keyRunner, st *state.Key, cause error) error {
 	rot := st.Rotation
 	rv := revocation{Provider: rot.Provider, ID: rot.KeyID, Name: rot.KeyName, RotationID: rot.ID,
-		Why: "new key of an interrupted rotation whose secret was lost"}
+		Done: "revoked the new key of an interrupted rotation: no sink held it and its secret was lost"}
 	if err := e.revokeGuarded(ctx, r, rv); err != nil {
 		return errors.Join(cause, fmt.Errorf("cannot abandon key %s: %w", rot.KeyID, err))
 	}
-	r.log.Warn("abandoned the new key of an interrupted rotation: no sink held it and its secret was lost; it is revoked and the rotation starts over",
-		zap.String("key_id", rot.KeyID), zap.String("rotation_id", rot.ID))
 	st.Rotation = nil
 	r.inflight = nil
 	if err := e.put(st); err != nil {

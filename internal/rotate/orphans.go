@@ -108,13 +108,12 @@ func (e *Engine) judgeOrphan(ctx context.Context, r *keyRunner, provider string,
 	case OrphanAdopt:
 		return false, e.adopt(r, &st, provider, info, holder)
 	case OrphanRevoke:
-		rv := revocation{Provider: provider, ID: info.ID, Name: info.Name, Why: "orphan scan"}
+		rv := revocation{Provider: provider, ID: info.ID, Name: info.Name, Done: "orphaned key found and revoked"}
 		if err := e.revokeGuarded(ctx, r, rv); err != nil {
 			log.Error("orphaned key found; revoking it failed", zap.Error(err))
 			return true, nil
 		}
 		st.Watch = slices.DeleteFunc(st.Watch, func(w state.Watched) bool { return w.Name == info.Name })
-		log.Warn("orphaned key found and revoked")
 		return false, e.put(&st)
 	}
 	if rerr != nil {

@@ -20,8 +20,9 @@ type revocation struct {
 	// RotationID, for the new key of a rotation in flight, makes the guard
 	// read what that rotation staged too.
 	RotationID string
-	// Why names who asks, for the log ("grace ended", "orphan scan", ...).
-	Why string
+	// Done is the log message once the key is revoked: it says what the
+	// key was ("old key revoked", "orphaned key found and revoked", ...).
+	Done string
 }
 
 // revokeGuarded is the one way rotator revokes a provider key, whatever
@@ -49,8 +50,7 @@ func (e *Engine) revokeGuarded(ctx context.Context, r *keyRunner, rv revocation)
 	if err != nil {
 		return err
 	}
-	r.log.Info("key revoked", zap.String("revoked_key_id", rv.ID), zap.String("revoked_key_name", rv.Name),
-		zap.String("why", rv.Why))
+	r.log.Info(rv.Done, zap.String("revoked_key_id", rv.ID), zap.String("revoked_key_name", rv.Name))
 	return nil
 }
 
@@ -66,8 +66,7 @@ func (e *Engine) revokeRetiring(ctx context.Context, r *keyRunner, st *state.Key
 	defer cancel()
 	rt := st.Retiring[i]
 	now := e.clock.Now()
-	err := e.revokeGuarded(ctx, r, revocation{Provider: rt.Provider, ID: rt.ID, Name: rt.Name,
-		Why: "superseded key: grace ended " + human(now.Sub(rt.RevokeAfter)) + " ago"})
+	err := e.revokeGuarded(ctx, r, revocation{Provider: rt.Provider, ID: rt.ID, Name: rt.Name, Done: "old key revoked"})
 	e.m.revocationDone(k.Name, err)
 	if err != nil {
 		rt.Attempts++
