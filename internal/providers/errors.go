@@ -35,9 +35,6 @@ type Error struct {
 	Message string
 	// RetryAfter is the delay the provider asked for on a 429, if any.
 	RetryAfter time.Duration
-	// ExistingID is the id of the key a 409 on create refers to, when the
-	// provider says (Emailit's "existing" object).
-	ExistingID string
 	Err        error
 }
 

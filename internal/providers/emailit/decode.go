@@ -127,9 +127,6 @@ type errorBody struct {
 	Message    json.RawMessage `json:"message"`
 	Details    json.RawMessage `json:"details"`
 	RetryAfter json.RawMessage `json:"retry_after"`
-	Existing   *struct {
-		ID flexID `json:"id"`
-	} `json:"existing"`
 }
 
 type errorObject struct {
@@ -190,15 +187,6 @@ func decodeError(status int, body []byte) (code, message string, retryAfter time
 		msg += "(" + d + ")"
 	}
 	return clean(code, 64), clean(msg, maxMessage), retryAfterOf(e.RetryAfter)
-}
-
-// existingID returns the id in a 409 body's "existing" object.
-func existingID(body []byte) string {
-	var e errorBody
-	if json.Unmarshal(body, &e) != nil || e.Existing == nil {
-		return ""
-	}
-	return string(e.Existing.ID)
 }
 
 // maxRetryAfter bounds a server's retry hint; a daily limit resets within a

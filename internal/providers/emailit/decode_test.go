@@ -166,15 +166,6 @@ func TestDecodeError(t *testing.T) {
 			t.Errorf("%s:\n got %q, %q, %v\nwant %q, %q, %v", c.body, code, msg, ra, c.code, c.msg, c.retryAfter)
 		}
 	}
-	if got := existingID([]byte(doc409)); got != "1234567890" {
-		t.Fatalf("existingID = %q", got)
-	}
-	if got := existingID([]byte(`{"existing":{"id":"ak_9"}}`)); got != "ak_9" {
-		t.Fatalf("existingID = %q", got)
-	}
-	if got := existingID([]byte(doc404)); got != "" {
-		t.Fatalf("existingID of a 404 = %q", got)
-	}
 	long := `{"message":"` + strings.Repeat("é", 5000) + `"}`
 	if _, msg, _ := decodeError(400, []byte(long)); len(msg) > maxMessage+len("…") || !utf8.ValidString(msg) {
 		t.Fatalf("long message not bounded: %d bytes", len(msg))
@@ -240,7 +231,6 @@ func FuzzDecodeError(f *testing.F) {
 		if len(msg) > maxMessage+3 || !utf8.ValidString(msg) || !utf8.ValidString(code) {
 			t.Fatalf("message not bounded or not UTF-8: %q", msg)
 		}
-		_ = existingID(body)
 	})
 }
 

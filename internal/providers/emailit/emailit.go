@@ -153,8 +153,8 @@ type createRequest struct {
 }
 
 // Create makes a key called name. On 409 (an earlier create with this name
-// succeeded) the *providers.Error has Reason conflict and the existing
-// key's id in ExistingID. A 429 is retried (the request was refused, so it
+// succeeded) the *providers.Error has Reason conflict; the engine finds
+// the key by name with List. A 429 is retried (the request was refused, so it
 // cannot have taken effect); a dropped connection or timeout returns Reason
 // timeout, and the key may exist.
 func (p *Provider) Create(ctx context.Context, name string, params map[string]string) (providers.Key, error) {
@@ -178,10 +178,6 @@ func (p *Provider) Create(ctx context.Context, name string, params map[string]st
 	resp, err := p.client.Do(ctx, httpapi.Request{Op: "create", Method: http.MethodPost, Path: keysPath,
 		Header: p.auth, Body: body, RetryRateLimited: true})
 	if err != nil {
-		var pe *providers.Error
-		if errors.As(err, &pe) && pe.Reason == providers.ReasonConflict && resp != nil {
-			pe.ExistingID = existingID(resp.Body)
-		}
 		return providers.Key{}, err
 	}
 	o, err := decodeKey(resp.Body)

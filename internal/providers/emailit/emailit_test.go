@@ -212,11 +212,16 @@ func TestCreateConflict(t *testing.T) {
 	earlier := e.srv.CreateKey("rotator-mail-20261123-abc", "sending")
 	_, err := e.p.Create(ctx, "rotator-mail-20261123-abc", map[string]string{"scope": "sending"})
 	pe := reasonOf(t, e.track(err), providers.ReasonConflict)
-	if pe.ExistingID != earlier.ID || pe.Status != 409 {
-		t.Fatalf("conflict error %+v, want ExistingID %s", pe, earlier.ID)
+	if pe.Status != 409 {
+		t.Fatalf("conflict error %+v", pe)
 	}
-	// What the engine does next: delete it and create under a new name.
-	if err := e.p.Revoke(ctx, pe.ExistingID); err != nil {
+	// What the engine does next: find it by name, delete it and create
+	// under a new name.
+	found, err := e.p.List(ctx, "rotator-mail-20261123-abc")
+	if err != nil || len(found) != 1 || found[0].ID != earlier.ID {
+		t.Fatalf("List by name: %+v, %v", found, e.track(err))
+	}
+	if err := e.p.Revoke(ctx, found[0].ID); err != nil {
 		t.Fatal(e.track(err))
 	}
 	k, err := e.p.Create(ctx, "rotator-mail-20261123-abd", map[string]string{"scope": "sending"})

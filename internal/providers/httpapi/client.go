@@ -286,9 +286,6 @@ func defaultHTTPClient() *http.Client {
 	}
 }
 
-// BaseURL returns the configured base URL.
-func (c *Client) BaseURL() string { return c.base.String() }
-
 // Do sends the request, honouring the rate limit and, for idempotent
 // requests, retrying. A 2xx returns the response; any other status returns
 // the response and a *providers.Error classified from the status (401/403
@@ -572,11 +569,6 @@ func (c *Client) recover(now time.Time) {
 	c.limiter.SetLimitAt(now, rate.Limit(next))
 	c.log.Debug("raised the request rate after a spell without 429", zap.Float64("rate", next))
 }
-
-// Rate is the client's current request rate (requests per second): the
-// configured rate, lowered by each 429 and raised again by each quiet
-// spell (see LearnStep).
-func (c *Client) Rate() float64 { return float64(c.limiter.Limit()) }
 
 // waitTurn waits out a 429 pause, then takes a token from the rate limit.
 func (c *Client) waitTurn(ctx context.Context) error {
