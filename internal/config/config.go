@@ -67,7 +67,9 @@ type Key struct {
 	Paused       bool
 	// Revocation says when superseded keys are revoked.
 	Revocation Revocation
-	Targets    []Target
+	// Hooks tell consumers what happened to the key (hooks.go).
+	Hooks   []HookRef
+	Targets []Target
 	// Path is the key's YAML path ("keys[1]") and Line its line.
 	Path string
 	Line int

@@ -34,19 +34,20 @@ const (
 
 // Reasons of waits and of actions other than rotations.
 const (
-	ReasonInterrupted Reason = "interrupted" // a rotation was left in flight
-	ReasonGraceEnded  Reason = "grace_ended" // a superseded key's grace is over
-	ReasonOperator    Reason = "operator"    // an operator asked for it
-	ReasonInterval    Reason = "interval"    // the keep-alive interval has passed
-	ReasonRetry       Reason = "retry"       // a failed step is retried
-	ReasonUnknownName Reason = "create_outcome_unknown"
-	ReasonGrace       Reason = "grace"     // waits: the superseded key is in grace
-	ReasonBackoff     Reason = "backoff"   // waits: a failure's backoff
-	ReasonSchedule    Reason = "schedule"  // waits: the schedule's next time
-	ReasonUnused      Reason = "unused"    // no use of the superseded key for `quiet`
-	ReasonMaxGrace    Reason = "max_grace" // still in use at max_grace: revoked anyway
-	ReasonInUse       Reason = "in_use"    // waits: the superseded key is still used
-	ReasonUsageStale  Reason = "usage_unknown"
+	ReasonInterrupted   Reason = "interrupted" // a rotation was left in flight
+	ReasonGraceEnded    Reason = "grace_ended" // a superseded key's grace is over
+	ReasonOperator      Reason = "operator"    // an operator asked for it
+	ReasonInterval      Reason = "interval"    // the keep-alive interval has passed
+	ReasonRetry         Reason = "retry"       // a failed step is retried
+	ReasonUnknownName   Reason = "create_outcome_unknown"
+	ReasonGrace         Reason = "grace"     // waits: the superseded key is in grace
+	ReasonBackoff       Reason = "backoff"   // waits: a failure's backoff
+	ReasonSchedule      Reason = "schedule"  // waits: the schedule's next time
+	ReasonUnused        Reason = "unused"    // no use of the superseded key for `quiet`
+	ReasonMaxGrace      Reason = "max_grace" // still in use at max_grace: revoked anyway
+	ReasonInUse         Reason = "in_use"    // waits: the superseded key is still used
+	ReasonUsageStale    Reason = "usage_unknown"
+	ReasonAwaitingHooks Reason = "awaiting_hooks" // waits: a hook with block_revocation has not succeeded
 )
 
 // Action is one step due now.
@@ -177,6 +178,8 @@ func decideRevocations(d *Decision, k config.Key, st state.Key, m Mode, now time
 			d.Waits = append(d.Waits, Wait{Kind: ActRevoke, KeyID: rt.ID, At: rt.RevokeAfter, Reason: ReasonGrace})
 		case !m.IgnoreBackoff && !m.Force && now.Before(rt.NextAttemptAt):
 			d.Waits = append(d.Waits, Wait{Kind: ActRevoke, KeyID: rt.ID, At: rt.NextAttemptAt, Reason: ReasonBackoff})
+		case len(rt.AwaitingHooks) > 0:
+			decideAwaitingHooks(d, k, rt, now)
 		case k.Revocation.Unused():
 			decideUnused(d, k, rt, now)
 		default:
@@ -348,6 +351,19 @@ func decideUnused(d *Decision, k config.Key, rt state.Retiring, now time.Time) {
 		// Used too recently by the last report: ask again when it could
 		// have been quiet long enough.
 		d.Waits = append(d.Waits, Wait{Kind: ActCheckUsage, KeyID: rt.ID, At: minTime(quietAt, since.Add(rv.MaxGrace)), Reason: ReasonInUse})
+	}
+}
+
+// decideAwaitingHooks holds a superseded key whose hooks with
+// block_revocation have not yet succeeded (the consumers were not yet
+// restarted), until max_grace.
+func decideAwaitingHooks(d *Decision, k config.Key, rt state.Retiring, now time.Time) {
+	maxAt := SupersededAt(k, rt).Add(k.Revocation.MaxGrace)
+	switch {
+	case now.Before(maxAt):
+		d.Waits = append(d.Waits, Wait{Kind: ActRevoke, KeyID: rt.ID, At: maxAt, Reason: ReasonAwaitingHooks})
+	case k.Revocation.OnMaxGrace != config.OnMaxGraceKeep:
+		d.Actions = append(d.Actions, Action{Kind: ActRevoke, KeyID: rt.ID, Reason: ReasonMaxGrace})
 	}
 }
 

@@ -147,6 +147,9 @@ func (c *propertyCase) randomState() {
 		rt := state.Retiring{ProviderKey: c.newKey(r.IntN(5) == 0), RevokeAfter: c.around(2 * time.Hour), Attempts: r.IntN(3),
 			LastUsedAt: c.around(2 * time.Hour), UsageCheckedAt: c.around(2 * time.Hour)}
 		rt.SupersededAt = rt.RevokeAfter.Add(-c.key.Grace)
+		if r.IntN(5) == 0 {
+			rt.AwaitingHooks = []string{"restart-app"}
+		}
 		if rt.Attempts > 0 {
 			rt.NextAttemptAt = c.around(time.Hour)
 		}

@@ -115,6 +115,8 @@ type Options struct {
 	// Events keeps the audit trail; nil keeps none (the daemon passes the
 	// state store).
 	Events EventLog
+	// Notifier runs the keys' hooks; nil runs none.
+	Notifier Notifier
 	// OnIdle, when set, is called by Serve each time it goes idle after
 	// doing work: no job is running and the next event is at least
 	// IdleAfter away (the start-up pass over every key is the first such
@@ -188,8 +190,10 @@ type Engine struct {
 
 	// draining is set once shutdown began: no new step starts.
 	draining atomic.Bool
-	randMu   sync.Mutex
-	rnd      *rand.Rand
+	// sched is Serve's scheduler while Serve runs.
+	sched  atomic.Pointer[scheduler]
+	randMu sync.Mutex
+	rnd    *rand.Rand
 }
 
 // keyRunner serialises work on one key and holds the credential of the

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/state"
 )
 
@@ -156,7 +157,10 @@ func (e *Engine) act(ctx context.Context, r *keyRunner, st *state.Key, a Action,
 func (e *Engine) rotateAction(ctx context.Context, r *keyRunner, st *state.Key, a Action, out *Outcome) error {
 	if a.Reason == ReasonEmergency {
 		r.log.Error("rotating now: the provider no longer accepts the current key", zap.String("cause", st.Emergency))
+	}
+	if a.Reason == ReasonEmergency || a.RevokeOld && r.k.Policy.Grace > 0 {
 		e.m.emergencyRotation(r.k.Policy.Name)
+		e.notify(r, HookEvent{Event: config.EventEmergency, KeyID: currentID(st), OldKeyIDs: oldIDs(st), Trigger: emergencyTrigger(a)})
 	}
 	if err := e.rotate(ctx, r, st, a.Reason); err != nil {
 		return err

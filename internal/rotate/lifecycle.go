@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
 	"github.com/rotator-dev/rotator/internal/sinks"
 	"github.com/rotator-dev/rotator/internal/state"
@@ -222,7 +223,7 @@ func (e *Engine) finish(ctx context.Context, r *keyRunner, st *state.Key, cred p
 	e.failpoint("after-promote")
 	now := e.clock.Now()
 	if st.Current != nil {
-		st.Retiring = append(st.Retiring, state.Retiring{ProviderKey: *st.Current, RevokeAfter: now.Add(k.Grace), SupersededAt: now})
+		st.Retiring = append(st.Retiring, superseding(k, *st.Current, rot.KeyID, now))
 	}
 	st.Current = &state.ProviderKey{Provider: rot.Provider, ID: rot.KeyID, Name: rot.KeyName, CreatedAt: rot.CreatedAt}
 	reason := rot.Reason
@@ -237,6 +238,7 @@ func (e *Engine) finish(ctx context.Context, r *keyRunner, st *state.Key, cred p
 	r.inflight = nil
 	e.failpoint("after-commit")
 	e.record(r, "promoted", nil, state.Event{KeyID: st.Current.ID, OldKeyIDs: oldIDs(st)})
+	e.notify(r, HookEvent{Event: config.EventConverged, KeyID: st.Current.ID, OldKeyIDs: oldIDs(st)})
 	r.log.Info("rotation complete", zap.String("key_id", st.Current.ID), zap.String("reason", reason),
 		zap.Duration("grace", k.Grace), zap.Int("pending_revocations", len(st.Retiring)))
 	return nil
@@ -340,6 +342,7 @@ func (e *Engine) rotationFailed(r *keyRunner, st *state.Key, err error) {
 		r.log.Error("cannot record the failure", zap.Error(perr))
 	}
 	e.record(r, "rotation_failed", err, state.Event{})
+	e.notify(r, HookEvent{Event: config.EventFailed, KeyID: currentID(st), OldKeyIDs: oldIDs(st), Error: err.Error()})
 	msg := "rotation failed; the current key stays in place"
 	if st.Current == nil {
 		msg = "rotation failed; the key has no current provider key yet"
@@ -431,6 +434,14 @@ func equalSecret(a, b sinks.Secret) bool {
 		}
 	}
 	return true
+}
+
+// currentID is the current key's id, or "".
+func currentID(st *state.Key) string {
+	if st.Current == nil {
+		return ""
+	}
+	return st.Current.ID
 }
 
 // currentIDs is the current key's id, as a list.

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/state"
 )
 
@@ -77,6 +78,7 @@ func (e *Engine) revokeRetiring(ctx context.Context, r *keyRunner, st *state.Key
 			zap.Int("attempts", rt.Attempts), zap.Time("next_attempt", rt.NextAttemptAt))
 	} else {
 		st.Retiring = slices.Delete(st.Retiring, i, i+1)
+		e.notify(r, HookEvent{Event: config.EventRevoked, KeyID: rt.ID, OldKeyIDs: oldIDs(st)})
 	}
 	if perr := e.put(st); perr != nil {
 		return errors.Join(err, perr)

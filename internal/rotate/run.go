@@ -44,6 +44,8 @@ func (e *Engine) Serve(ctx context.Context) error {
 	defer cancelJobs()
 	sched := newScheduler(e.clock)
 	sched.onIdle, sched.idleAfter = e.o.OnIdle, IdleAfter
+	e.sched.Store(sched)
+	defer e.sched.Store(nil)
 	now := e.clock.Now()
 	for _, name := range e.order {
 		sched.at("key/"+name, now)

@@ -26,6 +26,9 @@ type scheduler struct {
 	// per spell of work.
 	onIdle    func()
 	idleAfter time.Duration
+	// again holds jobs asked to run soon while they were running: done
+	// schedules them now.
+	again map[string]bool
 }
 
 type item struct {
@@ -50,7 +53,7 @@ func (h *jobHeap) Pop() any {
 }
 
 func newScheduler(clock clockwork.Clock) *scheduler {
-	return &scheduler{clock: clock, idx: map[string]*item{}, wake: make(chan struct{}, 1)}
+	return &scheduler{clock: clock, idx: map[string]*item{}, wake: make(chan struct{}, 1), again: map[string]bool{}}
 }
 
 // at sets (or moves) the job's due time.
@@ -61,11 +64,28 @@ func (s *scheduler) at(job string, t time.Time) {
 	s.poke()
 }
 
+// soon makes a job due now: at once if it waits, or as soon as it is done
+// if it is running (a job never overlaps itself).
+func (s *scheduler) soon(job string) {
+	s.mu.Lock()
+	if _, waiting := s.idx[job]; waiting {
+		s.setLocked(job, s.clock.Now())
+	} else {
+		s.again[job] = true
+	}
+	s.mu.Unlock()
+	s.poke()
+}
+
 // done takes back a job that next handed out and schedules it at t, in
 // one step: next never sees the job neither running nor scheduled.
 func (s *scheduler) done(job string, t time.Time) {
 	s.mu.Lock()
 	s.running--
+	if s.again[job] {
+		delete(s.again, job)
+		t = s.clock.Now()
+	}
 	s.setLocked(job, t)
 	s.mu.Unlock()
 	s.poke()

@@ -114,7 +114,13 @@ type Retiring struct {
 	// UsageCheckedAt when it was last asked (revoke_when: unused).
 	LastUsedAt     time.Time `json:"last_used_at,omitzero"`
 	UsageCheckedAt time.Time `json:"usage_checked_at,omitzero"`
-	Attempts       int       `json:"attempts,omitempty"`
-	NextAttemptAt  time.Time `json:"next_attempt_at,omitzero"`
-	LastError      string    `json:"last_error,omitempty"`
+	// SupersededBy is the id of the key that replaced this one; AwaitingHooks
+	// are the hooks with block_revocation that have not yet succeeded for
+	// that key's converged event: the revocation waits for them, within
+	// max_grace.
+	SupersededBy  string    `json:"superseded_by,omitempty"`
+	AwaitingHooks []string  `json:"awaiting_hooks,omitempty"`
+	Attempts      int       `json:"attempts,omitempty"`
+	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+	LastError     string    `json:"last_error,omitempty"`
 }
