@@ -26,6 +26,7 @@ func BenchmarkFencedPut(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer l.Close()
 	if ok, err := l.Acquire(context.Background()); !ok || err != nil {
 		b.Fatal(ok, err)
 	}

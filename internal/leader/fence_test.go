@@ -40,6 +40,7 @@ func newLease(t *testing.T, s *pgstore.Store, holder string, ttl time.Duration, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(l.Close)
 	return l
 }
 

@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
 
@@ -88,7 +89,11 @@ type Options struct {
 // Lease is one replica's view of the leadership lease.
 type Lease struct {
 	store *pgstore.Store
-	o     Options
+	// pool is the lease's own (2 connections), so that renewals never
+	// queue behind the engine's state writes; FencedStore writes through
+	// the store's.
+	pool *pgxpool.Pool
+	o    Options
 
 	acquire, renew, release, fence string
 
@@ -97,8 +102,9 @@ type Lease struct {
 	deadline time.Time // local clock: held until then
 }
 
-// New returns this replica's Lease on the store's database; it does not
-// touch the database.
+// New returns this replica's Lease on the store's database, with a pool of
+// its own made from the store's settings; it does not connect yet. Close
+// it after Run returns.
 func New(s *pgstore.Store, o Options) (*Lease, error) {
 	if o.Name == "" {
 		o.Name = DefaultName
@@ -125,10 +131,17 @@ func New(s *pgstore.Store, o Options) (*Lease, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
+	cfg := s.Pool().Config()
+	cfg.MaxConns, cfg.MinConns = 2, 0
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("leader: %w", err)
+	}
 	t := s.Table("leader_lease")
 	ttl := "make_interval(secs => $3::float8)"
 	return &Lease{
 		store: s,
+		pool:  pool,
 		o:     o,
 		acquire: "INSERT INTO " + t + " AS l (name, holder, token, acquired_at, renewed_at, expires_at)" +
 			" VALUES ($1, $2, 1, now(), now(), now() + " + ttl + ")" +
@@ -149,6 +162,9 @@ func defaultHolder() string {
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
+// Close closes the lease's connections (not the store's).
+func (l *Lease) Close() { l.pool.Close() }
+
 // Holder is this replica's holder id.
 func (l *Lease) Holder() string { return l.o.Holder }
 
@@ -158,7 +174,7 @@ func (l *Lease) Holder() string { return l.o.Holder }
 func (l *Lease) Acquire(ctx context.Context) (bool, error) {
 	sent := l.o.Clock.Now()
 	var token int64
-	err := l.store.Pool().QueryRow(ctx, l.acquire, l.o.Name, l.o.Holder, l.o.TTL.Seconds()).Scan(&token)
+	err := l.pool.QueryRow(ctx, l.acquire, l.o.Name, l.o.Holder, l.o.TTL.Seconds()).Scan(&token)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.token = 0
@@ -184,7 +200,7 @@ func (l *Lease) Renew(ctx context.Context) error {
 		return ErrNotLeader
 	}
 	sent := l.o.Clock.Now()
-	tag, err := l.store.Pool().Exec(ctx, l.renew, l.o.Name, l.o.Holder, token, l.o.TTL.Seconds())
+	tag, err := l.pool.Exec(ctx, l.renew, l.o.Name, l.o.Holder, token, l.o.TTL.Seconds())
 	if err != nil {
 		return fmt.Errorf("renew the leadership lease: %w", err)
 	}
@@ -211,7 +227,7 @@ func (l *Lease) Release(ctx context.Context) error {
 	if token == 0 {
 		return nil
 	}
-	if _, err := l.store.Pool().Exec(ctx, l.release, l.o.Name, l.o.Holder, token); err != nil {
+	if _, err := l.pool.Exec(ctx, l.release, l.o.Name, l.o.Holder, token); err != nil {
 		return fmt.Errorf("release the leadership lease: %w", err)
 	}
 	return nil

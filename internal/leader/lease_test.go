@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+
+	"github.com/rotator-dev/rotator/internal/state/pgstore"
 )
 
 // TestFollowerWaitsForExpiryOrRelease: a valid lease is not taken; a
@@ -97,11 +99,36 @@ func TestOptionsAreChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer l.Close()
 	if l.o.TTL != DefaultTTL || l.o.RenewInterval != DefaultRenewInterval || l.o.RetryInterval != DefaultRetryInterval || l.Holder() == "" {
 		t.Fatalf("defaults: %+v", l.o)
 	}
 	// A follower takes over within 30 s of the leader's death (issue 15).
 	if DefaultTTL+DefaultRetryInterval > 30*time.Second {
 		t.Fatal("default takeover time above 30 s")
+	}
+}
+
+// TestRenewalsDoNotQueueBehindStateWrites: with every connection of the
+// store's pool busy (a burst of slow writes), the lease still renews on
+// its own connections.
+func TestRenewalsDoNotQueueBehindStateWrites(t *testing.T) {
+	d := newDB(t)
+	s, err := pgstore.Open(context.Background(), pgstore.Options{DSN: d.dsn, Schema: d.schema, MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a := newLease(t, s, "a", time.Hour, clockwork.NewFakeClock())
+	mustAcquire(t, a)
+	busy, err := s.Pool().Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Release()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.Renew(ctx); err != nil {
+		t.Fatalf("Renew with the store's pool exhausted: %v", err)
 	}
 }

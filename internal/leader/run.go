@@ -25,7 +25,10 @@ const releaseTimeout = 5 * time.Second
 // is done and no tenure is left running.
 func (l *Lease) Run(ctx context.Context, lead func(ctx context.Context, fs *FencedStore)) {
 	for {
-		ok, err := l.Acquire(ctx)
+		// Real time: the bound guards a network call, not the lease.
+		actx, cancel := context.WithTimeout(ctx, l.o.TTL)
+		ok, err := l.Acquire(actx)
+		cancel()
 		if err != nil && ctx.Err() == nil {
 			l.o.Logger.Warn("leadership lease acquisition failed", zap.String("holder", l.o.Holder), zap.Error(err))
 		}

@@ -111,7 +111,7 @@ func TestRunEndsTheTenureAtTheLocalDeadline(t *testing.T) {
 	a := newLease(t, s, "a", 10*time.Second, c)
 	tenures, _ := runLease(t, a)
 	tn := next(t, tenures)
-	s.Close() // every query fails from now on
+	a.pool.Close() // every renewal fails from now on
 	start := c.Now()
 	for c.Since(start) < a.o.TTL {
 		select {
