@@ -83,9 +83,22 @@ func TestContract(t *testing.T) {
 			servers[tg].Stall(true)
 			return func() { servers[tg].Stall(false) }
 		},
+		// Another team's secret: created without the tag.
+		Foreign: func(t *testing.T, tg sinks.Target, data sinks.Secret) {
+			b, err := json.Marshal(data)
+			require.NoError(t, err)
+			servers[tg].CreateSecret(ids[tg], string(b))
+		},
+		Rebind: func(t *testing.T, tg sinks.Target, adopt bool, deps sinks.Deps) sinks.Target {
+			return bind(t, newSink(t, servers[tg], deps), fmt.Sprintf("{sink: aws, secret_id: %s, create: true, adopt: %t}", ids[tg], adopt))
+		},
 		Secrets: []string{awstest.DefaultSecretKey},
 	})
 }
+
+// ours is the tag that makes a secret rotator's: the tests that pre-create
+// a secret are about other things than ownership (see owner_test.go).
+var ours = awstest.Tag{Key: "managed-by", Value: "rotator"}
 
 const rotation1 = "0f8fad5b-d9cb-469f-a165-70867728950e"
 const rotation2 = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -97,7 +110,7 @@ func write(id string, data sinks.Secret) sinks.Write {
 func TestStageModel(t *testing.T) {
 	srv := awstest.New(awstest.Config{})
 	defer srv.Close()
-	srv.CreateSecret("mail/smtpd", `{"key":"old"}`)
+	srv.CreateSecret("mail/smtpd", `{"key":"old"}`, ours)
 	oldID := srv.SecretStages("mail/smtpd")["AWSCURRENT"]
 	tg := bind(t, newSink(t, srv, sinks.Deps{}), "{sink: aws, secret_id: mail/smtpd}")
 	ctx := t.Context()
@@ -142,7 +155,7 @@ func TestStageModel(t *testing.T) {
 func TestSameTokenOtherValueIsConflict(t *testing.T) {
 	srv := awstest.New(awstest.Config{})
 	defer srv.Close()
-	srv.CreateSecret("mail/x", `{"key":"old"}`)
+	srv.CreateSecret("mail/x", `{"key":"old"}`, ours)
 	tg := bind(t, newSink(t, srv, sinks.Deps{}), "{sink: aws, secret_id: mail/x}")
 	_, err := tg.Write(t.Context(), write(rotation1, sinks.Secret{"key": "value-one"}))
 	require.NoError(t, err)
@@ -212,7 +225,7 @@ func TestPromoteConflictWhenNewerVersionBecameCurrent(t *testing.T) {
 	clk := clockwork.NewFakeClock() // dates the server's versions
 	srv := awstest.New(awstest.Config{Clock: clk})
 	defer srv.Close()
-	srv.CreateSecret("mail/x", `{"key":"old"}`)
+	srv.CreateSecret("mail/x", `{"key":"old"}`, ours)
 	tg := bind(t, newSink(t, srv, sinks.Deps{}), "{sink: aws, secret_id: mail/x}")
 	_, err := tg.Write(t.Context(), write(rotation1, sinks.Secret{"key": "ours"}))
 	require.NoError(t, err)
@@ -227,7 +240,7 @@ func TestPromoteConflictWhenNewerVersionBecameCurrent(t *testing.T) {
 func TestPromoteRaceOnUpdateIsConflict(t *testing.T) {
 	srv := awstest.New(awstest.Config{})
 	defer srv.Close()
-	srv.CreateSecret("mail/x", `{"key":"old"}`)
+	srv.CreateSecret("mail/x", `{"key":"old"}`, ours)
 	tg := bind(t, newSink(t, srv, sinks.Deps{}), "{sink: aws, secret_id: mail/x}")
 	_, err := tg.Write(t.Context(), write(rotation1, sinks.Secret{"key": "ours"}))
 	require.NoError(t, err)
@@ -245,7 +258,7 @@ func TestPromoteRaceOnUpdateIsConflict(t *testing.T) {
 func TestPromoteRemovesStalePending(t *testing.T) {
 	srv := awstest.New(awstest.Config{})
 	defer srv.Close()
-	srv.CreateSecret("mail/x", `{"key":"old"}`)
+	srv.CreateSecret("mail/x", `{"key":"old"}`, ours)
 	tg := bind(t, newSink(t, srv, sinks.Deps{}), "{sink: aws, secret_id: mail/x}")
 	// An abandoned rotation staged a value earlier; ours takes AWSPENDING
 	// over from it on Write, and Promote leaves no AWSPENDING anywhere.
@@ -263,7 +276,7 @@ func TestPromoteRemovesStalePending(t *testing.T) {
 func TestPromoteUnknownVersion(t *testing.T) {
 	srv := awstest.New(awstest.Config{})
 	defer srv.Close()
-	srv.CreateSecret("mail/x", `{"key":"old"}`)
+	srv.CreateSecret("mail/x", `{"key":"old"}`, ours)
 	tg := bind(t, newSink(t, srv, sinks.Deps{}), "{sink: aws, secret_id: mail/x}")
 	err := tg.Promote(t.Context(), write(rotation1, nil))
 	require.ErrorIs(t, err, sinks.ErrNotFound)
@@ -274,7 +287,7 @@ func TestPromoteUnknownVersion(t *testing.T) {
 func TestConcurrentWritesOfDifferentRotations(t *testing.T) {
 	srv := awstest.New(awstest.Config{})
 	defer srv.Close()
-	srv.CreateSecret("mail/x", `{"key":"old"}`)
+	srv.CreateSecret("mail/x", `{"key":"old"}`, ours)
 	tg := bind(t, newSink(t, srv, sinks.Deps{}), "{sink: aws, secret_id: mail/x}")
 	var wg sync.WaitGroup
 	for _, id := range []string{rotation1, rotation2} {
@@ -302,7 +315,7 @@ func TestConcurrentWritesOfDifferentRotations(t *testing.T) {
 func TestFaultsNameTheSecretAndCode(t *testing.T) {
 	srv := awstest.New(awstest.Config{})
 	defer srv.Close()
-	srv.CreateSecret("mail/x", `{"key":"old"}`)
+	srv.CreateSecret("mail/x", `{"key":"old"}`, ours)
 	core, logs := observer.New(zapcore.DebugLevel)
 	s := newSink(t, srv, sinks.Deps{Name: "aws", Logger: zap.New(core), Clock: clockwork.NewFakeClock()})
 	tg := bind(t, s, "{sink: aws, secret_id: mail/x}")
@@ -334,7 +347,7 @@ func TestFaultsNameTheSecretAndCode(t *testing.T) {
 func TestRetriesThrottlingWithSDKDefaults(t *testing.T) {
 	srv := awstest.New(awstest.Config{})
 	defer srv.Close()
-	srv.CreateSecret("mail/x", `{"key":"old"}`)
+	srv.CreateSecret("mail/x", `{"key":"old"}`, ours)
 	cfg, err := awssm.ParseConfig(section(t, "sinks.aws", fmt.Sprintf("{type: aws-secretsmanager, region: us-east-1, endpoint: %q, max_attempts: 2}", srv.URL())))
 	require.NoError(t, err)
 	cfg.Credentials = srv.Credentials()
@@ -351,7 +364,7 @@ func TestRetriesThrottlingWithSDKDefaults(t *testing.T) {
 func TestBadSignatureRejected(t *testing.T) {
 	srv := awstest.New(awstest.Config{})
 	defer srv.Close()
-	srv.CreateSecret("mail/x", `{"key":"old"}`)
+	srv.CreateSecret("mail/x", `{"key":"old"}`, ours)
 	for name, tc := range map[string]struct{ ak, sk, code string }{
 		"wrong secret key":   {awstest.DefaultAccessKey, "not-the-secret", "InvalidSignatureException"},
 		"unknown access key": {"AKIDUNKNOWN", awstest.DefaultSecretKey, "UnrecognizedClientException"},
@@ -443,7 +456,7 @@ func TestNewNeedsRegion(t *testing.T) {
 func TestDefaultCredentialChainFromEnvironment(t *testing.T) {
 	srv := awstest.New(awstest.Config{})
 	defer srv.Close()
-	srv.CreateSecret("mail/x", `{"key":"old"}`)
+	srv.CreateSecret("mail/x", `{"key":"old"}`, ours)
 	for _, kv := range srv.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
@@ -477,6 +490,9 @@ func TestIAMPolicyCoversEveryCall(t *testing.T) {
 	}
 	_, err := tg.Read(ctx)
 	require.NoError(t, err)
+	srv.CreateSecret("prod/mail/theirs", `{"k":"v"}`)
+	_, err = bind(t, s, "{sink: aws, secret_id: prod/mail/theirs, adopt: true}").Write(ctx, write(rotation1, sinks.Secret{"k": "v"}))
+	require.NoError(t, err)
 
 	called := map[string]bool{}
 	for _, op := range srv.Calls() {
@@ -491,7 +507,7 @@ func TestIAMPolicyCoversEveryCall(t *testing.T) {
 func TestProfileFromSharedConfig(t *testing.T) {
 	srv := awstest.New(awstest.Config{})
 	defer srv.Close()
-	srv.CreateSecret("mail/x", `{"key":"old"}`)
+	srv.CreateSecret("mail/x", `{"key":"old"}`, ours)
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(dir+"/config", []byte("[profile rotator]\nregion = "+srv.Region()+"\n"), 0o600))
 	require.NoError(t, os.WriteFile(dir+"/credentials", []byte(fmt.Sprintf(
@@ -518,7 +534,7 @@ func TestProfileFromSharedConfig(t *testing.T) {
 func TestPromoteRacingItselfSucceeds(t *testing.T) {
 	srv := awstest.New(awstest.Config{})
 	defer srv.Close()
-	srv.CreateSecret("mail/x", `{"key":"old"}`)
+	srv.CreateSecret("mail/x", `{"key":"old"}`, ours)
 	old := srv.SecretStages("mail/x")["AWSCURRENT"]
 	tg := bind(t, newSink(t, srv, sinks.Deps{}), "{sink: aws, secret_id: mail/x}")
 	_, err := tg.Write(t.Context(), write(rotation1, sinks.Secret{"key": "ours"}))

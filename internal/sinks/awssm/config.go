@@ -31,6 +31,10 @@ type TargetConfig struct {
 	// KMSKeyID and the tag managed-by=rotator.
 	Create   bool   `yaml:"create"`
 	KMSKeyID string `yaml:"kms_key_id"`
+	// Adopt lets a write go to an existing secret without the tag
+	// managed-by=rotator (one rotator did not create): the write tags it
+	// first, and it is rotator's from then on.
+	Adopt bool `yaml:"adopt"`
 }
 
 // ParseConfig decodes and validates a sink section. It makes no network

@@ -9,9 +9,15 @@
 // AWSPREVIOUS to the old current version) and then removes AWSPENDING, so
 // no rotation is left "in progress". Read returns AWSCURRENT.
 //
+// Ownership: a secret is rotator's when it carries the tag
+// managed-by=rotator, which CreateSecret sets. Write refuses an existing
+// secret without it (sinks.ErrNotOwned) unless the target sets adopt:
+// true, in which case it tags the secret (TagResource) before writing.
+//
 // IAM actions used: secretsmanager:DescribeSecret, GetSecretValue,
-// PutSecretValue, UpdateSecretVersionStage, ListSecretVersionIds, and with
-// create: true CreateSecret and TagResource (plus kms:GenerateDataKey and
+// PutSecretValue, UpdateSecretVersionStage, ListSecretVersionIds, and
+// CreateSecret (create: true) and TagResource (create: true, adopt: true),
+// both only with the tag managed-by=rotator (plus kms:GenerateDataKey and
 // kms:Decrypt on a customer-managed key); deploy/policies/aws-secretsmanager.json is the
 // least-privilege policy (a test checks it covers every call the sink
 // makes).
@@ -79,7 +85,7 @@ func (s *Sink) Bind(target config.Section) (sinks.Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{sink: s, cfg: tc}
+	t := &Target{sink: s, cfg: tc, yamlPath: target.Path}
 	s.mu.Lock()
 	s.targets = append(s.targets, t)
 	s.mu.Unlock()

@@ -30,7 +30,13 @@ const (
 type Target struct {
 	sink *Sink
 	cfg  TargetConfig
+	// yamlPath is the target's YAML path ("keys[0].sinks[1]"), for the
+	// error that says how to adopt a secret rotator did not create.
+	yamlPath string
 }
+
+// ownerTag marks a secret as rotator's (see sinks.ErrNotOwned).
+const ownerTagKey, ownerTagValue = "managed-by", "rotator"
 
 // log is the sink's logger with the target's secret_id. It is built per
 // line (a few per rotation) rather than kept per target: a child logger
@@ -88,16 +94,9 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("write %s: encode: %w", t.cfg.SecretID, err)
 	}
-	before, missing, err := t.current(ctx)
-	switch {
-	case err != nil:
+	before, err := t.prepare(ctx)
+	if err != nil {
 		return "", err
-	case missing && !t.cfg.Create:
-		return "", fmt.Errorf("write %s: ResourceNotFoundException: the secret does not exist (set create: true to create it)", t.cfg.SecretID)
-	case missing:
-		if err := t.create(ctx); err != nil {
-			return "", err
-		}
 	}
 	out, err := t.sink.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 		SecretId:           aws.String(t.cfg.SecretID),
@@ -112,7 +111,7 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 		return "", t.fail("put secret value", err, w.Data)
 	}
 	version := aws.ToString(out.VersionId)
-	after, _, err := t.current(ctx)
+	after, _, _, err := t.current(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -125,42 +124,88 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 }
 
 // current returns the id of the version holding AWSCURRENT ("" when the
-// secret has no version yet), or missing when the secret does not exist.
-func (t *Target) current(ctx context.Context) (id string, missing bool, err error) {
+// secret has no version yet), or missing when the secret does not exist,
+// and whether it carries the tag managed-by=rotator.
+func (t *Target) current(ctx context.Context) (id string, missing, owned bool, err error) {
 	out, err := t.sink.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(t.cfg.SecretID)})
 	if err != nil {
 		if awsapi.ErrorCode(err) == "ResourceNotFoundException" {
-			return "", true, nil
+			return "", true, false, nil
 		}
-		return "", false, t.fail("describe secret", err, nil)
+		return "", false, false, t.fail("describe secret", err, nil)
+	}
+	for _, tag := range out.Tags {
+		if aws.ToString(tag.Key) == ownerTagKey && aws.ToString(tag.Value) == ownerTagValue {
+			owned = true
+		}
 	}
 	for id, stages := range out.VersionIdsToStages {
 		for _, l := range stages {
 			if l == stageCurrent {
-				return id, false, nil
+				return id, false, owned, nil
 			}
 		}
 	}
-	return "", false, nil
+	return "", false, owned, nil
 }
 
-func (t *Target) create(ctx context.Context) error {
+// prepare makes sure the secret exists and is rotator's before a write:
+// it creates a missing one (create: true) with the tag, and tags an
+// existing one without the tag when the target adopts it, else refuses
+// it. It returns the version holding AWSCURRENT.
+func (t *Target) prepare(ctx context.Context) (string, error) {
+	before, missing, owned, err := t.current(ctx)
+	switch {
+	case err != nil:
+		return "", err
+	case missing && !t.cfg.Create:
+		return "", fmt.Errorf("write %s: ResourceNotFoundException: the secret does not exist (set create: true to create it)", t.cfg.SecretID)
+	case missing:
+		created, err := t.create(ctx)
+		if err != nil || created {
+			return "", err
+		}
+		// Created by someone else meanwhile: is it rotator's?
+		if before, _, owned, err = t.current(ctx); err != nil {
+			return "", err
+		}
+	}
+	if owned {
+		return before, nil
+	}
+	if !t.cfg.Adopt {
+		return "", fmt.Errorf("write %s: %w", t.cfg.SecretID, sinks.NotOwned("the secret", "tag "+ownerTagKey+"="+ownerTagValue, t.yamlPath))
+	}
+	_, err = t.sink.client.TagResource(ctx, &secretsmanager.TagResourceInput{
+		SecretId: aws.String(t.cfg.SecretID),
+		Tags:     []types.Tag{{Key: aws.String(ownerTagKey), Value: aws.String(ownerTagValue)}},
+	})
+	if err != nil {
+		return "", t.fail("tag secret", err, nil)
+	}
+	t.log().Warn("adopted a secret rotator did not create: tagged " + ownerTagKey + "=" + ownerTagValue)
+	return before, nil
+}
+
+// create creates the secret with the tag; created is false when it
+// exists already.
+func (t *Target) create(ctx context.Context) (created bool, err error) {
 	in := &secretsmanager.CreateSecretInput{
 		Name:        aws.String(t.cfg.SecretID),
 		Description: aws.String("Managed by rotator"),
-		Tags:        []types.Tag{{Key: aws.String("managed-by"), Value: aws.String("rotator")}},
+		Tags:        []types.Tag{{Key: aws.String(ownerTagKey), Value: aws.String(ownerTagValue)}},
 	}
 	if t.cfg.KMSKeyID != "" {
 		in.KmsKeyId = aws.String(t.cfg.KMSKeyID)
 	}
-	_, err := t.sink.client.CreateSecret(ctx, in)
+	_, err = t.sink.client.CreateSecret(ctx, in)
 	if err != nil && awsapi.ErrorCode(err) != "ResourceExistsException" {
-		return t.fail("create secret", err, nil)
+		return false, t.fail("create secret", err, nil)
 	}
 	if err == nil {
 		t.log().Info("created secret")
 	}
-	return nil
+	return err == nil, nil
 }
 
 // Read returns the AWSCURRENT value. A missing secret or a secret without

@@ -1,8 +1,10 @@
 package awsssm_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +51,8 @@ func bind(t *testing.T, s *awsssm.Sink, src string) *awsssm.Target {
 }
 
 func TestContract(t *testing.T) {
+	perField := map[string]string{"key": "/prod/mail/key", "secret": "/prod/mail/secret",
+		"key_id": "/prod/mail/key-id", "key_name": "/prod/mail/key-name", "created_at": "/prod/mail/created-at"}
 	for mode, target := range map[string]string{
 		"OneParameter": "{sink: ssm, parameter: /prod/mail/creds, fields: {a: b}}",
 		"PerField": `{sink: ssm, kms_key_id: alias/rotator, parameters: {key: /prod/mail/key, secret: /prod/mail/secret,
@@ -73,11 +77,31 @@ func TestContract(t *testing.T) {
 					servers[tg].Stall(true)
 					return func() { servers[tg].Stall(false) }
 				},
+				// Another team's parameters: written without the tag.
+				Foreign: func(t *testing.T, tg sinks.Target, data sinks.Secret) {
+					if mode == "OneParameter" {
+						b, err := json.Marshal(data)
+						require.NoError(t, err)
+						servers[tg].SetParameter("/prod/mail/creds", "SecureString", string(b))
+						return
+					}
+					for f, name := range perField {
+						servers[tg].SetParameter(name, "SecureString", data[f])
+					}
+				},
+				Rebind: func(t *testing.T, tg sinks.Target, adopt bool, deps sinks.Deps) sinks.Target {
+					src := strings.Replace(target, "{sink: ssm,", fmt.Sprintf("{sink: ssm, adopt: %t,", adopt), 1)
+					return bind(t, newSink(t, servers[tg], deps), src)
+				},
 				Secrets: []string{awstest.DefaultSecretKey},
 			})
 		})
 	}
 }
+
+// ours is the tag that makes a parameter rotator's: the tests that
+// pre-create one are about other things than ownership (see owner_test.go).
+var ours = awstest.Tag{Key: "managed-by", Value: "rotator"}
 
 func write(data sinks.Secret) sinks.Write {
 	return sinks.Write{RotationID: "0f8fad5b-d9cb-469f-a165-70867728950e", KeyID: "k1", KeyName: "n", RotatedAt: time.Now(), Data: data}
@@ -121,6 +145,7 @@ func TestPerFieldMapping(t *testing.T) {
 		"{sink: ssm, parameters: {api_key: /prod/mail/emailit-key, key_id: /prod/mail/emailit-key-id}}")
 	ctx := t.Context()
 	srv.SetParameter("/prod/mail/emailit-key-id", "SecureString", "id-1") // already right: left alone
+	srv.TagParameter("/prod/mail/emailit-key-id", ours)
 
 	v, err := tg.Write(ctx, write(sinks.Secret{"api_key": "secret-1", "key_id": "id-1"}))
 	require.NoError(t, err)
@@ -166,6 +191,7 @@ func TestStringParameterIsNotSilentlyRetyped(t *testing.T) {
 	srv := awstest.New(awstest.Config{})
 	defer srv.Close()
 	srv.SetParameter("/prod/plain", "String", `{"k":"old"}`)
+	srv.TagParameter("/prod/plain", ours)
 	s := newSink(t, srv, sinks.Deps{})
 	tg := bind(t, s, "{sink: ssm, parameter: /prod/plain}")
 	err := s.Check(t.Context())
@@ -257,15 +283,21 @@ func TestIAMPolicyCoversEveryCall(t *testing.T) {
 	ctx := t.Context()
 	require.NoError(t, s.Check(ctx))
 	for _, tg := range []*awsssm.Target{one, per} {
-		_, err := tg.Write(ctx, write(sinks.Secret{"k": "v"}))
-		require.NoError(t, err)
-		_, err = tg.Read(ctx)
+		for _, v := range []string{"v1", "v2"} { // create, then overwrite
+			_, err := tg.Write(ctx, write(sinks.Secret{"k": v}))
+			require.NoError(t, err)
+		}
+		_, err := tg.Read(ctx)
 		require.NoError(t, err)
 	}
+	srv.SetParameter("/prod/mail/theirs", "SecureString", "x")
+	_, err := bind(t, s, "{sink: ssm, parameter: /prod/mail/theirs, adopt: true}").Write(ctx, write(sinks.Secret{"k": "v"}))
+	require.NoError(t, err)
 	called := map[string]bool{}
 	for _, op := range srv.Calls() {
 		called["ssm:"+op] = true
 	}
+	called["ssm:AddTagsToResource"] = true // PutParameter with Tags needs it
 	allowed, err := awstest.PolicyActions("../../../deploy/policies/aws-ssm.json", "ssm")
 	require.NoError(t, err)
 	require.Equal(t, called, allowed)

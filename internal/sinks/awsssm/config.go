@@ -35,6 +35,10 @@ type TargetConfig struct {
 	Parameter  string            `yaml:"parameter"`
 	Parameters map[string]string `yaml:"parameters"`
 	KMSKeyID   string            `yaml:"kms_key_id"`
+	// Adopt lets a write replace parameters without the tag
+	// managed-by=rotator (ones rotator did not create): it tags them
+	// first, and they are rotator's from then on.
+	Adopt bool `yaml:"adopt"`
 }
 
 // ParseConfig decodes and validates a sink section. It makes no network

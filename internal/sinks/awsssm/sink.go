@@ -11,8 +11,16 @@
 // A per-field write is not atomic across parameters: after a failure some
 // parameters may hold the new value; the engine's retry completes it.
 //
-// IAM actions used: ssm:GetParameters and ssm:PutParameter on the
-// parameters, and kms:Encrypt / kms:Decrypt on a customer-managed key;
+// Ownership: a parameter is rotator's when it carries the tag
+// managed-by=rotator, which Write sets when it creates one (PutParameter
+// with Tags). Before replacing existing parameters Write lists their tags
+// and refuses (sinks.ErrNotOwned), writing none, if one lacks it, unless
+// the target sets adopt: true, in which case it tags them first.
+//
+// IAM actions used: ssm:GetParameters, ssm:PutParameter,
+// ssm:ListTagsForResource and ssm:AddTagsToResource (also needed to create
+// a parameter with tags) on the parameters, and kms:Encrypt / kms:Decrypt
+// on a customer-managed key;
 // deploy/policies/aws-ssm.json is the least-privilege policy (a test checks it covers
 // every call the sink makes).
 package awsssm
@@ -77,7 +85,7 @@ func (s *Sink) Bind(target config.Section) (sinks.Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{sink: s, cfg: tc, paramsField: *target.Field("parameters", nil)}
+	t := &Target{sink: s, cfg: tc, paramsField: *target.Field("parameters", nil), yamlPath: target.Path}
 	s.mu.Lock()
 	s.targets = append(s.targets, t)
 	s.mu.Unlock()

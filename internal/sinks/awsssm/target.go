@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,6 +30,9 @@ type Target struct {
 	// errors; the YAML node itself is not kept (the wiring drops the
 	// policy's nodes once every target is bound).
 	paramsField config.FieldError
+	// yamlPath is the target's YAML path ("keys[0].sinks[1]"), for the
+	// error that says how to adopt parameters rotator did not create.
+	yamlPath string
 }
 
 // log is the sink's logger with the target's parameter(s), built per line
@@ -156,34 +160,69 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	var pending []string
+	for _, name := range names {
+		cur, ok := current[name]
+		if !ok || cur.Type != types.ParameterTypeSecureString || aws.ToString(cur.Value) != want[name] {
+			pending = append(pending, name)
+		}
+	}
+	if len(pending) > 0 {
+		if err := t.claim(ctx, current); err != nil {
+			return "", err
+		}
+	}
 	versions := make([]string, 0, len(names))
 	for _, name := range names {
 		cur, ok := current[name]
-		if ok && cur.Type == types.ParameterTypeSecureString && aws.ToString(cur.Value) == want[name] {
+		if !slices.Contains(pending, name) {
 			versions = append(versions, name+":"+strconv.FormatInt(cur.Version, 10))
 			continue
 		}
-		in := &ssm.PutParameterInput{
-			Name:      aws.String(name),
-			Value:     aws.String(want[name]),
-			Type:      types.ParameterTypeSecureString,
-			Overwrite: aws.Bool(true),
-		}
-		if t.cfg.KMSKeyID != "" {
-			in.KeyId = aws.String(t.cfg.KMSKeyID)
-		}
-		out, err := t.sink.client.PutParameter(ctx, in)
+		v, err := t.put(ctx, name, want[name], ok, w.Data)
 		if err != nil {
-			return "", t.fail("put parameter", name, err, w.Data)
+			return "", err
 		}
-		t.log().Debug("wrote parameter", zap.String("name", name), zap.Int64("version", out.Version))
-		versions = append(versions, name+":"+strconv.FormatInt(out.Version, 10))
+		versions = append(versions, name+":"+strconv.FormatInt(v, 10))
 	}
 	if t.cfg.Parameter != "" {
 		_, v, _ := strings.Cut(versions[0], ":")
 		return v, nil
 	}
 	return strings.Join(versions, ","), nil
+}
+
+// put writes one parameter: over an existing one with Overwrite (its tags
+// stay), or as a new one with the tag managed-by=rotator (PutParameter
+// takes Tags only without Overwrite).
+func (t *Target) put(ctx context.Context, name, value string, exists bool, data sinks.Secret) (int64, error) {
+	in := &ssm.PutParameterInput{
+		Name:  aws.String(name),
+		Value: aws.String(value),
+		Type:  types.ParameterTypeSecureString,
+	}
+	if exists {
+		in.Overwrite = aws.Bool(true)
+	} else {
+		in.Tags = []types.Tag{ownerTag()}
+	}
+	if t.cfg.KMSKeyID != "" {
+		in.KeyId = aws.String(t.cfg.KMSKeyID)
+	}
+	out, err := t.sink.client.PutParameter(ctx, in)
+	if !exists && awsapi.ErrorCode(err) == "ParameterAlreadyExists" {
+		// Created meanwhile (by a concurrent write of this same target,
+		// or by someone else): overwrite it only if it is rotator's.
+		if err := t.claim(ctx, map[string]types.Parameter{name: {}}); err != nil {
+			return 0, err
+		}
+		return t.put(ctx, name, value, true, data)
+	}
+	if err != nil {
+		return 0, t.fail("put parameter", name, err, data)
+	}
+	t.log().Debug("wrote parameter", zap.String("name", name), zap.Int64("version", out.Version))
+	return out.Version, nil
 }
 
 // Read reads the parameter(s) with decryption. A target none of whose

@@ -76,14 +76,14 @@ func (s *Server) SecretValue(id, label string) (string, bool) {
 	return "", false
 }
 
-// CreateSecret creates a secret directly (no request), empty when value is
-// "", and returns its ARN.
-func (s *Server) CreateSecret(name, value string) string {
+// CreateSecret creates a secret directly (no request) with the tags given,
+// empty when value is "", and returns its ARN.
+func (s *Server) CreateSecret(name, value string, tags ...Tag) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.cfg.Clock.Now()
 	sec := &secret{name: name, arn: "arn:aws:secretsmanager:" + s.cfg.Region + ":" + s.cfg.AccountID + ":secret:" + name + "-" + randomSuffix(),
-		created: now, changed: now}
+		created: now, changed: now, tags: mergeTags(nil, tags)}
 	s.secrets = append(s.secrets, sec)
 	if value != "" {
 		s.addVersion(sec, newToken(), &value, nil, nil)

@@ -146,48 +146,6 @@ func newToken() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
-func checkToken(tok *string) *apiError {
-	if tok == nil {
-		return nil
-	}
-	if n := len(*tok); n < 32 {
-		return errorf("ValidationException", "1 validation error detected: Value at 'clientRequestToken' failed to satisfy constraint: Member must have length greater than or equal to 32")
-	} else if n > 64 {
-		return errorf("ValidationException", "1 validation error detected: Value at 'clientRequestToken' failed to satisfy constraint: Member must have length less than or equal to 64")
-	}
-	return nil
-}
-
-// checkValue validates a secret value without ever echoing it.
-func checkValue(str *string, bin []byte, required bool) *apiError {
-	switch {
-	case str != nil && bin != nil:
-		return errorf("InvalidParameterException", "You can't specify both a binary secret value and a string secret value in the same secret.")
-	case str == nil && bin == nil && required:
-		return errorf("InvalidRequestException", "You must provide either SecretString or SecretBinary.")
-	case str != nil && len(*str) > 65536:
-		return errorf("ValidationException", "1 validation error detected: Value at 'secretString' failed to satisfy constraint: Member must have length less than or equal to 65536")
-	case bin != nil && len(bin) > 65536:
-		return errorf("ValidationException", "1 validation error detected: Value at 'secretBinary' failed to satisfy constraint: Member must have length less than or equal to 65536")
-	}
-	return nil
-}
-
-func checkStages(stages []string) *apiError {
-	if stages == nil {
-		return nil
-	}
-	if len(stages) < 1 || len(stages) > 20 {
-		return errorf("ValidationException", "1 validation error detected: Value at 'versionStages' failed to satisfy constraint: Member must have length between 1 and 20")
-	}
-	for _, l := range stages {
-		if len(l) < 1 || len(l) > 256 {
-			return errorf("ValidationException", "1 validation error detected: Value at 'versionStages' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 1]")
-		}
-	}
-	return nil
-}
-
 func (s *Server) addVersion(sec *secret, id string, str *string, bin []byte, stages []string) *secretVersion {
 	now := s.cfg.Clock.Now()
 	v := &secretVersion{id: id, str: str, binary: bin, created: now}
@@ -234,8 +192,8 @@ func (s *Server) createSecret(body []byte) (any, *apiError) {
 	if err := checkValue(in.SecretString, in.SecretBinary, false); err != nil {
 		return nil, err
 	}
-	if len(in.Tags) > 50 {
-		return nil, errorf("ValidationException", "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50")
+	if aerr := checkNewTags(in.Tags); aerr != nil {
+		return nil, aerr
 	}
 	for _, sec := range s.secrets {
 		if sec.name == in.Name {
@@ -248,7 +206,7 @@ func (s *Server) createSecret(body []byte) (any, *apiError) {
 		arn:         fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-%s", s.cfg.Region, s.cfg.AccountID, in.Name, randomSuffix()),
 		kmsKeyID:    in.KmsKeyId,
 		description: in.Description,
-		tags:        in.Tags,
+		tags:        mergeTags(nil, in.Tags),
 		created:     now,
 		changed:     now,
 	}

@@ -4,8 +4,10 @@
 // rotator's sinks use:
 //
 //	secretsmanager.CreateSecret, DescribeSecret, GetSecretValue,
-//	PutSecretValue, UpdateSecretVersionStage, ListSecretVersionIds
-//	AmazonSSM.PutParameter, GetParameter, GetParameters
+//	PutSecretValue, UpdateSecretVersionStage, ListSecretVersionIds,
+//	TagResource
+//	AmazonSSM.PutParameter, GetParameter, GetParameters,
+//	AddTagsToResource, ListTagsForResource
 //
 // It is as strict as the documented service: every request's SigV4
 // signature is recomputed with the SDK's own signer from the known test
@@ -226,9 +228,12 @@ var operations = map[string]struct {
 	"secretsmanager.PutSecretValue":           {"secretsmanager", (*Server).putSecretValue},
 	"secretsmanager.UpdateSecretVersionStage": {"secretsmanager", (*Server).updateSecretVersionStage},
 	"secretsmanager.ListSecretVersionIds":     {"secretsmanager", (*Server).listSecretVersionIds},
+	"secretsmanager.TagResource":              {"secretsmanager", (*Server).tagResource},
 	"AmazonSSM.PutParameter":                  {"ssm", (*Server).putParameter},
 	"AmazonSSM.GetParameter":                  {"ssm", (*Server).getParameter},
 	"AmazonSSM.GetParameters":                 {"ssm", (*Server).getParameters},
+	"AmazonSSM.AddTagsToResource":             {"ssm", (*Server).addTagsToResource},
+	"AmazonSSM.ListTagsForResource":           {"ssm", (*Server).listTagsForResource},
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {

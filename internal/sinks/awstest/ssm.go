@@ -16,6 +16,7 @@ const maxParameterVersions = 100
 
 type parameter struct {
 	name     string
+	tags     []Tag
 	versions []*paramVersion // oldest first
 }
 
@@ -115,6 +116,12 @@ func (s *Server) putParameter(body []byte) (any, *apiError) {
 	default:
 		return nil, errorf("ValidationException", "1 validation error detected: Value '%s' at 'tier' failed to satisfy constraint: Member must satisfy enum value set: [Advanced, Intelligent-Tiering, Standard]", in.Tier)
 	}
+	if aerr := checkTags(in.Tags); aerr != nil {
+		return nil, aerr
+	}
+	if len(in.Tags) > maxTags {
+		return nil, errorf("TooManyTagsError", "")
+	}
 	if in.Overwrite && len(in.Tags) > 0 {
 		return nil, errorf("ValidationException", "Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource.")
 	}
@@ -143,7 +150,7 @@ func (s *Server) putParameter(body []byte) (any, *apiError) {
 			tier = "Advanced" // an advanced parameter can't go back to standard
 		}
 	} else {
-		p = &parameter{name: in.Name}
+		p = &parameter{name: in.Name, tags: mergeTags(nil, in.Tags)}
 		s.params[in.Name] = p
 	}
 	if typ == "SecureString" && keyID == "" {

@@ -55,6 +55,7 @@ type Harness struct {
 
 	// Foreign puts data at target's place as another team's tool would:
 	// a value without rotator's ownership marker (see sinks.ErrNotOwned).
+	// data has the fields of the suite's own writes, with other values.
 	// Required, with Rebind, for the ownership cases.
 	Foreign func(t *testing.T, target sinks.Target, data sinks.Secret)
 

@@ -19,13 +19,14 @@ func (c *contractCase) needOwnership(t *testing.T) {
 	}
 }
 
-// foreignData is another team's secret: no key_id, no rotator fields.
+// foreignData is another team's secret, with the fields rotator writes
+// (so that a store mapping fields to places can hold it) and other values.
 func (c *contractCase) foreignData() sinks.Secret {
 	v := "their-" + randHex(12)
 	c.mu.Lock()
 	c.secrets = append(c.secrets, v)
 	c.mu.Unlock()
-	return sinks.Secret{"password": v, "user": "billing"}
+	return sinks.Secret{"key": v, "secret": "theirs", "key_id": "their-id", "key_name": "billing", "created_at": "2020-01-01T00:00:00Z"}
 }
 
 func caseForeign(t *testing.T, c *contractCase) {
