@@ -85,7 +85,7 @@ func checkDockerfile(t testing.TB, src string) {
 	for _, c := range final.Commands {
 		switch c := c.(type) {
 		case *instructions.RunCommand, *instructions.ShellCommand:
-			t.Errorf("final stage runs %q: distroless has no shell", c.(instructions.Command).Name())
+			t.Errorf("final stage runs %q: distroless has no shell", c.Name())
 		case *instructions.UserCommand:
 			user = c.User
 		case *instructions.EntrypointCommand:

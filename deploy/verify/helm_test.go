@@ -2,6 +2,7 @@ package verify
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"sort"
@@ -68,7 +69,7 @@ func renderChartYAML(t *testing.T, release, values string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, err := engine.Engine{Strict: true}.Render(chrt, top)
+	files, err := engine.Engine{Strict: true}.RenderWithContext(context.Background(), chrt, top)
 	if err != nil {
 		return nil, err
 	}
