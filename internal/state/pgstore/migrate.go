@@ -151,3 +151,29 @@ func schemaVersion(ctx context.Context, conn *pgx.Conn, schema string) (int, err
 	}
 	return v, nil
 }
+
+// checkVersion is migrate's check alone, for a read-only Open: it
+// creates nothing and wants the schema at exactly SchemaVersion.
+func checkVersion(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	q := pgx.Identifier{schema}.Sanitize()
+	var table *string
+	if err := pool.QueryRow(ctx, "SELECT to_regclass($1)::text", q+".schema_migrations").Scan(&table); err != nil {
+		return err
+	}
+	if table == nil {
+		return fmt.Errorf("schema %q holds no rotator state: start the daemon once to create it", schema)
+	}
+	var v int
+	if err := pool.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM "+q+".schema_migrations").Scan(&v); err != nil {
+		return err
+	}
+	switch {
+	case v > SchemaVersion:
+		return fmt.Errorf("%w (schema %q is at version %d, this build knows up to %d): upgrade rotator",
+			ErrFutureSchema, schema, v, SchemaVersion)
+	case v < SchemaVersion:
+		return fmt.Errorf("schema %q is at version %d, this build reads %d: start the daemon of this build once to migrate it",
+			schema, v, SchemaVersion)
+	}
+	return nil
+}

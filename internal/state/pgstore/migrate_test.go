@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -125,4 +126,64 @@ func TestErrorsDoNotShowThePassword(t *testing.T) {
 			t.Errorf("the error shows the password: %v", err)
 		}
 	}
+}
+
+// TestReadOnlyOpen creates and migrates nothing, reads a migrated schema,
+// refuses writes, and names what is wrong with a missing, older or newer
+// schema.
+func TestReadOnlyOpen(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	schema := pgtest.Schema(t, dsn)
+	ro := Options{DSN: dsn, Schema: schema, ReadOnly: true}
+	_, err := Open(context.Background(), ro)
+	if err == nil || !strings.Contains(err.Error(), "holds no rotator state") {
+		t.Fatalf("read-only open of a missing schema: %v", err)
+	}
+	if schemaExists(t, dsn, schema) {
+		t.Fatal("a read-only open created the schema")
+	}
+	s, err := Open(context.Background(), Options{DSN: dsn, Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(state.Key{Name: "mail", Rotations: 2}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	r, err := Open(context.Background(), ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err := r.Get("mail"); err != nil || k.Rotations != 2 {
+		t.Fatalf("read-only Get = %+v, %v", k, err)
+	}
+	if err := r.Put(state.Key{Name: "mail"}); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("read-only Put = %v, want ErrReadOnly", err)
+	}
+	r.Close()
+
+	pgtest.Exec(t, dsn, "DELETE FROM "+schema+".schema_migrations WHERE version = $1", SchemaVersion)
+	if _, err := Open(context.Background(), ro); err == nil || !strings.Contains(err.Error(), "migrate") {
+		t.Fatalf("read-only open of an older schema: %v", err)
+	}
+	pgtest.Exec(t, dsn, "INSERT INTO "+schema+".schema_migrations (version) VALUES (99)")
+	if _, err := Open(context.Background(), ro); !errors.Is(err, ErrFutureSchema) {
+		t.Fatalf("read-only open of a newer schema: %v", err)
+	}
+}
+
+func schemaExists(t *testing.T, dsn, schema string) bool {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var ok bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&ok); err != nil {
+		t.Fatal(err)
+	}
+	return ok
 }

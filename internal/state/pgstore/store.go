@@ -25,6 +25,9 @@ import (
 	"github.com/rotator-dev/rotator/internal/state"
 )
 
+// ErrReadOnly is returned by Put on a store opened ReadOnly.
+var ErrReadOnly = errors.New("the state store is open read-only")
+
 // DefaultSchema is the schema used when Options.Schema is empty.
 const DefaultSchema = "rotator"
 
@@ -40,13 +43,18 @@ type Options struct {
 	MaxConns int32
 	// Timeout bounds each Get, Put and All; 0 means 10s.
 	Timeout time.Duration
+	// ReadOnly opens without creating or migrating anything (for
+	// --status and exports): the schema must exist at SchemaVersion, and
+	// Put fails.
+	ReadOnly bool
 }
 
 // Store is an open PostgreSQL state store.
 type Store struct {
-	pool    *pgxpool.Pool
-	schema  string
-	timeout time.Duration
+	pool     *pgxpool.Pool
+	schema   string
+	timeout  time.Duration
+	readOnly bool
 
 	get, put, all string
 }
@@ -81,16 +89,21 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state database: %w", err)
 	}
-	if err := migrate(ctx, pool, o.Schema); err != nil {
+	check := migrate
+	if o.ReadOnly {
+		check = checkVersion
+	}
+	if err := check(ctx, pool, o.Schema); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("open state database (schema %q): %w", o.Schema, err)
 	}
 	keys := pgx.Identifier{o.Schema, "keys"}.Sanitize()
 	return &Store{
-		pool:    pool,
-		schema:  o.Schema,
-		timeout: o.Timeout,
-		get:     "SELECT record FROM " + keys + " WHERE name = $1",
+		pool:     pool,
+		schema:   o.Schema,
+		timeout:  o.Timeout,
+		readOnly: o.ReadOnly,
+		get:      "SELECT record FROM " + keys + " WHERE name = $1",
 		put: "INSERT INTO " + keys + " (name, record, updated_at) VALUES ($1, $2, now())" +
 			" ON CONFLICT (name) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at",
 		// Byte order, like bbolt's keys and Go's string comparison.
@@ -143,6 +156,9 @@ type Fence func(ctx context.Context, tx pgx.Tx) error
 // PutFenced is Put with fence checked in the same transaction (nil: no
 // check). The error wraps the fence's, for errors.Is.
 func (s *Store) PutFenced(k state.Key, fence Fence) error {
+	if s.readOnly {
+		return fmt.Errorf("write state of %s: %w", k.Name, ErrReadOnly)
+	}
 	v, err := json.Marshal(k)
 	if err != nil {
 		return fmt.Errorf("write state of %s: %w", k.Name, err)
