@@ -420,7 +420,7 @@ func TestKubernetesRunNow(t *testing.T) {
 	}
 }
 
-// TestKubernetesOverlay builds the overlay docs/deploying.md shows: the
+// TestKubernetesOverlay builds testdata/overlay (a local base, image renamed): the
 // namespace, image, IRSA annotation and monitoring labels all land.
 func TestKubernetesOverlay(t *testing.T) {
 	dir, err := filepath.Abs(filepath.Join("testdata", "overlay"))
