@@ -15,22 +15,23 @@ import (
 	"unicode/utf8"
 
 	"github.com/rotator-dev/rotator/internal/providers"
+	"github.com/rotator-dev/rotator/internal/providers/flexjson"
 )
 
 // apiKeyObject is an API key as create, get, list items, update and delete
 // return it. Key is present only in create's answer; Deleted only in
 // delete's.
 type apiKeyObject struct {
-	Object          flexString `json:"object"`
-	ID              flexID     `json:"id"`
-	Name            flexString `json:"name"`
-	Scope           flexString `json:"scope"`
-	SendingDomainID flexID     `json:"sending_domain_id"`
-	LastUsedAt      flexTime   `json:"last_used_at"`
-	CreatedAt       flexTime   `json:"created_at"`
-	UpdatedAt       flexTime   `json:"updated_at"`
-	Key             flexString `json:"key"`
-	Deleted         *flexBool  `json:"deleted"`
+	Object          flexjson.String `json:"object"`
+	ID              flexjson.ID     `json:"id"`
+	Name            flexjson.String `json:"name"`
+	Scope           flexjson.String `json:"scope"`
+	SendingDomainID flexjson.ID     `json:"sending_domain_id"`
+	LastUsedAt      flexTime        `json:"last_used_at"`
+	CreatedAt       flexTime        `json:"created_at"`
+	UpdatedAt       flexTime        `json:"updated_at"`
+	Key             flexjson.String `json:"key"`
+	Deleted         *flexjson.Bool  `json:"deleted"`
 }
 
 func (o apiKeyObject) info() providers.KeyInfo {
@@ -71,7 +72,7 @@ func decodeKey(body []byte) (apiKeyObject, error) {
 type listPage struct {
 	Data []apiKeyObject `json:"data"`
 	// NextPageURL is an absolute URL or a path; "" on the last page.
-	NextPageURL flexString `json:"next_page_url"`
+	NextPageURL flexjson.String `json:"next_page_url"`
 }
 
 // decodeList reads a list page: {"data": [...], "next_page_url": ...}.
@@ -92,7 +93,7 @@ func decodeList(body []byte) (listPage, error) {
 			return p, fmt.Errorf("decode api key list: item %d has no id", i)
 		}
 	}
-	p.NextPageURL = flexString(strings.TrimSpace(string(p.NextPageURL)))
+	p.NextPageURL = flexjson.String(strings.TrimSpace(string(p.NextPageURL)))
 	return p, nil
 }
 
@@ -102,7 +103,7 @@ func jsonError(err error) error {
 	if errors.As(err, &se) {
 		return fmt.Errorf("invalid JSON at offset %d", se.Offset)
 	}
-	var fe flexError
+	var fe flexjson.Error
 	if errors.As(err, &fe) {
 		return fe
 	}
@@ -123,16 +124,16 @@ func jsonError(err error) error {
 //	{"error":"plan_required",...}
 type errorBody struct {
 	Error      json.RawMessage `json:"error"`
-	StatusCode flexString      `json:"statusCode"`
+	StatusCode flexjson.String `json:"statusCode"`
 	Message    json.RawMessage `json:"message"`
 	Details    json.RawMessage `json:"details"`
 	RetryAfter json.RawMessage `json:"retry_after"`
 }
 
 type errorObject struct {
-	Code    flexString      `json:"code"`
+	Code    flexjson.String `json:"code"`
 	Message json.RawMessage `json:"message"`
-	Type    flexString      `json:"type"`
+	Type    flexjson.String `json:"type"`
 }
 
 var codeLike = regexp.MustCompile(`^[a-z][a-z0-9]*([_.-][a-z0-9]+)+$|^[a-z]+$`)
@@ -237,7 +238,7 @@ func details(raw json.RawMessage) string {
 		var out []string
 		for _, item := range list {
 			var fe struct {
-				Field   flexString      `json:"field"`
+				Field   flexjson.String `json:"field"`
 				Path    json.RawMessage `json:"path"`
 				Message json.RawMessage `json:"message"`
 			}

@@ -1,7 +1,6 @@
 package emailit
 
 import (
-	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -259,24 +258,6 @@ func noSecret(t *testing.T, s string) {
 		if strings.Contains(s, k) {
 			t.Fatalf("%q contains a key", s)
 		}
-	}
-}
-
-func TestFlexScalars(t *testing.T) {
-	var b flexBool
-	for in, want := range map[string]bool{`true`: true, `false`: false, `1`: true, `0`: false, `"1"`: true, `"0"`: false, `"true"`: true, `"no"`: false, `null`: false, `2`: true} {
-		if err := json.Unmarshal([]byte(in), &b); err != nil || bool(b) != want {
-			t.Errorf("flexBool(%s) = %v, %v; want %v", in, b, err, want)
-		}
-	}
-	var id flexID
-	for in, want := range map[string]string{`1234567890`: "1234567890", `"ak_1"`: "ak_1", `1.0`: "1", `1e3`: "1000", `null`: "", `" 7 "`: "7"} {
-		if err := json.Unmarshal([]byte(in), &id); err != nil || string(id) != want {
-			t.Errorf("flexID(%s) = %q, %v; want %q", in, id, err, want)
-		}
-	}
-	if err := json.Unmarshal([]byte(`true`), &id); err == nil {
-		t.Error("flexID accepted a boolean")
 	}
 }
 

@@ -8,104 +8,16 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rotator-dev/rotator/internal/providers/flexjson"
 )
 
-// Tolerant JSON scalars. Emailit documents integer ids and ISO-8601
+// Tolerant timestamps. Emailit documents integer ids and ISO-8601
 // timestamps, but its SDK tests use "ak_123" string ids, its newer docs
 // prefixed string ids, and a third-party client with production tests
 // reports booleans as 0/1 or strings, numbers as strings and mixed date
-// formats (providers-notes.md §2.2). Each type accepts all of those and
-// null.
-
-// flexError is a value that none of the tolerated forms fits. It never
-// quotes the value: a misplaced secret must not reach an error.
-type flexError string
-
-func (e flexError) Error() string { return string(e) }
-
-// flexID is an id given as a JSON number or string, kept as a string.
-type flexID string
-
-func (f *flexID) UnmarshalJSON(b []byte) error {
-	s, n, err := stringOrNumber(b, "an id must be a number or a string")
-	if n != nil {
-		s = normalizeNumber(*n)
-	}
-	*f = flexID(strings.TrimSpace(s))
-	return err
-}
-
-// stringOrNumber decodes null, a JSON string or a JSON number; n is set
-// for a number. msg is the error for anything else (it never quotes the
-// value).
-func stringOrNumber(b []byte, msg string) (s string, n *json.Number, err error) {
-	b = bytes.TrimSpace(b)
-	switch {
-	case string(b) == "null":
-		return "", nil, nil
-	case len(b) > 0 && b[0] == '"':
-		err = json.Unmarshal(b, &s)
-		return s, nil, err
-	}
-	var num json.Number
-	if err := json.Unmarshal(b, &num); err != nil {
-		return "", nil, flexError(msg)
-	}
-	return "", &num, nil
-}
-
-// normalizeNumber writes an integral number without exponent or fraction
-// (1.23456789e9 and 1234567890.0 become "1234567890").
-func normalizeNumber(n json.Number) string {
-	s := n.String()
-	if !strings.ContainsAny(s, ".eE") {
-		return s
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v != math.Trunc(v) || math.Abs(v) >= 1<<53 {
-		return s
-	}
-	return strconv.FormatInt(int64(v), 10)
-}
-
-// flexString is a string that may arrive as a number.
-type flexString string
-
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	s, n, err := stringOrNumber(b, "expected a string or a number")
-	if n != nil {
-		s = n.String()
-	}
-	*f = flexString(s)
-	return err
-}
-
-// flexBool is a boolean given as true/false, 0/1, or a string of either
-// (also "yes"/"no"); null is false.
-type flexBool bool
-
-func (f *flexBool) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	s := string(b)
-	if len(b) > 0 && b[0] == '"' {
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-	}
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "true", "1", "yes", "y", "on":
-		*f = true
-	case "false", "0", "no", "n", "off", "", "null":
-		*f = false
-	default:
-		if v, err := strconv.ParseFloat(s, 64); err == nil {
-			*f = v != 0
-			return nil
-		}
-		return flexError("expected a boolean")
-	}
-	return nil
-}
+// formats (providers-notes.md §2.2). flexTime accepts all the date forms
+// and null; the other scalars are flexjson's.
 
 // flexTime is a timestamp given as RFC 3339, "2006-01-02 15:04:05"
 // (UTC), a date, unix seconds (milliseconds when too large to be seconds)
@@ -149,7 +61,7 @@ func (f *flexTime) UnmarshalJSON(b []byte) error {
 	}
 	var n json.Number
 	if err := json.Unmarshal(b, &n); err != nil {
-		return flexError("expected a timestamp")
+		return flexjson.Error("expected a timestamp")
 	}
 	t, err := unixTime(n.String())
 	if err != nil {
@@ -172,7 +84,7 @@ func parseTime(s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, flexError("unrecognised timestamp format")
+	return time.Time{}, flexjson.Error("unrecognised timestamp format")
 }
 
 // unixTime reads seconds since the epoch, or milliseconds when the value
@@ -187,11 +99,11 @@ func unixTime(s string) (time.Time, error) {
 		case n < 1e14:
 			return time.UnixMilli(n).UTC(), nil
 		}
-		return time.Time{}, flexError("timestamp out of range")
+		return time.Time{}, flexjson.Error("timestamp out of range")
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-		return time.Time{}, flexError("unrecognised timestamp format")
+		return time.Time{}, flexjson.Error("unrecognised timestamp format")
 	}
 	if v == 0 {
 		return time.Time{}, nil
@@ -200,7 +112,7 @@ func unixTime(s string) (time.Time, error) {
 		v /= 1000
 	}
 	if v >= 1e11 {
-		return time.Time{}, flexError("timestamp out of range")
+		return time.Time{}, flexjson.Error("timestamp out of range")
 	}
 	sec, frac := math.Modf(v)
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil

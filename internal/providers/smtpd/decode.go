@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rotator-dev/rotator/internal/providers"
+	"github.com/rotator-dev/rotator/internal/providers/flexjson"
 )
 
 // The response decoders below are pure functions of the body, fuzzed in
@@ -28,10 +28,10 @@ type token struct {
 // seconds), else the access token's JWT exp claim, else one minute.
 func decodeToken(body []byte, now time.Time) (token, error) {
 	var r struct {
-		AccessToken  string  `json:"access_token"`
-		RefreshToken string  `json:"refresh_token"`
-		ExpiresIn    flexNum `json:"expires_in"`
-		ExpiresAt    flexNum `json:"expires_at"`
+		AccessToken  string          `json:"access_token"`
+		RefreshToken string          `json:"refresh_token"`
+		ExpiresIn    flexjson.Number `json:"expires_in"`
+		ExpiresAt    flexjson.Number `json:"expires_at"`
 	}
 	if err := unmarshal(body, &r); err != nil {
 		return token{}, fmt.Errorf("token response: %w", err)
@@ -69,7 +69,7 @@ func jwtExp(tok string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	var c struct {
-		Exp flexNum `json:"exp"`
+		Exp flexjson.Number `json:"exp"`
 	}
 	if json.Unmarshal(raw, &c) != nil || c.Exp <= 0 {
 		return time.Time{}, false
@@ -81,10 +81,10 @@ func jwtExp(tok string) (time.Time, bool) {
 // {"ID","Name","Key","Secret"} (matched case-insensitively).
 func decodeCreate(body []byte) (providers.Key, error) {
 	var r struct {
-		ID     flexString `json:"id"`
-		Name   string     `json:"name"`
-		Key    string     `json:"key"`
-		Secret string     `json:"secret"`
+		ID     flexjson.String `json:"id"`
+		Name   string          `json:"name"`
+		Key    string          `json:"key"`
+		Secret string          `json:"secret"`
 	}
 	if err := unmarshal(body, &r); err != nil {
 		return providers.Key{}, fmt.Errorf("create response: %w", err)
@@ -100,11 +100,11 @@ func decodeCreate(body []byte) (providers.Key, error) {
 
 // keyJSON is a key as list and get return it.
 type keyJSON struct {
-	ID           flexString `json:"id"`
-	Name         string     `json:"name"`
-	IsActive     *flexBool  `json:"is_active"`
-	LastAccessed flexNum    `json:"last_accessed_at_utc"`
-	Created      flexNum    `json:"created_at_utc"`
+	ID           flexjson.String `json:"id"`
+	Name         string          `json:"name"`
+	IsActive     *flexjson.Bool  `json:"is_active"`
+	LastAccessed flexjson.Number `json:"last_accessed_at_utc"`
+	Created      flexjson.Number `json:"created_at_utc"`
 }
 
 func (k keyJSON) info() providers.KeyInfo {
@@ -133,9 +133,9 @@ func decodeKey(body []byte) (providers.KeyInfo, error) {
 // It is the httpapi.ErrorDecoder of this provider.
 func decodeError(status int, body []byte) (code, message string, retryAfter time.Duration) {
 	var e struct {
-		Code    flexString `json:"code"`
-		Message string     `json:"message"`
-		Error   any        `json:"error"`
+		Code    flexjson.String `json:"code"`
+		Message string          `json:"message"`
+		Error   any             `json:"error"`
 	}
 	if json.Unmarshal(body, &e) != nil {
 		return "", "", 0
@@ -160,7 +160,7 @@ func unmarshal(body []byte, v any) error {
 	case errors.As(err, &te):
 		return fmt.Errorf("field %q: unexpected JSON %s", te.Field, te.Value)
 	}
-	// Our own decoders' errors are fixed texts without any input ("not a
+	// flexjson's errors are fixed texts without any input ("expected a
 	// string or number"): say which, rather than calling valid JSON invalid.
 	return fmt.Errorf("unexpected JSON: %v", err)
 }
@@ -177,60 +177,4 @@ func unixAny(v float64) time.Time {
 		return time.UnixMilli(int64(v)).UTC()
 	}
 	return time.Unix(int64(v), 0).UTC()
-}
-
-// flexNum accepts a JSON number, a numeric string, or null.
-type flexNum float64
-
-func (n *flexNum) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	if s == "null" || s == "" {
-		*n = 0
-		return nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return errors.New("not a number")
-	}
-	*n = flexNum(f)
-	return nil
-}
-
-// flexString accepts a JSON string or number, kept as a string.
-type flexString string
-
-func (s *flexString) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*s = ""
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
-			return err
-		}
-		*s = flexString(v)
-		return nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return errors.New("not a string or number")
-	}
-	*s = flexString(n.String())
-	return nil
-}
-
-// flexBool accepts true/false, 0/1 and their string forms.
-type flexBool bool
-
-func (v *flexBool) UnmarshalJSON(b []byte) error {
-	switch strings.ToLower(strings.Trim(string(b), `"`)) {
-	case "true", "1":
-		*v = true
-	case "false", "0", "null", "":
-		*v = false
-	default:
-		return errors.New("not a boolean")
-	}
-	return nil
 }
