@@ -209,34 +209,7 @@ func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
 		OrphanScanInterval: DefaultOrphanScanInterval,
 		BaseDir:            baseDir,
 	}
-	var errs []error
-	if c.Listen == "" {
-		c.Listen = DefaultListen
-	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		errs = append(errs, top.Errorf("listen", "%q is not host:port", c.Listen))
-	}
-	if c.StatePath == "" {
-		c.StatePath = DefaultStatePath
-	}
-	c.StatePath = top.Resolve(c.StatePath)
-	if rc.MaxConcurrent != nil {
-		if *rc.MaxConcurrent < 1 {
-			errs = append(errs, top.Errorf("max_concurrent", "must be at least 1, got %d", *rc.MaxConcurrent))
-		}
-		c.MaxConcurrent = *rc.MaxConcurrent
-	}
-	if rc.ShutdownTimeout != nil {
-		if rc.ShutdownTimeout.D() <= 0 {
-			errs = append(errs, top.Errorf("shutdown_timeout", "must be positive"))
-		}
-		c.ShutdownTimeout = rc.ShutdownTimeout.D()
-	}
-	if rc.OrphanScanInterval != nil {
-		if rc.OrphanScanInterval.D() < time.Minute {
-			errs = append(errs, top.Errorf("orphan_scan_interval", "must be at least 1m, got %s", rc.OrphanScanInterval.D()))
-		}
-		c.OrphanScanInterval = rc.OrphanScanInterval.D()
-	}
+	errs := c.applyTop(rc, top)
 
 	var err error
 	c.ControlToken, err = controlToken(rc.Control, root, baseDir)
@@ -292,6 +265,45 @@ func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	c.shareWarnings()
+	return c, nil
+}
+
+// applyTop applies the top-level settings of rc to c.
+func (c *Config) applyTop(rc *raw, top Section) []error {
+	var errs []error
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, top.Errorf("listen", "%q is not host:port", c.Listen))
+	}
+	if c.StatePath == "" {
+		c.StatePath = DefaultStatePath
+	}
+	c.StatePath = top.Resolve(c.StatePath)
+	if rc.MaxConcurrent != nil {
+		if *rc.MaxConcurrent < 1 {
+			errs = append(errs, top.Errorf("max_concurrent", "must be at least 1, got %d", *rc.MaxConcurrent))
+		}
+		c.MaxConcurrent = *rc.MaxConcurrent
+	}
+	if rc.ShutdownTimeout != nil {
+		if rc.ShutdownTimeout.D() <= 0 {
+			errs = append(errs, top.Errorf("shutdown_timeout", "must be positive"))
+		}
+		c.ShutdownTimeout = rc.ShutdownTimeout.D()
+	}
+	if rc.OrphanScanInterval != nil {
+		if rc.OrphanScanInterval.D() < time.Minute {
+			errs = append(errs, top.Errorf("orphan_scan_interval", "must be at least 1m, got %s", rc.OrphanScanInterval.D()))
+		}
+		c.OrphanScanInterval = rc.OrphanScanInterval.D()
+	}
+	return errs
+}
+
+// shareWarnings gives c a Warnings that every backend section reports to.
+func (c *Config) shareWarnings() {
 	c.Warnings = &Warnings{}
 	for _, secs := range [][]Section{c.Providers, c.Sinks} {
 		for i := range secs {
@@ -303,74 +315,6 @@ func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
 			c.Keys[i].Targets[j].Section.Warnings = c.Warnings
 		}
 	}
-	return c, nil
-}
-
-// policy is the resolved set of per-key settings that defaults may set.
-type policy struct {
-	schedule                          string
-	grace, keepalive, jitter, timeout time.Duration
-	prefix                            string
-	prune                             bool
-	revocation                        Revocation
-}
-
-func (p *policy) apply(r rawPolicy, sec Section) error {
-	var errs []error
-	if r.Schedule != nil {
-		p.schedule = *r.Schedule
-		if _, err := ParseSchedule(p.schedule); err != nil {
-			errs = append(errs, sec.Field("schedule", err))
-		}
-	}
-	if r.Grace != nil {
-		p.grace = r.Grace.D()
-	}
-	if r.KeepAlive != nil {
-		p.keepalive = r.KeepAlive.D()
-		if p.keepalive != 0 && p.keepalive < time.Second {
-			errs = append(errs, sec.Errorf("keepalive", "must be 0s (disabled) or at least 1s"))
-		}
-	}
-	if r.Jitter != nil {
-		p.jitter = r.Jitter.D()
-	}
-	if r.Timeout != nil {
-		p.timeout = r.Timeout.D()
-		if p.timeout <= 0 {
-			errs = append(errs, sec.Errorf("timeout", "must be positive"))
-		}
-	}
-	if r.NamePrefix != nil {
-		p.prefix = *r.NamePrefix
-		if !prefixRE.MatchString(p.prefix) {
-			errs = append(errs, sec.Errorf("name_prefix", "%q must be 1-32 characters of a-z, 0-9 and -, starting with a letter or digit", p.prefix))
-		}
-	}
-	if r.PruneOrphans != nil {
-		p.prune = *r.PruneOrphans
-	}
-	errs = append(errs, p.revocation.apply(r.rawRevocation, sec))
-	return errors.Join(errs...)
-}
-
-// ParseSchedule parses a robfig/cron schedule: five fields, descriptors
-// (@daily), @every DURATION, and a CRON_TZ= prefix.
-func ParseSchedule(spec string) (cron.Schedule, error) {
-	if strings.TrimSpace(spec) == "" {
-		return nil, errors.New("schedule is empty")
-	}
-	if d, ok := strings.CutPrefix(strings.TrimSpace(spec), "@every "); ok {
-		// cron silently rounds anything below a second up to 1s.
-		if v, err := time.ParseDuration(strings.TrimSpace(d)); err == nil && v < time.Second {
-			return nil, fmt.Errorf("invalid schedule %q: @every needs at least 1s", spec)
-		}
-	}
-	s, err := cron.ParseStandard(spec)
-	if err != nil {
-		return nil, fmt.Errorf("invalid schedule %q: %w", spec, err)
-	}
-	return s, nil
 }
 
 func buildKey(rk rawKey, i int, n *yaml.Node, defaults policy, providerType, sinkType map[string]string, baseDir string, in *interner) (Key, error) {

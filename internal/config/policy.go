@@ -1,0 +1,77 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// policy is the resolved set of per-key settings that defaults may set.
+type policy struct {
+	schedule                          string
+	grace, keepalive, jitter, timeout time.Duration
+	prefix                            string
+	prune                             bool
+	revocation                        Revocation
+}
+
+func (p *policy) apply(r rawPolicy, sec Section) error {
+	var errs []error
+	if r.Schedule != nil {
+		p.schedule = *r.Schedule
+		if _, err := ParseSchedule(p.schedule); err != nil {
+			errs = append(errs, sec.Field("schedule", err))
+		}
+	}
+	if r.Grace != nil {
+		p.grace = r.Grace.D()
+	}
+	if r.KeepAlive != nil {
+		p.keepalive = r.KeepAlive.D()
+		if p.keepalive != 0 && p.keepalive < time.Second {
+			errs = append(errs, sec.Errorf("keepalive", "must be 0s (disabled) or at least 1s"))
+		}
+	}
+	if r.Jitter != nil {
+		p.jitter = r.Jitter.D()
+	}
+	if r.Timeout != nil {
+		p.timeout = r.Timeout.D()
+		if p.timeout <= 0 {
+			errs = append(errs, sec.Errorf("timeout", "must be positive"))
+		}
+	}
+	if r.NamePrefix != nil {
+		p.prefix = *r.NamePrefix
+		if !prefixRE.MatchString(p.prefix) {
+			errs = append(errs, sec.Errorf("name_prefix", "%q must be 1-32 characters of a-z, 0-9 and -, starting with a letter or digit", p.prefix))
+		}
+	}
+	if r.PruneOrphans != nil {
+		p.prune = *r.PruneOrphans
+	}
+	errs = append(errs, p.revocation.apply(r.rawRevocation, sec))
+	return errors.Join(errs...)
+}
+
+// ParseSchedule parses a robfig/cron schedule: five fields, descriptors
+// (@daily), @every DURATION, and a CRON_TZ= prefix.
+func ParseSchedule(spec string) (cron.Schedule, error) {
+	if strings.TrimSpace(spec) == "" {
+		return nil, errors.New("schedule is empty")
+	}
+	if d, ok := strings.CutPrefix(strings.TrimSpace(spec), "@every "); ok {
+		// cron silently rounds anything below a second up to 1s.
+		if v, err := time.ParseDuration(strings.TrimSpace(d)); err == nil && v < time.Second {
+			return nil, fmt.Errorf("invalid schedule %q: @every needs at least 1s", spec)
+		}
+	}
+	s, err := cron.ParseStandard(spec)
+	if err != nil {
+		return nil, fmt.Errorf("invalid schedule %q: %w", spec, err)
+	}
+	return s, nil
+}
