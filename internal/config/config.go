@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -149,11 +148,16 @@ var (
 // ErrEmpty is returned for a file with no YAML document.
 var ErrEmpty = errors.New("config file is empty")
 
+// MaxConfigFile bounds the policy file: 10,000 keys take about 2 MiB, and
+// --config /dev/zero must not exhaust memory. (A pipe, such as a shell's
+// process substitution, is read.)
+const MaxConfigFile = 32 << 20
+
 // LoadFile reads and validates the policy at path.
 func LoadFile(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := readBounded(path, MaxConfigFile)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", unwrapPathError(err))
+		return nil, fmt.Errorf("read config: %w", err)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {

@@ -46,6 +46,23 @@ func readSecretFile(path string) ([]byte, fs.FileMode, error) {
 	return b, st.Mode().Perm(), nil
 }
 
+// readBounded reads at most max bytes of the file at path, of any kind.
+func readBounded(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is larger than %d MiB", path, max>>20)
+	}
+	return b, nil
+}
+
 func regular(path string, st fs.FileInfo) error {
 	m := st.Mode()
 	if m.IsRegular() {
