@@ -50,3 +50,17 @@ func TestStream(t *testing.T) {
 	require.Contains(t, err.Error(), "no such thing")
 	require.Empty(t, got, "an error body is not streamed")
 }
+
+// TestStreamCutShort: a body that ends before its length is a transport
+// failure (the outcome is unknown), not a decoding error.
+func TestStreamCutShort(t *testing.T) {
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		w.WriteHeader(200)
+		_, _ = io.WriteString(w, "[1,2,")
+	})
+	c := e.client(t, httpapi.Config{})
+	_, err := c.Do(context.Background(), httpapi.Request{Op: "list", Method: "GET", Path: "/",
+		Stream: func(r io.Reader) error { _, err := io.ReadAll(r); return err }})
+	require.Equal(t, providers.ReasonTimeout, providers.ReasonOf(err), "%v", err)
+}
