@@ -85,6 +85,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, fmt.Errorf("state.dsn: %w", err)
 	}
 	cfg.MaxConns = o.MaxConns
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "rotator"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open state database: %w", err)
@@ -130,7 +133,9 @@ func (s *Store) Get(name string) (state.Key, error) {
 	defer cancel()
 	k := state.Key{Name: name}
 	var v []byte
-	err := s.pool.QueryRow(ctx, s.get, name).Scan(&v)
+	err := retry(ctx, func(ctx context.Context) error {
+		return s.pool.QueryRow(ctx, s.get, name).Scan(&v)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return k, nil
 	}
@@ -165,17 +170,19 @@ func (s *Store) PutFenced(k state.Key, fence Fence) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
-	if fence == nil {
-		_, err = s.pool.Exec(ctx, s.put, k.Name, string(v))
-	} else {
-		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = retry(ctx, func(ctx context.Context) error {
+		if fence == nil {
+			_, err := s.pool.Exec(ctx, s.put, k.Name, string(v))
+			return err
+		}
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			if err := fence(ctx, tx); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, s.put, k.Name, string(v))
 			return err
 		})
-	}
+	})
 	if err != nil {
 		return fmt.Errorf("write state of %s: %w", k.Name, err)
 	}
@@ -186,24 +193,31 @@ func (s *Store) PutFenced(k state.Key, fence Fence) error {
 func (s *Store) All() ([]state.Key, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
-	rows, err := s.pool.Query(ctx, s.all)
-	if err != nil {
-		return nil, fmt.Errorf("read state: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (state.Key, error) {
-		var name string
-		var v []byte
-		var k state.Key
-		if err := r.Scan(&name, &v); err != nil {
-			return k, err
+	var out []state.Key
+	err := retry(ctx, func(ctx context.Context) error {
+		rows, err := s.pool.Query(ctx, s.all)
+		if err != nil {
+			return err
 		}
-		if err := json.Unmarshal(v, &k); err != nil {
-			return k, fmt.Errorf("record %s: %w", name, err)
-		}
-		return k, nil
+		out, err = pgx.CollectRows(rows, scanKey)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read state: %w", err)
 	}
 	return out, nil
+}
+
+// scanKey decodes one row of name, record.
+func scanKey(r pgx.CollectableRow) (state.Key, error) {
+	var name string
+	var v []byte
+	var k state.Key
+	if err := r.Scan(&name, &v); err != nil {
+		return k, err
+	}
+	if err := json.Unmarshal(v, &k); err != nil {
+		return k, fmt.Errorf("record %s: %w", name, err)
+	}
+	return k, nil
 }
