@@ -30,6 +30,8 @@ const (
 	// ActCheckUsage asks the provider when a superseded key was last used
 	// (revoke_when: unused).
 	ActCheckUsage ActionKind = "check_usage"
+	// ActSync writes the current credential to sink targets a reload added.
+	ActSync ActionKind = "sync"
 )
 
 // Reasons of waits and of actions other than rotations.
@@ -48,6 +50,7 @@ const (
 	ReasonInUse         Reason = "in_use"    // waits: the superseded key is still used
 	ReasonUsageStale    Reason = "usage_unknown"
 	ReasonAwaitingHooks Reason = "awaiting_hooks" // waits: a hook with block_revocation has not succeeded
+	ReasonTargetsAdded  Reason = "targets_added"  // a reload added sink targets
 )
 
 // Action is one step due now.
@@ -118,6 +121,7 @@ func Decide(k config.Key, st state.Key, m Mode, now time.Time) Decision {
 		decideRotation(&d, k, st, m, now)
 	}
 	if !d.has(ActResume) && !d.has(ActRotate) {
+		decideSync(&d, st, m, now)
 		decideKeepAlive(&d, k, st, m, now)
 	}
 	decideSweeps(&d, st, m, now)
@@ -238,6 +242,18 @@ func decideKeepAlive(d *Decision, k config.Key, st state.Key, m Mode, now time.T
 			why = ReasonBackoff
 		}
 		d.Waits = append(d.Waits, Wait{Kind: ActKeepAlive, KeyID: st.Current.ID, At: next, Reason: why})
+	}
+}
+
+// decideSync writes the current credential to targets a reload added, unless
+// a rotation (which writes every target) runs anyway.
+func decideSync(d *Decision, st state.Key, m Mode, now time.Time) {
+	switch {
+	case !st.SyncTargets || st.Current == nil:
+	case m.IgnoreBackoff || !now.Before(st.SyncRetryAt):
+		d.Actions = append(d.Actions, Action{Kind: ActSync, KeyID: st.Current.ID, Reason: ReasonTargetsAdded})
+	default:
+		d.Waits = append(d.Waits, Wait{Kind: ActSync, KeyID: st.Current.ID, At: st.SyncRetryAt, Reason: ReasonBackoff})
 	}
 }
 

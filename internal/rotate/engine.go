@@ -190,6 +190,8 @@ type Engine struct {
 
 	// draining is set once shutdown began: no new step starts.
 	draining atomic.Bool
+	// mu guards keys and order, which Reload replaces.
+	mu sync.RWMutex
 	// sched is Serve's scheduler while Serve runs.
 	sched  atomic.Pointer[scheduler]
 	randMu sync.Mutex
@@ -199,8 +201,12 @@ type Engine struct {
 // keyRunner serialises work on one key and holds the credential of the
 // rotation in flight, in memory only.
 type keyRunner struct {
-	mu  sync.Mutex
+	mu sync.Mutex
+	// k is the key's policy. Reload replaces it holding both mu (so that an
+	// evaluation in flight finishes under the policy it started with) and
+	// kmu (so that readers outside an evaluation can take kmu alone).
 	k   *Managed
+	kmu sync.RWMutex
 	log keyLog
 	// inflight is the new credential of the rotation in flight; nil after a
 	// restart, when it is read back from a sink.
@@ -223,18 +229,12 @@ func New(o Options) (*Engine, error) {
 	o = o.withDefaults()
 	e := &Engine{o: o, log: o.Logger, m: o.Metrics, clock: o.Clock, keys: map[string]*keyRunner{},
 		rnd: rand.New(rand.NewPCG(uint64(o.Clock.Now().UnixNano()), 0x5eed))}
-	for name := range o.Providers {
-		e.m.InitProvider(name)
-	}
 	keyLogger := o.Logger.WithOptions(zap.AddCallerSkip(2))
 	for _, k := range o.Keys {
 		e.keys[k.Policy.Name] = &keyRunner{k: k, log: newKeyLog(keyLogger, k.Policy.Name)}
 		e.order = append(e.order, k.Policy.Name)
-		e.m.InitKey(k.Policy.Name, k.Policy.Provider)
-		for _, t := range k.Targets {
-			e.m.InitSink(t.Sink)
-		}
 	}
+	e.initMetrics(Policy{Keys: o.Keys, Providers: o.Providers, Sinks: o.Sinks})
 	return e, nil
 }
 
@@ -308,7 +308,7 @@ func (e *Engine) providerFor(r *keyRunner, name string) (providers.Provider, err
 	if name == "" || name == r.k.Policy.Provider {
 		return r.k.Provider, nil
 	}
-	if p := e.o.Providers[name]; p != nil {
+	if p := e.provider(name); p != nil {
 		return p, nil
 	}
 	return nil, fmt.Errorf("provider %q is no longer configured", name)

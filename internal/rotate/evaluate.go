@@ -43,9 +43,9 @@ const idleWake = 24 * time.Hour
 // state, asks Decide what is due, and executes exactly that. It returns
 // every failure joined.
 func (e *Engine) Evaluate(ctx context.Context, name string, mode Mode) (Outcome, error) {
-	r := e.keys[name]
+	r := e.runner(name)
 	if r == nil {
-		return Outcome{}, fmt.Errorf("unknown key %q", name)
+		return Outcome{}, fmt.Errorf("%s: %w", name, ErrUnknownKey)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -148,6 +148,8 @@ func (e *Engine) act(ctx context.Context, r *keyRunner, st *state.Key, a Action,
 		return e.sweep(ctx, r, st, a.Name)
 	case ActCheckUsage:
 		return e.checkUsage(ctx, r, st, a.KeyID)
+	case ActSync:
+		return e.syncTargets(ctx, r, st)
 	}
 	return fmt.Errorf("unknown action %q", a.Kind)
 }

@@ -91,9 +91,9 @@ func (e *Engine) Resume(name, actor string) error {
 }
 
 func (e *Engine) setPause(name, actor, note string, pause bool) error {
-	r := e.keys[name]
+	r := e.runner(name)
 	if r == nil {
-		return fmt.Errorf("%s: %w (keys: %s)", name, ErrUnknownKey, listNames(e.order, 10))
+		return fmt.Errorf("%s: %w (keys: %s)", name, ErrUnknownKey, listNames(e.names(), 10))
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -231,6 +231,7 @@ func (e *Engine) finish(ctx context.Context, r *keyRunner, st *state.Key, cred p
 	st.LastSuccessAt = now
 	st.Failures, st.NextAttemptAt, st.LastError, st.LastErrorAt, st.Emergency = 0, time.Time{}, "", time.Time{}, ""
 	st.LastKeepAliveAt, st.KeepAliveFailures, st.KeepAliveRetryAt, st.LastUsedAt = now, 0, time.Time{}, time.Time{}
+	st.SyncTargets, st.SyncRetryAt = false, time.Time{} // every target holds the new key
 	st.Rotations++
 	if err := e.put(st); err != nil {
 		return err

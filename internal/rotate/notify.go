@@ -55,7 +55,7 @@ func (e *Engine) notify(r *keyRunner, ev HookEvent) {
 // key's new key newKeyID: the revocation of the keys it superseded no
 // longer waits for that hook.
 func (e *Engine) HookSucceeded(key, newKeyID, hook string) error {
-	r := e.keys[key]
+	r := e.runner(key)
 	if r == nil {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package rotate
 
 import (
+	"context"
 	"slices"
 	"sync"
 	"testing"
@@ -79,9 +80,9 @@ func TestSchedulerSoon(t *testing.T) {
 	if it := s.idx["a"]; !it.at.Equal(t0) {
 		t.Fatalf("waiting job due at %s, want now", it.at)
 	}
-	delete(s.idx, "a") // as if handed out
-	s.h = nil
-	s.running = 1
+	if job, ok := s.next(context.Background()); !ok || job != "a" {
+		t.Fatalf("next = %q", job)
+	}
 	s.soon("a")
 	if _, waiting := s.idx["a"]; waiting {
 		t.Fatal("a running job was scheduled again while running")

@@ -22,9 +22,8 @@ var nameSuffixRE = regexp.MustCompile(`^\d{8}T\d{6}Z-[a-z0-9]{6}$`)
 // belongs to, or nil. Names are matched exactly, so that key "smtpd" does
 // not claim the keys of "smtpd-send".
 func (e *Engine) ownerOf(provider, name string) *keyRunner {
-	for _, kn := range e.order {
-		r := e.keys[kn]
-		k := r.k.Policy
+	for _, r := range e.runners() {
+		k := r.managed().Policy
 		if k.Provider != provider {
 			continue
 		}
@@ -43,14 +42,14 @@ func (e *Engine) ownerOf(provider, name string) *keyRunner {
 // enough orphan, is revoked through the sink guard; the rest are counted
 // and logged. It returns the number of orphans left.
 func (e *Engine) ScanOrphans(ctx context.Context, provider string) (int, error) {
-	p := e.o.Providers[provider]
+	p := e.provider(provider)
 	if p == nil {
 		return 0, fmt.Errorf("unknown provider %q", provider)
 	}
 	prefixes := map[string]bool{}
 	timeout := 2 * time.Minute
-	for _, kn := range e.order {
-		if k := e.keys[kn].k.Policy; k.Provider == provider {
+	for _, r := range e.runners() {
+		if k := r.managed().Policy; k.Provider == provider {
 			prefixes[k.NamePrefix] = true
 			timeout = max(timeout, k.Timeout)
 		}

@@ -22,8 +22,9 @@ func (e *Engine) Plan(w io.Writer, o Once, daemon bool) error {
 	}
 	now := e.clock.Now()
 	fmt.Fprintf(w, "plan at %s (dry run: nothing is created, written or revoked)\n", now.UTC().Format(time.RFC3339))
-	for i, name := range e.order {
-		r := e.keys[name]
+	for i, r := range e.runners() {
+		m := r.managed()
+		name := m.Policy.Name
 		st, err := e.o.Store.Get(name)
 		if err != nil {
 			return err
@@ -32,13 +33,13 @@ func (e *Engine) Plan(w io.Writer, o Once, daemon bool) error {
 		if daemon {
 			mode = Mode{}
 		}
-		fmt.Fprintf(w, "\nkey %s (provider %s)\n", name, r.k.Policy.Provider)
-		e.printDecision(w, r, st, Decide(r.k.Policy, st, mode, now), mode, now)
+		fmt.Fprintf(w, "\nkey %s (provider %s)\n", name, m.Policy.Provider)
+		e.printDecision(w, m, st, Decide(m.Policy, st, mode, now), mode, now)
 	}
 	return nil
 }
 
-func (e *Engine) printDecision(w io.Writer, r *keyRunner, st state.Key, d Decision, mode Mode, now time.Time) {
+func (e *Engine) printDecision(w io.Writer, m *Managed, st state.Key, d Decision, mode Mode, now time.Time) {
 	for _, a := range d.Actions {
 		switch a.Kind {
 		case ActResume:
@@ -53,13 +54,15 @@ func (e *Engine) printDecision(w io.Writer, r *keyRunner, st state.Key, d Decisi
 			if st.Rotation != nil {
 				fmt.Fprintln(w, "  if the interrupted rotation cannot be finished:")
 			}
-			e.printRotate(w, r, st, a)
+			e.printRotate(w, m, st, a)
 		case ActKeepAlive:
 			fmt.Fprintf(w, "  keep-alive: use key %s at the provider (credential read back from a sink; reason: %s)\n", a.KeyID, a.Reason)
 		case ActSweep:
 			fmt.Fprintf(w, "  look up %s (a create with no definite answer) and revoke it if it exists\n", a.Name)
 		case ActCheckUsage:
 			fmt.Fprintf(w, "  check usage: ask the provider when key %s was last used (revoke_when: unused)\n", a.KeyID)
+		case ActSync:
+			fmt.Fprintf(w, "  sync: write the current key %s to the targets a reload added (read back from a sink that holds it)\n", a.KeyID)
 		}
 	}
 	for _, wt := range d.Waits {
@@ -77,13 +80,15 @@ func (e *Engine) printDecision(w io.Writer, r *keyRunner, st state.Key, d Decisi
 			fmt.Fprintf(w, "  wait: a create with no definite answer is looked up again at %s\n", at)
 		case ActCheckUsage:
 			fmt.Fprintf(w, "  wait: key %s was used too recently to revoke; its use is checked again at %s\n", wt.KeyID, at)
+		case ActSync:
+			fmt.Fprintf(w, "  wait: writing the current key to added targets is retried at %s\n", at)
 		}
 	}
 	if _, ok := d.Action(ActRotate); !ok {
 		switch {
 		case mode.NoRotate:
 			fmt.Fprintln(w, "  no rotation: not selected by --key")
-		case st.Rotation == nil && r.k.Policy.Paused:
+		case st.Rotation == nil && (m.Policy.Paused || st.Paused != nil):
 			fmt.Fprintln(w, "  no rotation: the key is paused")
 		}
 	}
@@ -98,8 +103,8 @@ func printResume(w io.Writer, rot *state.Rotation) {
 		rot.ID, rot.KeyID, rot.Step)
 }
 
-func (e *Engine) printRotate(w io.Writer, r *keyRunner, st state.Key, a Action) {
-	k := r.k.Policy
+func (e *Engine) printRotate(w io.Writer, m *Managed, st state.Key, a Action) {
+	k := m.Policy
 	params := make([]string, 0, len(k.Params))
 	for _, p := range slices.Sorted(maps.Keys(k.Params)) {
 		params = append(params, p+"="+k.Params[p])
@@ -107,7 +112,7 @@ func (e *Engine) printRotate(w io.Writer, r *keyRunner, st state.Key, a Action) 
 	fmt.Fprintf(w, "  rotate (reason: %s)\n", a.Reason)
 	fmt.Fprintf(w, "    create key %s%s-<UTC timestamp>-<random> at %s (%s)\n", k.NamePrefix, k.Name, k.Provider, strings.Join(params, ", "))
 	fmt.Fprintln(w, "    test the new key at the provider")
-	for _, t := range r.k.Targets {
+	for _, t := range m.Targets {
 		if _, staged := t.Target.(sinks.Promoter); staged {
 			fmt.Fprintf(w, "    stage %s (sink %s), read it back, then make it current\n", t.Target, t.Sink)
 			continue
@@ -150,15 +155,16 @@ func revokeWhy(a Action, rt state.Retiring, now time.Time) string {
 
 // onceModes is the mode of every key (in engine order) for a RunOnce.
 func (e *Engine) onceModes(o Once) ([]Mode, error) {
+	names := e.names()
 	selected := map[string]bool{}
 	for _, k := range o.Keys {
-		if e.keys[k] == nil {
-			return nil, fmt.Errorf("--key %s: no such key in the configuration (keys: %s)", k, listNames(e.order, 10))
+		if !slices.Contains(names, k) {
+			return nil, fmt.Errorf("--key %s: no such key in the configuration (keys: %s)", k, listNames(names, 10))
 		}
 		selected[k] = true
 	}
-	modes := make([]Mode, len(e.order))
-	for i, name := range e.order {
+	modes := make([]Mode, len(names))
+	for i, name := range names {
 		modes[i] = Mode{IgnoreBackoff: true}
 		switch {
 		case len(selected) > 0 && !selected[name]:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -18,7 +19,10 @@ import (
 // at rotation time.
 func (e *Engine) Check(ctx context.Context) error {
 	var errs []error
-	for name, s := range e.o.Sinks {
+	e.mu.RLock()
+	all := maps.Clone(e.o.Sinks)
+	e.mu.RUnlock()
+	for name, s := range all {
 		c, ok := s.(sinks.Checker)
 		if !ok {
 			continue
@@ -47,10 +51,10 @@ func (e *Engine) Serve(ctx context.Context) error {
 	e.sched.Store(sched)
 	defer e.sched.Store(nil)
 	now := e.clock.Now()
-	for _, name := range e.order {
+	for _, name := range e.names() {
 		sched.at("key/"+name, now)
 	}
-	for name := range e.o.Providers {
+	for _, name := range e.providerNames() {
 		sched.at("orphans/"+name, now.Add(time.Minute))
 	}
 	// A job never overlaps itself: the scheduler hands it out once and has
@@ -59,7 +63,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 	chain := cron.NewChain(cron.Recover(cronLogger{e.log}))
 	sem := make(chan struct{}, e.o.MaxConcurrent)
 	var wg sync.WaitGroup
-	e.log.Info("daemon started", zap.Int("keys", len(e.order)), zap.Int("max_concurrent", e.o.MaxConcurrent))
+	e.log.Info("daemon started", zap.Int("keys", len(e.names())), zap.Int("max_concurrent", e.o.MaxConcurrent))
 	for {
 		job, ok := sched.next(ctx)
 		if !ok {
@@ -79,7 +83,11 @@ func (e *Engine) Serve(ctx context.Context) error {
 			defer func() { <-sem }()
 			next := e.clock.Now().Add(e.o.RetryBase) // kept if the job panics
 			chain.Then(cron.FuncJob(func() { next = e.runJob(jobCtx, job) })).Run()
-			if ctx.Err() == nil {
+			switch {
+			case ctx.Err() != nil:
+			case next.IsZero(): // a key a reload removed
+				sched.drop(job)
+			default:
 				sched.done(job, next)
 			}
 		}()
@@ -105,12 +113,18 @@ func (e *Engine) runJob(ctx context.Context, job string) time.Time {
 	kind, name, _ := cut(job)
 	switch kind {
 	case "orphans":
+		if e.provider(name) == nil {
+			return time.Time{} // a provider a reload removed
+		}
 		if _, err := e.ScanOrphans(ctx, name); err != nil {
 			e.log.Error("orphan scan failed", zap.String("provider", name), zap.Error(err))
 			return e.clock.Now().Add(e.backoff(1))
 		}
 		return e.clock.Now().Add(e.o.OrphanScanInterval)
 	default:
+		if e.runner(name) == nil {
+			return time.Time{}
+		}
 		out, err := e.Evaluate(ctx, name, Mode{})
 		if err != nil && !errors.Is(err, context.Canceled) {
 			e.log.Warn("evaluation finished with errors", zap.String("key", name), zap.Error(err),
@@ -155,10 +169,11 @@ func (e *Engine) RunOnce(ctx context.Context, o Once) ([]KeyResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	results := make([]KeyResult, len(e.order))
+	names := e.names()
+	results := make([]KeyResult, len(names))
 	sem := make(chan struct{}, e.o.MaxConcurrent)
 	var wg sync.WaitGroup
-	for i, name := range e.order {
+	for i, name := range names {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -175,7 +190,7 @@ func (e *Engine) RunOnce(ctx context.Context, o Once) ([]KeyResult, error) {
 			errs = append(errs, fmt.Errorf("key %s: %w", r.Key, r.Err))
 		}
 	}
-	for name := range e.o.Providers {
+	for _, name := range e.providerNames() {
 		if _, err := e.ScanOrphans(ctx, name); err != nil {
 			errs = append(errs, err)
 		}

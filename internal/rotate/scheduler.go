@@ -27,8 +27,8 @@ type scheduler struct {
 	onIdle    func()
 	idleAfter time.Duration
 	// again holds jobs asked to run soon while they were running: done
-	// schedules them now.
-	again map[string]bool
+	// schedules them now. runningJobs are the jobs handed out.
+	again, runningJobs map[string]bool
 }
 
 type item struct {
@@ -53,7 +53,8 @@ func (h *jobHeap) Pop() any {
 }
 
 func newScheduler(clock clockwork.Clock) *scheduler {
-	return &scheduler{clock: clock, idx: map[string]*item{}, wake: make(chan struct{}, 1), again: map[string]bool{}}
+	return &scheduler{clock: clock, idx: map[string]*item{}, wake: make(chan struct{}, 1), again: map[string]bool{},
+		runningJobs: map[string]bool{}}
 }
 
 // at sets (or moves) the job's due time.
@@ -70,9 +71,30 @@ func (s *scheduler) soon(job string) {
 	s.mu.Lock()
 	if _, waiting := s.idx[job]; waiting {
 		s.setLocked(job, s.clock.Now())
-	} else {
+	} else if s.runningJobs[job] {
 		s.again[job] = true
 	}
+	s.mu.Unlock()
+	s.poke()
+}
+
+// add schedules a job at t unless it is scheduled or running already.
+func (s *scheduler) add(job string, t time.Time) {
+	s.mu.Lock()
+	_, waiting := s.idx[job]
+	if !waiting && !s.runningJobs[job] {
+		s.setLocked(job, t)
+	}
+	s.mu.Unlock()
+	s.poke()
+}
+
+// drop takes back a job that next handed out, for good.
+func (s *scheduler) drop(job string) {
+	s.mu.Lock()
+	s.running--
+	delete(s.again, job)
+	delete(s.runningJobs, job)
 	s.mu.Unlock()
 	s.poke()
 }
@@ -82,6 +104,7 @@ func (s *scheduler) soon(job string) {
 func (s *scheduler) done(job string, t time.Time) {
 	s.mu.Lock()
 	s.running--
+	delete(s.runningJobs, job)
 	if s.again[job] {
 		delete(s.again, job)
 		t = s.clock.Now()
@@ -122,6 +145,7 @@ func (s *scheduler) next(ctx context.Context) (string, bool) {
 				heap.Pop(&s.h)
 				delete(s.idx, it.job)
 				s.running++
+				s.runningJobs[it.job] = true
 				s.worked = true
 				s.mu.Unlock()
 				return it.job, true

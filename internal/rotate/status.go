@@ -49,11 +49,12 @@ func Status(keys []config.Key, records []state.Key, now time.Time) []StatusRow {
 // Status is the table of every managed key's state, from the policies the
 // engine holds (the daemon drops the loaded configuration's copy).
 func (e *Engine) Status(records []state.Key) []StatusRow {
-	return status(len(e.order), func(i int) *config.Key { return &e.keys[e.order[i]].k.Policy }, records, e.clock.Now())
+	rs := e.runners()
+	return status(len(rs), func(i int) *config.Key { return &rs[i].managed().Policy }, records, e.clock.Now())
 }
 
 // Len is the number of managed keys.
-func (e *Engine) Len() int { return len(e.order) }
+func (e *Engine) Len() int { return len(e.names()) }
 
 func status(n int, key func(i int) *config.Key, records []state.Key, now time.Time) []StatusRow {
 	byName := map[string]state.Key{}

@@ -38,6 +38,11 @@ type Key struct {
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 	// Rotations counts completed rotations.
 	Rotations int `json:"rotations,omitempty"`
+	// SyncTargets is set when a reload added sink targets to the key: the
+	// current credential is written to them without a rotation; a failed
+	// sync is retried at SyncRetryAt.
+	SyncTargets bool      `json:"sync_targets,omitempty"`
+	SyncRetryAt time.Time `json:"sync_retry_at,omitzero"`
 	// Paused, when set, stops scheduled rotations (an operator's pause;
 	// keep-alive and due revocations go on).
 	Paused *Pause `json:"paused,omitempty"`
