@@ -42,7 +42,9 @@ type Config struct {
 	// Providers and Sinks are in file order.
 	Providers []Section
 	Sinks     []Section
-	Keys      []Key
+	// Hooks are the top-level hooks, in file order (hooks.go).
+	Hooks []Hook
+	Keys  []Key
 	// BaseDir is the configuration file's folder.
 	BaseDir string
 	// Warnings collects what works but should be fixed, from Load and from
@@ -109,6 +111,7 @@ type raw struct {
 	Defaults           rawPolicy `yaml:"defaults"`
 	Providers          yaml.Node `yaml:"providers"`
 	Sinks              yaml.Node `yaml:"sinks"`
+	Hooks              yaml.Node `yaml:"hooks"`
 	Keys               []rawKey  `yaml:"keys"`
 
 	// Control is how operators reach the daemon (control.go).
@@ -136,7 +139,8 @@ type rawKey struct {
 	Params    map[string]string `yaml:"params"`
 	Paused    bool              `yaml:"paused"`
 	rawPolicy `yaml:",inline"`
-	Sinks     []yaml.Node `yaml:"sinks"`
+	Sinks     []yaml.Node  `yaml:"sinks"`
+	Hooks     []rawHookRef `yaml:"hooks"`
 }
 
 var (
@@ -212,6 +216,7 @@ func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
 		ShutdownTimeout:    DefaultShutdownTimeout,
 		OrphanScanInterval: DefaultOrphanScanInterval,
 		BaseDir:            baseDir,
+		Warnings:           &Warnings{},
 	}
 	errs := c.applyTop(rc, top)
 
@@ -221,6 +226,8 @@ func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
 	c.Providers, err = backends(rc.Providers, "providers", baseDir)
 	errs = append(errs, err)
 	c.Sinks, err = backends(rc.Sinks, "sinks", baseDir)
+	errs = append(errs, err)
+	c.Hooks, err = buildHooks(rc.Hooks, baseDir, c.Warnings)
 	errs = append(errs, err)
 
 	defaults := policy{
@@ -254,6 +261,8 @@ func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
 			kn = keysNode.Content[i]
 		}
 		k, err := buildKey(rk, i, kn, defaults, providerType, sinkType, baseDir, in)
+		refs, rerr := hookRefs(rk.Hooks, kn, k.Path, hookNames(&rc.Hooks))
+		k.Hooks, err = refs, errors.Join(err, rerr)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -306,9 +315,8 @@ func (c *Config) applyTop(rc *raw, top Section) []error {
 	return errs
 }
 
-// shareWarnings gives c a Warnings that every backend section reports to.
+// shareWarnings makes every backend section report to c.Warnings.
 func (c *Config) shareWarnings() {
-	c.Warnings = &Warnings{}
 	for _, secs := range [][]Section{c.Providers, c.Sinks} {
 		for i := range secs {
 			secs[i].Warnings = c.Warnings
