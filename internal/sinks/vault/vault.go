@@ -40,16 +40,18 @@ package vault
 import (
 	"crypto/tls"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-cleanhttp"
-	"github.com/hashicorp/go-retryablehttp"
 	"github.com/hashicorp/vault/api"
 	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
 
+	"github.com/rotator-dev/rotator/internal/backoff"
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/sinks"
 )
@@ -99,6 +101,20 @@ func New(cfg Config, deps sinks.Deps) (*Sink, error) {
 	return s, nil
 }
 
+// retryBackoff is retryablehttp's Backoff for Vault requests, on rotator's
+// one backoff policy (internal/backoff): min doubling up to max, with
+// jitter. A Retry-After on a 429 or 503 is honoured as retryablehttp does.
+func retryBackoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if s := resp.Header.Get("Retry-After"); s != "" {
+			if secs, err := strconv.Atoi(s); err == nil && secs >= 0 {
+				return time.Duration(secs) * time.Second
+			}
+		}
+	}
+	return backoff.Policy{Base: min, Max: max, Jitter: 0.5}.Delay(attempt+1, rand.Float64())
+}
+
 // newClient builds an api.Client from cfg alone: unlike api.DefaultConfig
 // it ignores VAULT_* environment variables, so that nothing but the
 // configuration can turn off TLS verification or pick a token.
@@ -115,7 +131,7 @@ func newClient(cfg Config, userAgent string) (*api.Client, error) {
 		MinRetryWait:     retryWait[0],
 		MaxRetryWait:     retryWait[1],
 		MaxRetries:       2,
-		Backoff:          retryablehttp.LinearJitterBackoff,
+		Backoff:          retryBackoff,
 		CheckRetry:       checkRetry,
 		DisableRedirects: true, // see redirect.go
 	}
