@@ -149,7 +149,7 @@ func TestDeployedFlagsExist(t *testing.T) {
 		t.Fatalf("could not read flags from rotator --help:\n%s", help)
 	}
 	files := []string{"systemd/rotator.service", "systemd/rotator-run-now.service",
-		"kubernetes/deployment.yaml", "kubernetes/run-now/cronjob.yaml", "../Dockerfile"}
+		"kubernetes/deployment.yaml", "kubernetes/run-now/cronjob.yaml", "helm/rotator/templates/_helpers.tpl", "../Dockerfile"}
 	flag := regexp.MustCompile(`(?:^|[\s"\[])--([a-z][a-z-]+)`)
 	for _, f := range files {
 		for _, line := range strings.Split(readFile(t, f), "\n") {

@@ -24,6 +24,7 @@ var knownMetrics = map[string]string{
 	"rotator_pending_revocations":                       "gauge",
 	"rotator_revocation_deadline_timestamp_seconds":     "gauge",
 	"rotator_key_consecutive_failures":                  "gauge",
+	"rotator_key_paused":                                "gauge",
 	"rotator_emergency_rotations_total":                 "counter",
 	"rotator_sink_writes_total":                         "counter",
 	"rotator_provider_requests_total":                   "counter",
