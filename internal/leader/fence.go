@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -59,6 +60,14 @@ func (f *FencedStore) All() ([]state.Key, error) { return f.store.All() }
 // commit: no write of this tenure commits after a newer token exists.
 func (f *FencedStore) Put(k state.Key) error {
 	return f.store.PutFenced(k, f.check)
+}
+
+// Append records an event of the audit trail, fenced like Put.
+func (f *FencedStore) Append(ev state.Event) error { return f.store.AppendFenced(ev, f.check) }
+
+// Events reads the audit trail.
+func (f *FencedStore) Events(key string, since time.Time) ([]state.Event, error) {
+	return f.store.Events(key, since)
 }
 
 // check is the fence: it passes while the lease row carries f's token,

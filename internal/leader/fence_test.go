@@ -127,6 +127,10 @@ func TestPausedLeaderCannotWrite(t *testing.T) {
 	if got := lastError(t, sb); got != "b" {
 		t.Fatalf("record = %q after the deposed leader's write, want b's", got)
 	}
+	err = fa.Append(state.Event{Time: time.Now(), Key: "mail", Action: "revoked"})
+	if !errors.Is(err, ErrFenced) {
+		t.Fatalf("deposed leader's audit event: err = %v, want ErrFenced", err)
+	}
 	if err := a.Renew(context.Background()); !errors.Is(err, ErrLost) {
 		t.Fatalf("deposed leader's Renew = %v, want ErrLost", err)
 	}

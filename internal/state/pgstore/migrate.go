@@ -17,7 +17,7 @@ import (
 
 // SchemaVersion is the newest schema this build knows: the number of the
 // last file in migrations/.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // ErrFutureSchema is returned by Open when the database schema was
 // migrated by a newer rotator.

@@ -81,7 +81,7 @@ func TestOlderSchemaIsMigrated(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	pgtest.Exec(t, dsn, "DROP TABLE "+schema+".leader_lease")
+	pgtest.Exec(t, dsn, "DROP TABLE "+schema+".leader_lease, "+schema+".events")
 	pgtest.Exec(t, dsn, "DELETE FROM "+schema+".schema_migrations WHERE version > 1")
 
 	s, err = Open(context.Background(), Options{DSN: dsn, Schema: schema})

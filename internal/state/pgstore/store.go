@@ -56,7 +56,8 @@ type Store struct {
 	timeout  time.Duration
 	readOnly bool
 
-	get, put, all string
+	get, put, all      string
+	appendEv, eventsOf string
 }
 
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -110,7 +111,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		put: "INSERT INTO " + keys + " (name, record, updated_at) VALUES ($1, $2, now())" +
 			" ON CONFLICT (name) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at",
 		// Byte order, like bbolt's keys and Go's string comparison.
-		all: "SELECT name, record FROM " + keys + ` ORDER BY name COLLATE "C"`,
+		all:      "SELECT name, record FROM " + keys + ` ORDER BY name COLLATE "C"`,
+		appendEv: appendSQL(pgx.Identifier{o.Schema, "events"}.Sanitize()),
+		eventsOf: eventsSQL(pgx.Identifier{o.Schema, "events"}.Sanitize()),
 	}, nil
 }
 
@@ -170,23 +173,29 @@ func (s *Store) PutFenced(k state.Key, fence Fence) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
-	err = retry(ctx, func(ctx context.Context) error {
+	err = s.write(ctx, fence, s.put, k.Name, string(v))
+	if err != nil {
+		return fmt.Errorf("write state of %s: %w", k.Name, err)
+	}
+	return nil
+}
+
+// write runs one statement, in a transaction after fence when there is
+// one, retried after a connection failure.
+func (s *Store) write(ctx context.Context, fence Fence, sql string, args ...any) error {
+	return retry(ctx, func(ctx context.Context) error {
 		if fence == nil {
-			_, err := s.pool.Exec(ctx, s.put, k.Name, string(v))
+			_, err := s.pool.Exec(ctx, sql, args...)
 			return err
 		}
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			if err := fence(ctx, tx); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, s.put, k.Name, string(v))
+			_, err := tx.Exec(ctx, sql, args...)
 			return err
 		})
 	})
-	if err != nil {
-		return fmt.Errorf("write state of %s: %w", k.Name, err)
-	}
-	return nil
 }
 
 // All returns every record, sorted by name.

@@ -16,12 +16,14 @@ import (
 	"github.com/rotator-dev/rotator/internal/state"
 )
 
-// Store is what the contract exercises: the engine's Get and Put, and All
-// and Close.
+// Store is what the contract exercises: the engine's Get, Put and Append
+// (its audit trail), and All, Events and Close.
 type Store interface {
 	Get(name string) (state.Key, error)
 	Put(k state.Key) error
 	All() ([]state.Key, error)
+	Append(ev state.Event) error
+	Events(key string, since time.Time) ([]state.Event, error)
 	Close() error
 }
 
@@ -57,6 +59,8 @@ func Run(t *testing.T, b Backend) {
 		{"ConcurrentPuts", testConcurrentPuts},
 		{"SurvivesReopen", testReopen},
 		{"FutureSchemaRefused", testFutureSchema},
+		{"AuditTrail", testAuditTrail},
+		{"AuditTrailKeepsTheNewest", testAuditTrailBound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, b) })
@@ -133,6 +137,7 @@ func full(name string) state.Key {
 		KeepAliveRetryAt: at.Add(time.Minute), LastUsedAt: at.Add(-time.Hour), Rotations: 9,
 		Watch: []state.Watched{{Provider: "smtpd", Name: "rotator-x", Since: at,
 			NextCheckAt: at.Add(time.Minute), Until: at.Add(time.Hour)}},
+		Paused: &state.Pause{At: at, Actor: "cli:ops", Reason: "incident"},
 	}
 }
 
