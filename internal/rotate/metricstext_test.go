@@ -8,12 +8,14 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -143,5 +145,24 @@ func TestHandlerServesWhatTheCollectorsWould(t *testing.T) {
 		if name == "rotator_rotations_total" || name == "rotator_pending_revocations" {
 			t.Errorf("%s is gathered by the registry too", name)
 		}
+	}
+}
+
+// TestMetricsExposition: /metrics serves exactly testdata/metrics.txt for
+// the state fillMetrics builds: every family's name, help, type, labels
+// and values, which alerts and dashboards rely on.
+func TestMetricsExposition(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	fillMetrics(m)
+	srv := httptest.NewServer(m.Handler(reg))
+	defer srv.Close()
+	want, err := os.Open("testdata/metrics.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.Close()
+	if err := testutil.ScrapeAndCompare(srv.URL, want); err != nil {
+		t.Error(err)
 	}
 }
