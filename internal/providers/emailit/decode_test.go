@@ -264,7 +264,7 @@ func noSecret(t *testing.T, s string) {
 func TestDecodeErrorsNameNoValue(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"id":1,"created_at":"secret_abcdefghijklmnopqrstuvwxyz123456"}`: "decode api key: unrecognised timestamp format",
-		`{"id":1,"key":{"v":"secret_abcdefghijklmnopqrstuvwxyz123456"}}`:  "decode api key: expected a string or a number",
+		`{"id":1,"key":{"v":"secret_abcdefghijklmnopqrstuvwxyz123456"}}`:  "decode api key: not a string or number",
 		`{"id":[1]}`: "decode api key: an id must be a number or a string",
 	} {
 		_, err := decodeKey([]byte(body))

@@ -68,7 +68,7 @@ func normalizeNumber(n json.Number) string {
 type String string
 
 func (f *String) UnmarshalJSON(b []byte) error {
-	s, n, err := stringOrNumber(b, "expected a string or a number")
+	s, n, err := stringOrNumber(b, "not a string or number")
 	if n != nil {
 		s = n.String()
 	}

@@ -160,8 +160,8 @@ func unmarshal(body []byte, v any) error {
 	case errors.As(err, &te):
 		return fmt.Errorf("field %q: unexpected JSON %s", te.Field, te.Value)
 	}
-	// flexjson's errors are fixed texts without any input ("expected a
-	// string or number"): say which, rather than calling valid JSON invalid.
+	// flexjson's errors are fixed texts without any input ("not a string
+	// or number"): say which, rather than calling valid JSON invalid.
 	return fmt.Errorf("unexpected JSON: %v", err)
 }
 
