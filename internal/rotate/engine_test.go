@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -243,19 +244,26 @@ func TestPolicyChain(t *testing.T) {
 	}
 }
 
-func TestJitterIsStableAndBounded(t *testing.T) {
-	for i := 0; i < 100; i++ {
-		at := t0.Add(time.Duration(i) * time.Hour)
-		j := jitterFor("key", at, 30*time.Minute)
-		if j < 0 || j >= 30*time.Minute {
-			t.Fatalf("jitter %s out of [0, 30m)", j)
-		}
-		if j != jitterFor("key", at, 30*time.Minute) {
-			t.Fatal("jitter changes between calls: a restart would re-roll it")
-		}
+// The schedule's jitter survives a restart (the next rotation the status
+// shows does not move), stays within [0, jitter), and spreads keys that
+// share a schedule over the window.
+func TestJitterSurvivesRestartAndSpreadsKeys(t *testing.T) {
+	h := newHarness(t, func(k *config.Key) { k.Jitter = 30 * time.Minute })
+	h.mustEval(Mode{})
+	before := h.e.Status([]state.Key{h.state()})[0].NextRotation
+	h.restart()
+	if after := h.e.Status([]state.Key{h.state()})[0].NextRotation; !after.Equal(before) {
+		t.Errorf("next rotation moved from %s to %s across a restart", before, after)
 	}
-	if jitterFor("a", t0, time.Hour) == jitterFor("b", t0, time.Hour) {
-		t.Error("two keys on one schedule got the same jitter")
+	if d := before.Sub(h.state().LastSuccessAt.Add(24 * time.Hour)); d < 0 || d >= 30*time.Minute {
+		t.Errorf("jitter %s out of [0, 30m)", d)
+	}
+	quarters := map[time.Duration]bool{}
+	for i := range 100 {
+		quarters[jitterFor(fmt.Sprintf("key-%d", i), t0, time.Hour)/(15*time.Minute)] = true
+	}
+	if len(quarters) != 4 {
+		t.Errorf("100 keys on one schedule fall in %d of the 4 quarters of the jitter window", len(quarters))
 	}
 }
 
