@@ -77,4 +77,3 @@ func (c *Client) Do(ctx context.Context, req Request) (Response, error) {
 	}
 	return out, nil
 }
-
