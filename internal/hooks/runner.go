@@ -1,0 +1,301 @@
+// Package hooks tells consumers what happened to their keys: it runs the
+// hooks a key subscribes to (exec: a command without a shell; webhook: a
+// signed HTTPS POST) on the engine's events. It implements
+// rotate.Notifier: Notify never blocks, each hook has its own bounded
+// queues and workers, so a slow or hanging hook never stalls rotation nor
+// the other hooks, and events reach one hook for one key in order.
+//
+// No secret is ever handed to a hook: consumers read the new key from
+// their sink. A hook with block_revocation that succeeds on converged
+// releases the old key's revocation through the Succeeded callback.
+package hooks
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/rotator-dev/rotator/internal/backoff"
+	"github.com/rotator-dev/rotator/internal/config"
+	"github.com/rotator-dev/rotator/internal/rotate"
+)
+
+// Defaults of Options.
+const (
+	// DefaultShards is how many workers each hook has; one key's events
+	// always go to the same one.
+	DefaultShards = 4
+	// DefaultQueue is how many events each worker holds; beyond it an
+	// event is dropped (logged and counted as result "dropped").
+	DefaultQueue = 1024
+	// DefaultAttempts bounds a webhook's deliveries of one event.
+	DefaultAttempts = 5
+)
+
+// DefaultRetry is the delay between a webhook's attempts.
+var DefaultRetry = backoff.Policy{Base: time.Second, Max: 30 * time.Second, Jitter: 0.2}
+
+// Succeeded is Engine.HookSucceeded: hook succeeded on the converged event
+// of key's new key newKeyID.
+type Succeeded func(key, newKeyID, hook string) error
+
+// Options configure a Runner.
+type Options struct {
+	Hooks []config.Hook
+	// Keys are the managed keys' policies: their hooks: references.
+	Keys       []config.Key
+	Logger     *zap.Logger
+	Clock      clockwork.Clock
+	Registerer prometheus.Registerer
+	UserAgent  string
+	// Client posts webhooks; nil: HTTPS with the system's roots, no
+	// redirects, the environment's proxy.
+	Client *http.Client
+	// Retry and Attempts shape webhook retries (zero: the defaults).
+	Retry    backoff.Policy
+	Attempts int
+	// Shards and Queue size the queues (zero: the defaults).
+	Shards, Queue int
+	// DrainTimeout bounds Close's wait for queued and running hooks
+	// before the running ones are killed (zero: no wait).
+	DrainTimeout time.Duration
+}
+
+// job is one event for one hook.
+type job struct {
+	ev    rotate.HookEvent
+	block bool
+}
+
+// hook is a configured hook with its queues.
+type hook struct {
+	cfg    config.Hook
+	run    func(ctx context.Context, ev rotate.HookEvent) error
+	queues []chan job
+}
+
+// Runner runs hooks; it is a rotate.Notifier.
+type Runner struct {
+	o       Options
+	log     *zap.Logger
+	metrics *metrics
+	hooks   map[string]*hook
+	refs    map[string][]config.HookRef // key name → its hooks
+
+	mu        sync.Mutex
+	started   bool
+	succeeded Succeeded
+	ctx       context.Context // cancelled when Close gives up draining
+	cancel    context.CancelFunc
+	drain     chan struct{} // closed by Close
+	wg        sync.WaitGroup
+}
+
+var _ rotate.Notifier = (*Runner)(nil)
+
+// New builds a Runner; it starts nothing until Start.
+func New(o Options) (*Runner, error) {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.Client == nil {
+		o.Client = defaultClient()
+	}
+	if o.Retry == (backoff.Policy{}) {
+		o.Retry = DefaultRetry
+	}
+	o.Attempts = cmp(o.Attempts, DefaultAttempts)
+	o.Shards = cmp(o.Shards, DefaultShards)
+	o.Queue = cmp(o.Queue, DefaultQueue)
+	r := &Runner{o: o, log: o.Logger, hooks: map[string]*hook{}, refs: map[string][]config.HookRef{}, drain: make(chan struct{})}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	for _, hc := range o.Hooks {
+		h := &hook{cfg: hc, queues: make([]chan job, o.Shards)}
+		for i := range h.queues {
+			h.queues[i] = make(chan job, o.Queue)
+		}
+		switch hc.Type {
+		case config.HookExec:
+			h.run = r.execRun(hc)
+		case config.HookWebhook:
+			h.run = r.webhookRun(hc)
+		default:
+			return nil, fmt.Errorf("%s: unknown hook type %q", hc.Path, hc.Type)
+		}
+		r.hooks[hc.Name] = h
+	}
+	for _, k := range o.Keys {
+		for _, ref := range k.Hooks {
+			if r.hooks[ref.Hook] == nil {
+				return nil, fmt.Errorf("%s: hook %q is not defined", ref.Path, ref.Hook)
+			}
+		}
+		if len(k.Hooks) > 0 {
+			r.refs[k.Name] = k.Hooks
+		}
+	}
+	r.metrics = newMetrics(o.Registerer, o.Hooks)
+	return r, nil
+}
+
+func cmp(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Len is how many hooks are configured.
+func (r *Runner) Len() int { return len(r.hooks) }
+
+// Notify queues the event for every hook of its key that runs on it. It
+// never blocks: when a hook's queue is full the event is dropped for that
+// hook, with an error log and result "dropped" (a block_revocation hook
+// then holds the old key until max_grace).
+func (r *Runner) Notify(ev rotate.HookEvent) {
+	for _, ref := range r.refs[ev.Key] {
+		if !ref.Runs(ev.Event) {
+			continue
+		}
+		h := r.hooks[ref.Hook]
+		j := job{ev: ev, block: ref.BlockRevocation && ev.Event == config.EventConverged}
+		select {
+		case h.queues[shard(ev.Key, len(h.queues))] <- j:
+		default:
+			r.metrics.runs.WithLabelValues(h.cfg.Name, ev.Event, resultDropped).Inc()
+			r.log.Error("hook queue is full; the event is dropped for this hook", zap.String("hook", h.cfg.Name),
+				zap.String("event", ev.Event), zap.String("key", ev.Key), zap.String("key_id", ev.KeyID),
+				zap.Bool("block_revocation", j.block))
+		}
+	}
+}
+
+func shard(key string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
+}
+
+// Start starts the workers; succeeded (Engine.HookSucceeded) is told of
+// each block_revocation hook that succeeds on converged. Events notified
+// before Start wait in the queues.
+func (r *Runner) Start(succeeded Succeeded) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started {
+		return
+	}
+	r.started, r.succeeded = true, succeeded
+	for _, h := range r.hooks {
+		for _, q := range h.queues {
+			r.wg.Add(1)
+			go r.work(h, q)
+		}
+	}
+}
+
+// Close stops the workers: they finish what is queued within
+// DrainTimeout, then the running hooks are cancelled (an exec hook's
+// process group killed) and the rest dropped. It is safe to call more
+// than once, and without Start.
+func (r *Runner) Close() {
+	r.mu.Lock()
+	select {
+	case <-r.drain:
+	default:
+		close(r.drain)
+	}
+	r.mu.Unlock()
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	if r.o.DrainTimeout > 0 {
+		select {
+		case <-done:
+		case <-r.o.Clock.After(r.o.DrainTimeout):
+			r.log.Warn("hooks still running at shutdown are cancelled", zap.Duration("drain_timeout", r.o.DrainTimeout))
+		}
+	}
+	r.cancel()
+	<-done
+}
+
+func (r *Runner) work(h *hook, q chan job) {
+	defer r.wg.Done()
+	for {
+		select {
+		case j := <-q:
+			r.runJob(h, j)
+			continue
+		case <-r.ctx.Done():
+			return
+		case <-r.drain:
+		}
+		for { // draining: what is queued, then stop
+			select {
+			case j := <-q:
+				r.runJob(h, j)
+			default:
+				return
+			}
+		}
+	}
+}
+
+// runJob runs one hook on one event, records it, and releases the
+// revocation it blocks.
+func (r *Runner) runJob(h *hook, j job) {
+	if r.ctx.Err() != nil {
+		r.metrics.runs.WithLabelValues(h.cfg.Name, j.ev.Event, resultDropped).Inc()
+		return
+	}
+	start := r.o.Clock.Now()
+	err := h.run(r.ctx, j.ev)
+	took := r.o.Clock.Since(start)
+	fields := []zap.Field{zap.String("hook", h.cfg.Name), zap.String("hook_type", h.cfg.Type), zap.String("event", j.ev.Event),
+		zap.String("key", j.ev.Key), zap.String("key_id", j.ev.KeyID), zap.Duration("duration", took)}
+	r.metrics.duration.WithLabelValues(h.cfg.Name).Observe(took.Seconds())
+	if err != nil {
+		r.metrics.runs.WithLabelValues(h.cfg.Name, j.ev.Event, resultFailure).Inc()
+		msg := "hook failed"
+		if j.block {
+			msg = "hook failed; the old key's revocation keeps waiting for it (at most max_grace)"
+		}
+		r.log.Error(msg, append(fields, zap.Error(err))...)
+		return
+	}
+	if j.block {
+		r.release(j, h.cfg.Name, fields)
+	}
+	// Counted after its effect: a test (or an operator) that sees the
+	// count sees the released revocation.
+	r.metrics.runs.WithLabelValues(h.cfg.Name, j.ev.Event, resultSuccess).Inc()
+	r.log.Info("hook succeeded", fields...)
+}
+
+// release tells the engine that a block_revocation hook succeeded on
+// converged.
+func (r *Runner) release(j job, hook string, fields []zap.Field) {
+	r.mu.Lock()
+	succeeded := r.succeeded
+	r.mu.Unlock()
+	if succeeded == nil {
+		return
+	}
+	if err := succeeded(j.ev.Key, j.ev.KeyID, hook); err != nil {
+		r.log.Error("cannot record the hook's success; the old key's revocation keeps waiting for it (at most max_grace)",
+			append(fields, zap.Error(err))...)
+	}
+}
