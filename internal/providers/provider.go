@@ -86,6 +86,15 @@ type IdleRevoker interface {
 	IdleRevocationAfter() time.Duration
 }
 
+// UsageReporter is implemented by providers whose key metadata says when
+// a key was last used (KeyInfo.LastUsedAt), which revoke_when: unused
+// needs. UsageResolution is how coarse that answer is: a use is reported
+// at most this late or this rounded, so a `quiet` shorter than it is a
+// configuration error.
+type UsageReporter interface {
+	UsageResolution() time.Duration
+}
+
 // Credential is the set of credential fields a key is used with, for
 // example {"key": ..., "secret": ...} for smtpd.dev or {"api_key": ...} for
 // Emailit. Every value is secret: the type prints as "<redacted>".

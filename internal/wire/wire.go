@@ -12,9 +12,11 @@ import (
 	"strings"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/rotator-dev/rotator/internal/config"
+	"github.com/rotator-dev/rotator/internal/hooks"
 	"github.com/rotator-dev/rotator/internal/providers"
 	"github.com/rotator-dev/rotator/internal/providers/emailit"
 	"github.com/rotator-dev/rotator/internal/providers/smtpd"
@@ -33,6 +35,9 @@ type Deps struct {
 	UserAgent string
 	// Observer records provider requests (the engine's Metrics); may be nil.
 	Observer providers.RequestObserver
+	// Registerer receives the hooks' metrics; nil: they are registered
+	// nowhere.
+	Registerer prometheus.Registerer
 }
 
 // Built is the wired configuration.
@@ -40,6 +45,9 @@ type Built struct {
 	Providers map[string]providers.Provider
 	Sinks     map[string]sinks.Sink
 	Keys      []*rotate.Managed
+	// Hooks runs the keys' hooks: the engine's Notifier. Start it with
+	// Engine.HookSucceeded once the engine exists; Close it on the way out.
+	Hooks *hooks.Runner
 	// Warnings are what works but should be fixed (a secret file other
 	// users can read); Build also logs each one.
 	Warnings []config.Warning
@@ -84,6 +92,12 @@ func Build(cfg *config.Config, d Deps) (*Built, error) {
 			continue
 		}
 		b.Keys = append(b.Keys, m)
+	}
+	if len(errs) == 0 {
+		h, err := hooks.New(hooks.Options{Hooks: cfg.Hooks, Keys: cfg.Keys, Logger: d.Logger.With(zap.String("component", "hooks")),
+			Clock: d.Clock, Registerer: d.Registerer, UserAgent: d.UserAgent, DrainTimeout: cfg.ShutdownTimeout})
+		errs = append(errs, err)
+		b.Hooks = h
 	}
 	b.Warnings = cfg.Warnings.List()
 	for _, w := range b.Warnings {
@@ -171,6 +185,7 @@ func buildKey(k config.Key, b *Built, written map[string]string) (*rotate.Manage
 	if err := p.ValidateParams(k.Params); err != nil {
 		errs = append(errs, &config.FieldError{Path: k.Path + ".params", Line: k.Line, Err: err})
 	}
+	errs = append(errs, checkUsage(k, p))
 	m := &rotate.Managed{Policy: k, Provider: p}
 	for j, t := range k.Targets {
 		s := b.Sinks[t.Sink]
@@ -231,6 +246,25 @@ func checkRenames(t config.Target, p providers.Provider) error {
 			return t.Section.Errorf("fields", "%s is renamed to %s, which is the name of another field of a %s key: rename %s too (such as %s: %s_2), or choose another name",
 				from, to, ptype, to, to, to)
 		}
+	}
+	return nil
+}
+
+// checkUsage wants revoke_when: unused only with a provider that reports
+// when a key was last used, and a quiet no shorter than the resolution of
+// that report.
+func checkUsage(k config.Key, p providers.Provider) error {
+	if !k.Revocation.Unused() {
+		return nil
+	}
+	ur, ok := p.(providers.UsageReporter)
+	if !ok {
+		return &config.FieldError{Path: k.Path + ".revoke_when", Line: k.Line,
+			Err: fmt.Errorf("unused needs a provider that reports when a key was last used; %s (%s) does not: use revoke_when: grace", k.Provider, p.Type())}
+	}
+	if res := ur.UsageResolution(); k.Revocation.Quiet < res {
+		return &config.FieldError{Path: k.Path + ".quiet", Line: k.Line,
+			Err: fmt.Errorf("%s is shorter than the resolution of %s's last-use report (%s): a use could go unseen", k.Revocation.Quiet, p.Type(), res)}
 	}
 	return nil
 }

@@ -31,6 +31,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -59,8 +60,9 @@ type Provider struct {
 }
 
 var (
-	_ providers.Provider = (*Provider)(nil)
-	_ providers.Verifier = (*Provider)(nil)
+	_ providers.Provider      = (*Provider)(nil)
+	_ providers.Verifier      = (*Provider)(nil)
+	_ providers.UsageReporter = (*Provider)(nil)
 )
 
 // New builds a provider from a parsed Config. It makes no network call.
@@ -94,6 +96,9 @@ func New(cfg Config, deps providers.Deps) (*Provider, error) {
 
 // Type returns "emailit".
 func (p *Provider) Type() string { return "emailit" }
+
+// UsageResolution is a second: last_used_at is ISO-8601 to the second.
+func (p *Provider) UsageResolution() time.Duration { return time.Second }
 
 // CredentialFields returns api_key.
 func (p *Provider) CredentialFields() []string { return []string{CredentialField} }

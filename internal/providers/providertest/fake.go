@@ -32,11 +32,15 @@ type Provider struct {
 	// reported inactive counted as rejected (ReasonAuth), which is what the
 	// engine made of Test before providers had Verify.
 	VerifyFunc func(ctx context.Context, id string, cred providers.Credential) error
+	// UsageResolutionFunc answers UsageResolution; nil: 0, the fake
+	// records use to the nanosecond (Memory.Touch).
+	UsageResolutionFunc func() time.Duration
 }
 
 var (
-	_ providers.Provider = (*Provider)(nil)
-	_ providers.Verifier = (*Provider)(nil)
+	_ providers.Provider      = (*Provider)(nil)
+	_ providers.Verifier      = (*Provider)(nil)
+	_ providers.UsageReporter = (*Provider)(nil)
 )
 
 func (p *Provider) Type() string {
@@ -44,6 +48,12 @@ func (p *Provider) Type() string {
 		return "fake"
 	}
 	return p.TypeFunc()
+}
+func (p *Provider) UsageResolution() time.Duration {
+	if p.UsageResolutionFunc == nil {
+		return 0
+	}
+	return p.UsageResolutionFunc()
 }
 func (p *Provider) CredentialFields() []string {
 	if p.CredentialFieldsFunc == nil {

@@ -54,9 +54,10 @@ type Provider struct {
 }
 
 var (
-	_ providers.Provider    = (*Provider)(nil)
-	_ providers.IdleRevoker = (*Provider)(nil)
-	_ providers.Verifier    = (*Provider)(nil)
+	_ providers.Provider      = (*Provider)(nil)
+	_ providers.IdleRevoker   = (*Provider)(nil)
+	_ providers.UsageReporter = (*Provider)(nil)
+	_ providers.Verifier      = (*Provider)(nil)
 )
 
 // New builds the provider; it makes no network call.
@@ -95,6 +96,9 @@ func (p *Provider) Type() string { return "smtpd" }
 
 // IdleRevocationAfter returns 90 days.
 func (p *Provider) IdleRevocationAfter() time.Duration { return IdleRevocation }
+
+// UsageResolution is a second: last_accessed_at_utc is in unix seconds.
+func (p *Provider) UsageResolution() time.Duration { return time.Second }
 
 // CredentialFields returns key and secret.
 func (p *Provider) CredentialFields() []string { return []string{"key", "secret"} }
