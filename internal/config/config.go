@@ -29,6 +29,8 @@ type Config struct {
 	Listen string
 	// StatePath is the bbolt state file, resolved against the config folder.
 	StatePath string
+	// State is the state backend (state.go); with postgres, StatePath is "".
+	State State
 	// MaxConcurrent bounds the keys worked on at once.
 	MaxConcurrent int
 	// ShutdownTimeout bounds the drain on SIGTERM.
@@ -116,10 +118,6 @@ type raw struct {
 
 	// Control is how operators reach the daemon (control.go).
 	Control rawControl `yaml:"control"`
-}
-
-type rawState struct {
-	Path string `yaml:"path"`
 }
 
 type rawPolicy struct {
@@ -221,6 +219,10 @@ func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
 	errs := c.applyTop(rc, top)
 
 	var err error
+	if c.State, err = buildState(rc.State, root, baseDir); c.State.Backend == BackendPostgres {
+		c.StatePath = ""
+	}
+	errs = append(errs, err)
 	c.ControlToken, err = controlToken(rc.Control, root, baseDir)
 	errs = append(errs, err)
 	c.Providers, err = backends(rc.Providers, "providers", baseDir)
