@@ -32,7 +32,7 @@ func latestRelease(t *testing.T) string {
 func TestManifestsPinTheRelease(t *testing.T) {
 	root := repoRoot(t)
 	want := latestRelease(t)
-	image := regexp.MustCompile(`ghcr\.io/rotator-dev/rotator(?::([^\s"#]+))?`)
+	image := regexp.MustCompile(`ghcr\.io/rotator-dev/rotator(?::(v[0-9][^\s"#` + "`" + `]*))?`)
 	var files []string
 	err := filepath.WalkDir(filepath.Join(root, "deploy"), func(path string, d os.DirEntry, err error) error {
 		if err == nil && d.IsDir() && d.Name() == "testdata" {
@@ -46,21 +46,24 @@ func TestManifestsPinTheRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The docs' commands and snippets name the same release.
+	docs, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	files = append(files, docs...)
 	pinned := 0
 	for _, f := range files {
 		rel, _ := filepath.Rel(root, f)
 		for i, line := range strings.Split(readFile(t, f), "\n") {
 			l := strings.TrimSpace(line)
-			if m := image.FindStringSubmatch(l); m != nil && strings.HasPrefix(l, "image:") {
+			if m := image.FindStringSubmatch(l); m != nil && (strings.HasPrefix(l, "image:") || m[1] != "" && strings.HasSuffix(f, ".md")) {
 				pinned++
 				if m[1] != want {
-					t.Errorf("%s:%d: image %q, want tag %s (the latest release in CHANGELOG.md)", rel, i+1, m[0], want)
+					t.Errorf("%s:%d: %q, want the image tag %s (the latest release in CHANGELOG.md)", rel, i+1, l, want)
 				}
 			}
-			if strings.Contains(l, "?ref=") && !strings.HasPrefix(l, "#") && !strings.Contains(l, "?ref="+want) {
+			if strings.Contains(l, "rotator//deploy/") && !strings.HasPrefix(l, "#") && !strings.Contains(l, "?ref="+want) {
 				t.Errorf("%s:%d: remote base %q, want ?ref=%s", rel, i+1, l, want)
 			}
-			if tag, ok := strings.CutPrefix(l, "newTag:"); ok && strings.TrimSpace(tag) != want {
+			if tag, ok := strings.CutPrefix(l, "newTag:"); ok && strings.Fields(tag)[0] != want {
 				t.Errorf("%s:%d: %s, want newTag: %s", rel, i+1, l, want)
 			}
 		}
