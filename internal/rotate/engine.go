@@ -117,6 +117,10 @@ type Options struct {
 	Events EventLog
 	// Notifier runs the keys' hooks; nil runs none.
 	Notifier Notifier
+	// Leadership, with several replicas, says whether this one may still
+	// act (leader.FencedStore): it is asked before every side effect at a
+	// provider or a sink. nil on a single replica.
+	Leadership Leadership
 	// OnIdle, when set, is called by Serve each time it goes idle after
 	// doing work: no job is running and the next event is at least
 	// IdleAfter away (the start-up pass over every key is the first such

@@ -55,6 +55,9 @@ func (e *Engine) rotate(ctx context.Context, r *keyRunner, st *state.Key, reason
 	r.log.Info("rotation started", zap.String("reason", string(reason)), zap.String("rotation_id", st.Rotation.ID),
 		zap.String("new_key_name", st.Rotation.KeyName))
 
+	if err := e.mayAct(ctx); err != nil {
+		return err
+	}
 	key, err := r.k.Provider.Create(ctx, st.Rotation.KeyName, k.Params)
 	e.failpoint("after-create")
 	if err == nil {
@@ -175,6 +178,9 @@ func (e *Engine) finish(ctx context.Context, r *keyRunner, st *state.Key, cred p
 	var errs []error
 	for _, t := range r.k.Targets {
 		w := sinks.Write{RotationID: rot.ID, KeyID: rot.KeyID, KeyName: rot.KeyName, RotatedAt: rot.CreatedAt, Data: rename(base, t.Fields)}
+		if err := e.mayAct(ctx); err != nil {
+			return err
+		}
 		v, err := t.Target.Write(ctx, w)
 		e.m.sinkWrites.WithLabelValues(t.Sink, result(err)).Inc()
 		if err != nil {
@@ -214,6 +220,9 @@ func (e *Engine) finish(ctx context.Context, r *keyRunner, st *state.Key, cred p
 	for _, t := range r.k.Targets {
 		if p, ok := t.Target.(sinks.Promoter); ok {
 			w := sinks.Write{RotationID: rot.ID, KeyID: rot.KeyID, KeyName: rot.KeyName, RotatedAt: rot.CreatedAt, Data: rename(base, t.Fields)}
+			if err := e.mayAct(ctx); err != nil {
+				return err
+			}
 			if err := p.Promote(ctx, w); err != nil {
 				return fmt.Errorf("promote %s: %w", t.Target, err)
 			}
@@ -332,8 +341,8 @@ func (e *Engine) abandon(ctx context.Context, r *keyRunner, st *state.Key, cause
 
 // rotationFailed records a failure and its backoff.
 func (e *Engine) rotationFailed(r *keyRunner, st *state.Key, err error) {
-	if errors.Is(err, errDraining) {
-		return
+	if errors.Is(err, errDraining) || errors.Is(err, errNotLeader) {
+		return // not a failure of the key: the next leader (or start) resumes it
 	}
 	now := e.clock.Now()
 	st.Failures++

@@ -44,6 +44,9 @@ func (e *Engine) revokeGuarded(ctx context.Context, r *keyRunner, rv revocation)
 	if err != nil {
 		return err
 	}
+	if err := e.mayAct(ctx); err != nil {
+		return err
+	}
 	e.failpoint("before-revoke")
 	err = p.Revoke(ctx, rv.ID)
 	e.failpoint("after-revoke")
@@ -85,6 +88,26 @@ func (e *Engine) revokeRetiring(ctx context.Context, r *keyRunner, st *state.Key
 	}
 	if err != nil {
 		return fmt.Errorf("revoke %s: %w", id, err)
+	}
+	return nil
+}
+
+// Leadership says whether this replica still holds the lease.
+type Leadership interface {
+	Check(ctx context.Context) error
+}
+
+// errNotLeader stops a step when this replica lost the lease: the new
+// leader resumes it from the shared state.
+var errNotLeader = errors.New("no longer the leader")
+
+// mayAct is asked before every side effect at a provider or a sink.
+func (e *Engine) mayAct(ctx context.Context) error {
+	if e.o.Leadership == nil {
+		return nil
+	}
+	if err := e.o.Leadership.Check(ctx); err != nil {
+		return fmt.Errorf("%w: %w", errNotLeader, err)
 	}
 	return nil
 }

@@ -77,6 +77,9 @@ func (e *Engine) writeMissing(ctx context.Context, r *keyRunner, cur *state.Prov
 
 // writeTarget writes, promotes a staging target, and reads the write back.
 func (e *Engine) writeTarget(ctx context.Context, t BoundTarget, w sinks.Write) error {
+	if err := e.mayAct(ctx); err != nil {
+		return err
+	}
 	_, err := t.Target.Write(ctx, w)
 	e.m.sinkWrites.WithLabelValues(t.Sink, result(err)).Inc()
 	if err != nil {
