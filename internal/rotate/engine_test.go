@@ -87,7 +87,7 @@ rotator_sink_writes_total{result="success",sink="b"} 1
 rotator_revocations_total{key="mail",result="failure"} 0
 rotator_revocations_total{key="mail",result="success"} 0
 `
-	if err := testutil.GatherAndCompare(h.reg, strings.NewReader(want), "rotator_rotations_total",
+	if err := testutil.GatherAndCompare(served(t, h.e.m, h.reg), strings.NewReader(want), "rotator_rotations_total",
 		"rotator_last_rotation_success_timestamp_seconds", "rotator_next_rotation_timestamp_seconds",
 		"rotator_pending_revocations", "rotator_sink_writes_total", "rotator_revocations_total"); err != nil {
 		t.Error(err)
@@ -104,7 +104,7 @@ rotator_revocations_total{key="mail",result="success"} 0
 
 func TestMetricsExistAtZeroBeforeAnyWork(t *testing.T) {
 	h := newHarness(t, nil)
-	n, err := testutil.GatherAndCount(h.reg)
+	n, err := testutil.GatherAndCount(served(t, h.e.m, h.reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestMetricsExistAtZeroBeforeAnyWork(t *testing.T) {
 	}
 	for _, name := range []string{"rotator_rotations_total", "rotator_keepalives_total", "rotator_key_consecutive_failures",
 		"rotator_orphaned_keys", "rotator_emergency_rotations_total", "rotator_key_inactivity_deadline_timestamp_seconds"} {
-		if c, err := testutil.GatherAndCount(h.reg, name); err != nil || c == 0 {
+		if c, err := testutil.GatherAndCount(served(t, h.e.m, h.reg), name); err != nil || c == 0 {
 			t.Errorf("%s: %d series, %v", name, c, err)
 		}
 	}
@@ -291,7 +291,7 @@ rotator_rotation_duration_seconds_bucket{key="mail",le="+Inf"} 2
 rotator_rotation_duration_seconds_sum{key="mail"} 45.3
 rotator_rotation_duration_seconds_count{key="mail"} 2
 `
-	if err := testutil.GatherAndCompare(h.reg, strings.NewReader(want), "rotator_rotation_duration_seconds"); err != nil {
+	if err := testutil.GatherAndCompare(served(t, h.e.m, h.reg), strings.NewReader(want), "rotator_rotation_duration_seconds"); err != nil {
 		t.Error(err)
 	}
 	if got := h.e.m.rotationCount("mail", "failure"); got != 1 {

@@ -9,7 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,50 +39,7 @@ func fillMetrics(m *Metrics) {
 	m.ObserveRequest("smtpd", "create", "201", 20*time.Millisecond)
 }
 
-// textFamilies normalizes families through the text format: encoded,
-// parsed and encoded again, one string per family.
-func textFamilies(t *testing.T, text []byte) map[string]string {
-	t.Helper()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	parsed, err := parser.TextToMetricFamilies(bytes.NewReader(text))
-	if err != nil {
-		t.Fatalf("the text does not parse: %v\n%s", err, text)
-	}
-	out := map[string]string{}
-	for name, f := range parsed {
-		sort.Slice(f.Metric, func(i, j int) bool { return labelsOf(f.Metric[i]) < labelsOf(f.Metric[j]) })
-		var b bytes.Buffer
-		if _, err := expfmt.MetricFamilyToText(&b, f); err != nil {
-			t.Fatal(err)
-		}
-		out[name] = b.String()
-	}
-	return out
-}
-
-func labelsOf(m *dto.Metric) string {
-	var parts []string
-	for _, l := range m.GetLabel() {
-		parts = append(parts, l.GetName()+"="+l.GetValue())
-	}
-	return strings.Join(parts, ",")
-}
-
-func gatheredText(t *testing.T, g prometheus.Gatherer) []byte {
-	t.Helper()
-	families, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	for _, f := range families {
-		if _, err := expfmt.MetricFamilyToText(&b, f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return b.Bytes()
-}
-
+// scrape serves one /metrics request.
 func scrape(t *testing.T, h http.Handler, gz bool) []byte {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
@@ -113,44 +70,55 @@ func scrape(t *testing.T, h http.Handler, gz bool) []byte {
 	return body
 }
 
-// TestHandlerServesWhatTheCollectorsWould: /metrics written directly holds
-// exactly the families and samples client_golang gathers from the same
-// state, once each, plain and gzipped.
-func TestHandlerServesWhatTheCollectorsWould(t *testing.T) {
-	regA, regB := prometheus.NewRegistry(), prometheus.NewRegistry()
-	a, b := NewMetrics(regA), NewMetrics(regB)
-	h := b.Handler(regB)
-	fillMetrics(a)
-	fillMetrics(b)
+// served gathers what m.Handler(reg) serves, parsed back, so that tests
+// can use testutil's Gather* helpers on /metrics itself.
+func served(t *testing.T, m *Metrics, reg prometheus.Gatherer) prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		parsed, err := parser.TextToMetricFamilies(bytes.NewReader(scrape(t, m.Handler(reg), false)))
+		if err != nil {
+			return nil, err
+		}
+		out := make([]*dto.MetricFamily, 0, len(parsed))
+		for _, f := range parsed {
+			out = append(out, f)
+		}
+		slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+		return out, nil
+	})
+}
 
-	want := textFamilies(t, gatheredText(t, regA))
-	for _, gz := range []bool{false, true} {
-		got := textFamilies(t, scrape(t, h, gz)) // a family written twice fails to parse
-		for name, w := range want {
-			if got[name] != w {
-				t.Errorf("gzip %v: family %s\n got: %s\nwant: %s", gz, name, got[name], w)
-			}
-		}
-		for name := range got {
-			if _, ok := want[name]; !ok {
-				t.Errorf("gzip %v: unexpected family %s", gz, name)
+// keyValue returns a key's series in a per-key family (label: the value
+// of the family's label, "" when it has none), or -1 if there is none.
+func (m *Metrics) keyValue(family, key, label string) float64 {
+	k := m.keys.byNameForTest(key)
+	for _, f := range keyFamilies {
+		for _, s := range f.series {
+			if k != nil && f.name == family && s.value == label {
+				return s.get(k)
 			}
 		}
 	}
-	if len(want) < 15 {
-		t.Fatalf("only %d families gathered: the comparison proves little", len(want))
-	}
-	// The registry alone no longer gathers the per-key families.
-	for name := range textFamilies(t, gatheredText(t, regB)) {
-		if name == "rotator_rotations_total" || name == "rotator_pending_revocations" {
-			t.Errorf("%s is gathered by the registry too", name)
-		}
-	}
+	return -1
+}
+
+func (s *keyStore) byNameForTest(key string) *keyMetrics {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.byName[key]
+}
+
+// keyGauge returns a key's gauge.
+func (m *Metrics) keyGauge(metric, key string) float64 { return m.keyValue(metric, key, "") }
+
+// rotationCount returns a key's rotation count for a result.
+func (m *Metrics) rotationCount(key, res string) float64 {
+	return m.keyValue("rotator_rotations_total", key, res)
 }
 
 // TestMetricsExposition: /metrics serves exactly testdata/metrics.txt for
 // the state fillMetrics builds: every family's name, help, type, labels
-// and values, which alerts and dashboards rely on.
+// and values, which alerts and dashboards rely on, each family once.
 func TestMetricsExposition(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
@@ -164,5 +132,36 @@ func TestMetricsExposition(t *testing.T) {
 	defer want.Close()
 	if err := testutil.ScrapeAndCompare(srv.URL, want); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestMetricsGzip: a gzipped scrape holds the same text as a plain one.
+func TestMetricsGzip(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	fillMetrics(m)
+	h := m.Handler(reg)
+	if plain, gz := scrape(t, h, false), scrape(t, h, true); !bytes.Equal(plain, gz) || len(plain) == 0 {
+		t.Errorf("plain and gzipped scrapes differ:\n%s\n---\n%s", plain, gz)
+	}
+}
+
+// TestMetricsKeysInNameOrder: keys added out of order are served in name
+// order, every family.
+func TestMetricsKeysInNameOrder(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	for _, k := range []string{"b", "c", "a"} {
+		m.InitKey(k, "p")
+	}
+	var keys []string
+	for line := range strings.SplitSeq(string(scrape(t, m.Handler(reg), false)), "\n") {
+		if rest, ok := strings.CutPrefix(line, `rotator_key_paused{key="`); ok {
+			k, _, _ := strings.Cut(rest, `"`)
+			keys = append(keys, k)
+		}
+	}
+	if !slices.Equal(keys, []string{"a", "b", "c"}) {
+		t.Errorf("keys served in order %q", keys)
 	}
 }

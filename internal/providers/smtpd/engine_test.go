@@ -1,6 +1,8 @@
 package smtpd_test
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -8,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -29,6 +33,7 @@ type rig struct {
 	store  *state.Store
 	target sinks.Target
 	reg    *prometheus.Registry
+	m      *rotate.Metrics
 	logs   *observer.ObservedLogs
 	errs   []error
 }
@@ -55,10 +60,11 @@ func newRig(t *testing.T, o envOpt, mutate func(*config.Key)) *rig {
 	require.NoError(t, err)
 	t.Cleanup(func() { store.Close() })
 	r := &rig{env: e, store: store, target: target, reg: prometheus.NewRegistry(), logs: logs}
+	r.m = rotate.NewMetrics(r.reg)
 	r.eng, err = rotate.New(rotate.Options{
 		Keys:      []*rotate.Managed{{Policy: key, Provider: e.p, Targets: []rotate.BoundTarget{{Sink: "out", Target: target}}}},
 		Providers: map[string]providers.Provider{"smtpd": e.p},
-		Store:     store, Logger: log, Metrics: rotate.NewMetrics(r.reg), Clock: e.clock,
+		Store:     store, Logger: log, Metrics: r.m, Clock: e.clock,
 	})
 	require.NoError(t, err)
 	return r
@@ -224,14 +230,22 @@ func TestEngineOrphans(t *testing.T) {
 	require.Equal(t, []string{r.sinkCred(t)}, r.active())
 }
 
+// metric is the sum of a family's series as /metrics serves them, -1 when
+// it is not served.
 func metric(r *rig, name string) prometheus.Collector {
-	mfs, _ := r.reg.Gather()
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return gaugeOf(mf.GetMetric()[0].GetGauge().GetValue() + mf.GetMetric()[0].GetCounter().GetValue())
-		}
+	rec := httptest.NewRecorder()
+	r.m.Handler(r.reg).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, _ := parser.TextToMetricFamilies(rec.Body)
+	mf, ok := mfs[name]
+	if !ok {
+		return gaugeOf(-1)
 	}
-	return gaugeOf(-1)
+	var sum float64
+	for _, m := range mf.GetMetric() {
+		sum += m.GetGauge().GetValue() + m.GetCounter().GetValue()
+	}
+	return gaugeOf(sum)
 }
 
 func gaugeOf(v float64) prometheus.Gauge {
