@@ -75,3 +75,16 @@ func TestAuditTrailOfAnOperatorRotation(t *testing.T) {
 	}
 	h.checkNoSecretLeaked()
 }
+
+// A provider's key id or error text cannot put terminal escapes or table
+// breaks into the status table.
+func TestStatusTableStripsControlCharacters(t *testing.T) {
+	var b strings.Builder
+	rows := []StatusRow{{Key: "mail", Provider: "smtpd", Managed: true, CurrentKeyID: "id\x1b[31m", LastError: "bad\ttab\u009b"}}
+	if err := WriteStatus(&b, rows, t0); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(b.String(), "\x1b\u009b") || strings.Contains(b.String(), "bad\ttab") {
+		t.Errorf("status table carries control characters: %q", b.String())
+	}
+}

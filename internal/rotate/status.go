@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/state"
@@ -160,7 +161,7 @@ func WriteStatus(w io.Writer, rows []StatusRow, now time.Time) error {
 		if id == "" {
 			id = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, r.Provider, id, age, next, pend, ka, lastErr)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, r.Provider, printable(id), age, next, printable(pend), ka, printable(lastErr))
 	}
 	return tw.Flush()
 }
@@ -178,4 +179,15 @@ func human(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%dd%02dh", int(d.Hours())/24, int(d.Hours())%24)
 	}
+}
+
+// printable replaces control characters (a terminal escape in a provider's
+// key id or message, a tab that would break the table) with '?'.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, s)
 }
