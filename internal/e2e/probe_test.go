@@ -174,7 +174,6 @@ func (p *probe) summary(bound time.Duration) report {
 	defer p.mu.Unlock()
 	r := report{reads: p.reads, outages: append([]string(nil), p.outages...), revocationDelays: map[string]time.Duration{}}
 	now := time.Now()
-	var current []string
 	latest := map[string]time.Time{} // provider → latest held time
 	for id, t := range p.held {
 		prov, _, _ := strings.Cut(id, "/")
@@ -185,7 +184,6 @@ func (p *probe) summary(bound time.Duration) report {
 	for id, t := range p.held {
 		prov, _, _ := strings.Cut(id, "/")
 		if t.Equal(latest[prov]) {
-			current = append(current, id)
 			continue // still in a sink
 		}
 		if rt, ok := p.revoked[id]; ok {

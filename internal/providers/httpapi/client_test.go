@@ -69,6 +69,15 @@ func newEnv(t *testing.T, h http.HandlerFunc) *env {
 	return e
 }
 
+// blockUntil waits until n goroutines sleep on the fake clock; a sleeper
+// that never comes fails the test after 10 s instead of hanging it.
+func (e *env) blockUntil(t *testing.T, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, e.clock.BlockUntilContext(ctx, n), "waiting for %d sleepers on the fake clock", n)
+}
+
 func (e *env) client(t *testing.T, cfg httpapi.Config, opts ...httpapi.Option) *httpapi.Client {
 	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
@@ -189,7 +198,7 @@ func TestIdempotentRetriesServerErrorsOnTheClock(t *testing.T) {
 	ch := goDo(context.Background(), c, httpapi.Request{Op: "list", Method: "GET", Path: "/k", Idempotent: true})
 	for i := 0; i < 2; i++ {
 		require.Equal(t, "503", e.rec.next(t))
-		e.clock.BlockUntil(1) // the backoff timer
+		e.blockUntil(t, 1) // the backoff timer
 		require.EqualValues(t, i+1, e.hits.Load(), "retried before the backoff elapsed")
 		e.clock.Advance(time.Second)
 	}
@@ -206,7 +215,7 @@ func TestRetriesAreBounded(t *testing.T) {
 	ch := goDo(context.Background(), c, httpapi.Request{Op: "list", Method: "GET", Path: "/k", Idempotent: true})
 	for i := 0; i < 2; i++ {
 		require.Equal(t, "500", e.rec.next(t))
-		e.clock.BlockUntil(1)
+		e.blockUntil(t, 1)
 		e.clock.Advance(time.Second)
 	}
 	require.Equal(t, "500", e.rec.next(t))
@@ -266,7 +275,7 @@ func TestRetryRateLimitedNonIdempotent(t *testing.T) {
 	c := e.client(t, httpapi.Config{})
 	ch := goDo(context.Background(), c, httpapi.Request{Op: "create", Method: "POST", Path: "/k", RetryRateLimited: true})
 	require.Equal(t, "429", e.rec.next(t))
-	e.clock.BlockUntil(1)
+	e.blockUntil(t, 1)
 	e.clock.Advance(2 * time.Second)
 	r := wait(t, ch)
 	require.NoError(t, r.err)
@@ -289,16 +298,16 @@ func TestRetryAfterPausesEveryCaller(t *testing.T) {
 	req := httpapi.Request{Op: "get", Method: "GET", Path: "/k", Idempotent: true}
 	a := goDo(ctx, c, req)
 	require.Equal(t, "429", e.rec.next(t))
-	e.clock.BlockUntil(1) // a waits out the pause
+	e.blockUntil(t, 1) // a waits out the pause
 	b, d := goDo(ctx, c, req), goDo(ctx, c, req)
-	e.clock.BlockUntil(3) // b and d wait too instead of calling
+	e.blockUntil(t, 3) // b and d wait too instead of calling
 	e.clock.Advance(6 * time.Second)
-	e.clock.BlockUntil(3) // the header's 7s wins over the body's 1s
+	e.blockUntil(t, 3) // the header's 7s wins over the body's 1s
 	require.EqualValues(t, 1, e.hits.Load())
 	e.clock.Advance(time.Second)
 	// After the pause the three share the rate limit (1000/s, burst 1):
 	// one goes now, the other two about 1 and 2 ms later.
-	e.clock.BlockUntil(2)
+	e.blockUntil(t, 2)
 	e.clock.Advance(3 * time.Millisecond)
 	for _, ch := range []chan result{a, b, d} {
 		require.NoError(t, wait(t, ch).err)
@@ -315,9 +324,9 @@ func TestRateLimitSharedOnTheClock(t *testing.T) {
 	req := httpapi.Request{Op: "get", Method: "GET", Path: "/k", Idempotent: true}
 	require.NoError(t, wait(t, goDo(context.Background(), c, req)).err) // the burst token
 	second := goDo(context.Background(), c, req)
-	e.clock.BlockUntil(1)
+	e.blockUntil(t, 1)
 	e.clock.Advance(999 * time.Millisecond)
-	e.clock.BlockUntil(1)
+	e.blockUntil(t, 1)
 	require.EqualValues(t, 1, e.hits.Load(), "second call inside the same second")
 	e.clock.Advance(time.Millisecond)
 	require.NoError(t, wait(t, second).err)
@@ -405,7 +414,7 @@ func TestContextCancelReturnsPromptly(t *testing.T) {
 		require.NoError(t, wait(t, goDo(context.Background(), c2, httpapi.Request{Op: "get", Method: "GET", Path: "/"})).err)
 		ctx, cancel := context.WithCancel(context.Background())
 		ch := goDo(ctx, c2, httpapi.Request{Op: "get", Method: "GET", Path: "/"})
-		e2.clock.BlockUntil(1)
+		e2.blockUntil(t, 1)
 		cancel()
 		r := wait(t, ch)
 		require.ErrorIs(t, r.err, context.Canceled)

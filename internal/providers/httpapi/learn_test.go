@@ -109,9 +109,9 @@ func TestBurstOfOneAfterA429(t *testing.T) {
 	e.clock.Advance(2 * time.Minute) // an idle spell, shorter than RecoverAfter
 	require.NoError(t, wait(t, goDo(context.Background(), c, req)).err)
 	second := goDo(context.Background(), c, req)
-	e.clock.BlockUntil(1)
+	e.blockUntil(t, 1)
 	e.clock.Advance(509 * time.Millisecond) // 1/1.96 s = 510.2ms
-	e.clock.BlockUntil(1)
+	e.blockUntil(t, 1)
 	require.EqualValues(t, 2, e.hits.Load(), "second call within 510ms of the first")
 	e.clock.Advance(2 * time.Millisecond)
 	require.NoError(t, wait(t, second).err)

@@ -377,7 +377,9 @@ func TestCancelledContext(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { _, err := e.p.List(cctx, ""); done <- err }()
-	e.clock.BlockUntil(1) // the server's latency timer
+	bctx, bcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer bcancel()
+	require.NoError(t, e.clock.BlockUntilContext(bctx, 1)) // the server's latency timer
 	cancel()
 	select {
 	case err := <-done:

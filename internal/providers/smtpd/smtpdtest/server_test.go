@@ -2,6 +2,7 @@ package smtpdtest_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -336,7 +337,9 @@ func TestFaultInjection(t *testing.T) {
 			done <- resp.StatusCode
 		}
 	}()
-	fc.BlockUntil(1)
+	bctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, fc.BlockUntilContext(bctx, 1), "the request waits out the latency")
 	select {
 	case <-done:
 		t.Fatal("answered before the latency elapsed")
