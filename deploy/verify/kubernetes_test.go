@@ -15,6 +15,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -35,6 +36,7 @@ type manifests struct {
 	serviceMonitors map[string]*monitoringv1.ServiceMonitor
 	prometheusRules map[string]*monitoringv1.PrometheusRule
 	networkPolicies map[string]*networkingv1.NetworkPolicy
+	pdbs            map[string]*policyv1.PodDisruptionBudget
 }
 
 // render builds a kustomization with kustomize's own library (what
@@ -65,7 +67,7 @@ func decodeAll(t testing.TB, out []byte) manifests {
 		pvcs: map[string]*corev1.PersistentVolumeClaim{}, services: map[string]*corev1.Service{},
 		deployments: map[string]*appsv1.Deployment{}, cronJobs: map[string]*batchv1.CronJob{},
 		serviceMonitors: map[string]*monitoringv1.ServiceMonitor{}, prometheusRules: map[string]*monitoringv1.PrometheusRule{},
-		networkPolicies: map[string]*networkingv1.NetworkPolicy{},
+		networkPolicies: map[string]*networkingv1.NetworkPolicy{}, pdbs: map[string]*policyv1.PodDisruptionBudget{},
 	}
 	for _, doc := range bytes.Split(out, []byte("\n---\n")) {
 		if len(bytes.TrimSpace(doc)) == 0 {
@@ -104,6 +106,9 @@ func decodeAll(t testing.TB, out []byte) manifests {
 		case "networking.k8s.io/v1 NetworkPolicy":
 			o := &networkingv1.NetworkPolicy{}
 			obj, m.networkPolicies[name(doc)] = o, o
+		case "policy/v1 PodDisruptionBudget":
+			o := &policyv1.PodDisruptionBudget{}
+			obj, m.pdbs[name(doc)] = o, o
 		default:
 			t.Errorf("unexpected object %s %s", tm.APIVersion, tm.Kind)
 			continue
