@@ -41,6 +41,9 @@ type Config struct {
 	// ControlToken (control.token_file) is the bearer token /status
 	// requires; empty: /status answers only on loopback.
 	ControlToken Secret
+	// ControlListen (control.listen) is the address of the control API
+	// over HTTP; empty: the unix socket only.
+	ControlListen string
 	// Providers and Sinks are in file order.
 	Providers []Section
 	Sinks     []Section
@@ -170,13 +173,20 @@ func LoadFile(path string) (*Config, error) {
 
 // Load reads and validates a policy; baseDir resolves relative paths.
 func Load(r io.Reader, baseDir string) (*Config, error) {
+	src, err := io.ReadAll(io.LimitReader(r, MaxConfigFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	if len(src) > MaxConfigFile {
+		return nil, fmt.Errorf("read config: larger than %d MiB", MaxConfigFile>>20)
+	}
 	var doc yaml.Node
-	dec := yaml.NewDecoder(r)
+	dec := yaml.NewDecoder(bytes.NewReader(src))
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, ErrEmpty
 		}
-		return nil, fmt.Errorf("parse config: %w", cleanYAMLError(err))
+		return nil, fmt.Errorf("parse config: %w", syntaxError(err, src))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -224,6 +234,8 @@ func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
 	}
 	errs = append(errs, err)
 	c.ControlToken, err = controlToken(rc.Control, root, baseDir)
+	errs = append(errs, err)
+	c.ControlListen, err = controlListen(rc.Control, root)
 	errs = append(errs, err)
 	c.Providers, err = backends(rc.Providers, "providers", baseDir)
 	errs = append(errs, err)

@@ -90,7 +90,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		"only a comment":                {"# nothing\n", `config file is empty`},
 		"not a mapping":                 {"- a\n- b\n", `parse config (line 1): the top level must be a mapping`},
 		"two documents":                 {good + "---\nlisten: x\n", `parse config: the file holds more than one YAML document`},
-		"syntax error":                  {"listen: [\n", `parse config: line 1: did not find expected node content`},
+		"syntax error":                  {"listen: [\n", "parse config: line 1, column 10: did not find expected node content\n  listen: [\n           ^"},
 		"duplicate key":                 {"listen: a\nlisten: b\n", `listen (line 2): defined twice: first at line 1; remove one (the second would silently replace the first)`},
 		"duplicate provider":            {strings.Replace(good, "  emailit: {type: emailit, api_key: k}\n", "  emailit: {type: emailit, api_key: k}\n  smtpd-prod: {type: smtpd}\n", 1), `providers.smtpd-prod (line 10): defined twice: first at line 8; remove one (the second would silently replace the first)`},
 		"duplicate sink":                {strings.Replace(good, "  local: {type: file, dir: /out}\n", "  local: {type: file, dir: /out}\n  local: {type: file, dir: /tmp}\n", 1), `sinks.local (line 12): defined twice: first at line 11; remove one (the second would silently replace the first)`},
