@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -34,26 +31,6 @@ const (
 	exitConfig = 2 // configuration or usage error
 )
 
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
-type options struct {
-	config      string
-	runNow      bool
-	keys        stringList
-	dueOnly     bool
-	dryRun      bool
-	checkConfig bool
-	status      bool
-	version     bool
-	demo        bool
-	listen      string
-	logLevel    string
-	logFormat   string
-}
-
 // cli runs one invocation with injected streams, so that tests drive it.
 type cli struct {
 	stdout, stderr io.Writer
@@ -69,54 +46,6 @@ func newCLI(stdout, stderr io.Writer) *cli {
 	return &cli{stdout: stdout, stderr: stderr, clock: clockwork.NewRealClock()}
 }
 
-func (c *cli) parse(args []string) (*options, error) {
-	o := &options{}
-	fs := flag.NewFlagSet("rotator", flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
-	fs.StringVar(&o.config, "config", "", "policy file (YAML)")
-	fs.BoolVar(&o.runNow, "run-now", false, "make one pass now (revocations due, rotate the selected keys, keep-alive), then exit")
-	fs.Var(&o.keys, "key", "with --run-now: rotate only this key (repeatable)")
-	fs.BoolVar(&o.dueOnly, "due-only", false, "with --run-now: rotate only keys whose schedule is due (for timers and CronJobs)")
-	fs.BoolVar(&o.dryRun, "dry-run", false, "print the plan and make no change at any provider or sink")
-	fs.BoolVar(&o.checkConfig, "check-config", false, "validate the configuration and exit")
-	fs.BoolVar(&o.status, "status", false, "print every key's state and exit")
-	fs.BoolVar(&o.version, "version", false, "print the version and exit")
-	fs.BoolVar(&o.demo, "demo", false, "run against built-in test servers for smtpd.dev and Emailit and a temporary file sink")
-	fs.StringVar(&o.listen, "listen", "", "address of /metrics, /healthz, /readyz (overrides the config's listen)")
-	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&o.logFormat, "log-format", "", "json or console (default: console on a terminal, else json)")
-	fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "Usage:\n  rotator --config FILE [--dry-run]\n  rotator --config FILE --run-now [--key NAME]... [--due-only] [--dry-run]\n  rotator --config FILE --check-config | --status\n  rotator --demo\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	switch {
-	case o.version || o.demo:
-	case o.config == "":
-		return nil, errors.New("--config is required (or try --demo)")
-	}
-	if len(o.keys) > 0 && !o.runNow && !o.dryRun {
-		return nil, errors.New("--key needs --run-now")
-	}
-	if o.dueOnly && !o.runNow {
-		return nil, errors.New("--due-only needs --run-now")
-	}
-	if o.logFormat != "" && o.logFormat != "json" && o.logFormat != "console" {
-		return nil, fmt.Errorf("--log-format %q: want json or console", o.logFormat)
-	}
-	if o.listen != "" {
-		if _, _, err := net.SplitHostPort(o.listen); err != nil {
-			return nil, fmt.Errorf("--listen %q is not host:port", o.listen)
-		}
-	}
-	return o, nil
-}
-
 func (c *cli) run(args []string) int {
 	if os.Getenv("GOGC") == "" {
 		// The daemon is idle almost all the time: a smaller heap headroom
@@ -127,15 +56,18 @@ func (c *cli) run(args []string) int {
 	}
 	o, err := c.parse(args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
 		fmt.Fprintf(c.stderr, "rotator: %v\n", err)
 		return exitConfig
 	}
-	if o.version {
+	switch o.cmd {
+	case "help":
+		return c.help(o)
+	case "version":
 		fmt.Fprintf(c.stdout, "rotator %s (revision %s, %s)\n", buildVersion(), buildRevision(), promversion.GoVersion)
 		return exitOK
+	case "state":
+		fmt.Fprintln(c.stderr, "rotator: state needs a subcommand: rotator state rebuild|export|import --config FILE")
+		return exitConfig
 	}
 	logger, err := newLogger(o.logLevel, o.logFormat, c.stderr, o.demo)
 	if err != nil {
@@ -143,24 +75,85 @@ func (c *cli) run(args []string) int {
 		return exitConfig
 	}
 	defer logger.Sync() //nolint:errcheck
-
-	ctx := c.ctx
-	if ctx == nil {
-		var stop context.CancelFunc
-		ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		go func() {
-			<-ctx.Done()
-			stop()
-			again := make(chan os.Signal, 1)
-			signal.Notify(again, os.Interrupt, syscall.SIGTERM)
-			<-again
-			logger.Warn("second signal: exiting at once; work in flight resumes at the next start")
-			_ = logger.Sync()
-			os.Exit(exitFailed)
-		}()
+	ctx := c.signalContext(logger)
+	switch o.cmd {
+	case "rotate", "revoke", "pause", "resume", "reload", "status", "history":
+		return c.operate(ctx, logger, o)
+	case "preflight":
+		return c.preflight(ctx, logger, o)
 	}
+	return c.start(ctx, logger, o)
+}
 
+// help is `rotator help [CMD]` and --help: on stdout.
+func (c *cli) help(o *options) int {
+	if len(o.args) == 0 {
+		writeHelp(c.stdout)
+		return exitOK
+	}
+	cmd := lookupCommand(o.args[0])
+	if cmd == nil {
+		fmt.Fprintf(c.stderr, "rotator: no command %q (rotator --help lists them)\n", o.args[0])
+		return exitConfig
+	}
+	writeCommandHelp(c.stdout, cmd)
+	return exitOK
+}
+
+// signalContext ends at SIGINT or SIGTERM; a second signal exits at once.
+func (c *cli) signalContext(logger *zap.Logger) context.Context {
+	if c.ctx != nil {
+		return c.ctx
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		<-again
+		logger.Warn("second signal: exiting at once; work in flight resumes at the next start")
+		_ = logger.Sync()
+		os.Exit(exitFailed)
+	}()
+	return ctx
+}
+
+// loadPolicy loads and wires the policy; an error is printed (exit 2).
+func (c *cli) loadPolicy(o *options, logger *zap.Logger, metrics *rotate.Metrics) (*config.Config, *wire.Built, bool) {
+	cfg, err := config.LoadFile(o.config)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "rotator: %s: %v\n", o.config, err)
+		return nil, nil, false
+	}
+	if o.listen != "" {
+		cfg.Listen = o.listen
+	}
+	built, err := wire.Build(cfg, wire.Deps{Logger: logger, Clock: c.clock, UserAgent: "rotator/" + buildVersion(), Observer: metrics})
+	if err != nil {
+		fmt.Fprintf(c.stderr, "rotator: %s: %v\n", o.config, err)
+		return nil, nil, false
+	}
+	return cfg, built, true
+}
+
+// newEngine builds the engine over the store, with the audit trail.
+func (c *cli) newEngine(cfg *config.Config, built *wire.Built, store *state.Store, metrics *rotate.Metrics, logger *zap.Logger) (*rotate.Engine, error) {
+	th := testHooks(logger)
+	return rotate.New(rotate.Options{
+		Keys: built.Keys, Providers: built.Providers, Sinks: built.Sinks, Store: store, Logger: logger, Events: store,
+		Metrics: metrics, Clock: c.clock, MaxConcurrent: cfg.MaxConcurrent, ShutdownTimeout: cfg.ShutdownTimeout,
+		OrphanScanInterval: cfg.OrphanScanInterval, Failpoint: th.failpoint, RetryBase: th.retryBase, RetryMax: th.retryMax,
+		// When the engine goes idle the heap's free pages go back to the
+		// operating system at once: Go's background scavenger returns them
+		// a little at a time, waking the idle daemon about ten times a
+		// second for minutes after start-up or a burst (docs/performance.md).
+		OnIdle: debug.FreeOSMemory,
+	})
+}
+
+// start is run, run-now, plan, check and demo.
+func (c *cli) start(ctx context.Context, logger *zap.Logger, o *options) int {
 	if o.demo {
 		d, err := startDemo(logger, o)
 		if err != nil {
@@ -170,35 +163,21 @@ func (c *cli) run(args []string) int {
 		defer d.close()
 		o.config = d.configPath
 	}
-
-	cfg, err := config.LoadFile(o.config)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "rotator: %s: %v\n", o.config, err)
-		return exitConfig
-	}
-	if o.listen != "" {
-		cfg.Listen = o.listen
-	}
 	reg := prometheus.NewRegistry()
 	metrics := rotate.NewMetrics(reg)
-	built, err := wire.Build(cfg, wire.Deps{Logger: logger, Clock: c.clock, UserAgent: "rotator/" + buildVersion(), Observer: metrics})
-	if err != nil {
-		fmt.Fprintf(c.stderr, "rotator: %s: %v\n", o.config, err)
+	cfg, built, ok := c.loadPolicy(o, logger, metrics)
+	if !ok {
 		return exitConfig
 	}
-	if o.checkConfig {
+	if o.cmd == "check" {
 		fmt.Fprintf(c.stdout, "%s: OK (%d keys, %d providers, %d sinks)\n", o.config, len(cfg.Keys), len(cfg.Providers), len(cfg.Sinks))
 		return exitOK
 	}
-	if o.status {
-		return c.printStatus(cfg)
-	}
-
 	// From here on each key's policy lives in the engine: the loaded copy
 	// would double the policy's memory (10,000 keys: ~2.5 MiB).
 	cfg.Keys = nil
 
-	store, err := openState(cfg.StatePath, o.dryRun)
+	store, err := openState(cfg.StatePath, o.cmd == "plan")
 	if err != nil {
 		logger.Error("cannot open the state file", zap.Error(err))
 		return exitFailed
@@ -208,38 +187,30 @@ func (c *cli) run(args []string) int {
 	promversion.Version, promversion.Revision = buildVersion(), buildRevision()
 	reg.MustRegister(versioncollector.NewCollector("rotator"), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	th := testHooks(logger)
-	engine, err := rotate.New(rotate.Options{
-		Keys: built.Keys, Providers: built.Providers, Sinks: built.Sinks, Store: store, Logger: logger,
-		Metrics: metrics, Clock: c.clock, MaxConcurrent: cfg.MaxConcurrent, ShutdownTimeout: cfg.ShutdownTimeout,
-		OrphanScanInterval: cfg.OrphanScanInterval, Failpoint: th.failpoint, RetryBase: th.retryBase, RetryMax: th.retryMax,
-		// When the engine goes idle the heap's free pages go back to the
-		// operating system at once: Go's background scavenger returns them
-		// a little at a time, waking the idle daemon about ten times a
-		// second for minutes after start-up or a burst (docs/performance.md).
-		OnIdle: debug.FreeOSMemory,
-	})
+	engine, err := c.newEngine(cfg, built, store, metrics, logger)
 	if err != nil {
 		logger.Error("cannot start the engine", zap.Error(err))
 		return exitFailed
 	}
 	defer closeSinks(built, logger)
 
-	if o.dryRun {
+	switch o.cmd {
+	case "plan":
 		if err := engine.Plan(c.stdout, rotate.Once{Keys: o.keys, DueOnly: o.dueOnly}, !o.runNow); err != nil {
 			fmt.Fprintf(c.stderr, "rotator: %v\n", err)
 			return exitConfig
 		}
 		return exitOK
-	}
-	if o.runNow {
+	case "run-now":
 		return c.runNow(ctx, engine, logger, o)
 	}
-	return c.daemon(ctx, cfg, engine, store, reg, metrics, logger, o.demo)
+	return c.daemon(ctx, daemonParts{cfg: cfg, engine: engine, store: store, reg: reg, metrics: metrics, logger: logger, o: o})
 }
 
 func (c *cli) runNow(ctx context.Context, engine *rotate.Engine, logger *zap.Logger, o *options) int {
+	if len(o.keys) == 0 && !o.dueOnly {
+		fmt.Fprintf(c.stdout, "run-now: rotating all %d keys regardless of their schedule (--key or --due-only to narrow)\n", engine.Len())
+	}
 	if err := engine.Check(ctx); err != nil {
 		logger.Error("start-up checks failed", zap.Error(err))
 		return exitFailed

@@ -171,10 +171,10 @@ func TestExitCodes(t *testing.T) {
 		"bad param":             {[]string{"--config", bad, "--check-config"}, exitConfig, "keys[0].params"},
 		"missing config file":   {[]string{"--config", "/nonexistent.yaml"}, exitConfig, "no such file"},
 		"no config":             {[]string{}, exitConfig, "--config is required"},
-		"--key without run-now": {[]string{"--config", e.config, "--key", "mail"}, exitConfig, "--key needs --run-now"},
+		"--key without run-now": {[]string{"--config", e.config, "--key", "mail"}, exitConfig, "run does not take --key"},
 		"unknown key":           {[]string{"--config", e.config, "--run-now", "--key", "nope"}, exitFailed, "no such key"},
 		"bad log format":        {[]string{"--config", e.config, "--log-format", "xml"}, exitConfig, "--log-format"},
-		"stray argument":        {[]string{"--config", e.config, "now"}, exitConfig, "unexpected argument"},
+		"stray argument":        {[]string{"--config", e.config, "now"}, exitConfig, `run takes no argument, got "now"`},
 		"version":               {[]string{"--version"}, exitOK, "rotator "},
 	}
 	for name, tc := range tests {

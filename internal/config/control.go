@@ -1,16 +1,39 @@
 package config
 
-import "gopkg.in/yaml.v3"
+import (
+	"net"
+
+	"gopkg.in/yaml.v3"
+)
 
 // rawControl is the `control:` section: how operators reach the daemon.
 type rawControl struct {
-	// TokenFile holds the bearer token that /status (and later control
-	// endpoints) require. Without it they answer only on loopback.
+	// TokenFile holds the bearer token that /status and the control API
+	// over HTTP require. Without it /status answers only on loopback.
 	TokenFile string `yaml:"token_file"`
+	// Listen is the host:port of the control API over HTTP (for remote
+	// operators); it needs token_file. The unix socket beside the state
+	// file is always there.
+	Listen string `yaml:"listen"`
 }
 
 // controlToken reads control.token_file (empty when unset).
 func controlToken(rc rawControl, root *yaml.Node, baseDir string) (Secret, error) {
 	sec := Section{Path: "control", Node: childNode(root, "control"), BaseDir: baseDir}
 	return sec.Secret("token", "", rc.TokenFile, false)
+}
+
+// controlListen checks control.listen: host:port, and only with a token.
+func controlListen(rc rawControl, root *yaml.Node) (string, error) {
+	if rc.Listen == "" {
+		return "", nil
+	}
+	sec := Section{Path: "control", Node: childNode(root, "control")}
+	if _, _, err := net.SplitHostPort(rc.Listen); err != nil {
+		return "", sec.Errorf("listen", "%q is not host:port", rc.Listen)
+	}
+	if rc.TokenFile == "" {
+		return "", sec.Errorf("listen", "needs control.token_file: the control API over HTTP answers only with the bearer token")
+	}
+	return rc.Listen, nil
 }

@@ -30,14 +30,24 @@
 //	revocations_total{key,result}                    counter
 //	pending_revocations{key}                         gauge
 //	revocation_deadline_timestamp_seconds{key}       gauge
+//	superseded_key_last_used_timestamp_seconds{key}  gauge
 //	key_consecutive_failures{key}                    gauge
 //	key_paused{key}                                  gauge
-//	emergency_rotations_total{key}                   counter
+//	emergency_rotations_total{key,trigger}           counter
 //	sink_writes_total{sink,result}                   counter
 //	provider_requests_total{provider,code}           counter
 //	provider_request_duration_seconds{provider}      histogram
 //	orphaned_keys{provider}                          gauge
+//	config_last_reload_successful                    gauge
+//	config_last_reload_success_timestamp_seconds     gauge
+//	leader                                           gauge
 //	build_info{version,revision,...}                 gauge (registered by main)
+//
+// revocations_total's result is success, failure or max_grace (revoked
+// because max_grace was reached); emergency_rotations_total's trigger is
+// provider (the provider no longer accepts the current key) or operator
+// (rotate --revoke-old-now). The per-key families are listed in
+// keyFamilies (keymetrics.go).
 package rotate
 
 import (
@@ -239,6 +249,7 @@ func New(o Options) (*Engine, error) {
 		e.order = append(e.order, k.Policy.Name)
 	}
 	e.initMetrics(Policy{Keys: o.Keys, Providers: o.Providers, Sinks: o.Sinks})
+	e.m.started(o.Clock.Now())
 	return e, nil
 }
 
@@ -263,11 +274,12 @@ func (e *Engine) export(r *keyRunner, st state.Key) {
 	if k.Paused || st.Paused != nil {
 		next, paused = time.Time{}, 1
 	}
-	var earliest time.Time
+	var earliest, supersededUsed time.Time
 	for _, rt := range st.Retiring {
 		if earliest.IsZero() || rt.RevokeAfter.Before(earliest) {
 			earliest = rt.RevokeAfter
 		}
+		supersededUsed = maxTime(supersededUsed, rt.LastUsedAt)
 	}
 	var created, lastUsed, deadline time.Time
 	if st.Current != nil {
@@ -287,6 +299,7 @@ func (e *Engine) export(r *keyRunner, st state.Key) {
 		lastKeepAlive:       ts(st.LastKeepAliveAt),
 		pendingRevocations:  float64(len(st.Retiring)),
 		revocationDeadline:  ts(earliest),
+		supersededLastUsed:  ts(supersededUsed),
 		consecutiveFailures: float64(st.Failures),
 		paused:              paused,
 	})

@@ -85,6 +85,7 @@ rotator_sink_writes_total{result="success",sink="b"} 1
 # HELP rotator_revocations_total Revocations of superseded keys by result.
 # TYPE rotator_revocations_total counter
 rotator_revocations_total{key="mail",result="failure"} 0
+rotator_revocations_total{key="mail",result="max_grace"} 0
 rotator_revocations_total{key="mail",result="success"} 0
 `
 	if err := testutil.GatherAndCompare(served(t, h.e.m, h.reg), strings.NewReader(want), "rotator_rotations_total",

@@ -161,7 +161,7 @@ func (e *Engine) rotateAction(ctx context.Context, r *keyRunner, st *state.Key, 
 		r.log.Error("rotating now: the provider no longer accepts the current key", zap.String("cause", st.Emergency))
 	}
 	if a.Reason == ReasonEmergency || a.RevokeOld && r.k.Policy.Grace > 0 {
-		e.m.emergencyRotation(r.k.Policy.Name)
+		e.m.emergencyRotation(r.k.Policy.Name, emergencyTrigger(a))
 		e.notify(r, HookEvent{Event: config.EventEmergency, KeyID: currentID(st), OldKeyIDs: oldIDs(st), Trigger: emergencyTrigger(a)})
 	}
 	if err := e.rotate(ctx, r, st, a.Reason); err != nil {

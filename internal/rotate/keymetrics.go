@@ -54,17 +54,26 @@ var keyFamilies = []keyFamily{
 	gauge("rotator_last_keepalive_success_timestamp_seconds", "When the current key was last used successfully by keep-alive or verification (0 = never).",
 		func(g *keyGauges) float64 { return g.lastKeepAlive }),
 	{name: "rotator_revocations_total", help: "Revocations of superseded keys by result.", typ: "counter",
-		label: "result", series: okFail(func(k *keyMetrics) *okFailCount { return &k.revocations })},
+		label: "result", series: []keySeries{
+			{resultFailure, func(k *keyMetrics) float64 { return float64(k.revocations.fail.Load()) }},
+			{resultMaxGrace, func(k *keyMetrics) float64 { return float64(k.revokedAtMaxGrace.Load()) }},
+			{resultSuccess, func(k *keyMetrics) float64 { return float64(k.revocations.ok.Load()) }},
+		}},
 	gauge("rotator_pending_revocations", "Superseded keys not yet revoked (in grace or failing to revoke).",
 		func(g *keyGauges) float64 { return g.pendingRevocations }),
 	gauge("rotator_revocation_deadline_timestamp_seconds", "Earliest revocation deadline among the key's pending revocations (0 = none).",
 		func(g *keyGauges) float64 { return g.revocationDeadline }),
+	gauge("rotator_superseded_key_last_used_timestamp_seconds", "Newest use the provider reported of any of the key's superseded keys (0 = none reported).",
+		func(g *keyGauges) float64 { return g.supersededLastUsed }),
 	gauge("rotator_key_consecutive_failures", "Rotation attempts failed in a row since the last success.",
 		func(g *keyGauges) float64 { return g.consecutiveFailures }),
 	gauge("rotator_key_paused", "1 while the key's scheduled rotations are paused (in the policy or by an operator), else 0.",
 		func(g *keyGauges) float64 { return g.paused }),
-	{name: "rotator_emergency_rotations_total", help: "Rotations started because the current key was found revoked or rejected by the provider.", typ: "counter",
-		series: []keySeries{{get: func(k *keyMetrics) float64 { return float64(k.emergencies.Load()) }}}},
+	{name: "rotator_emergency_rotations_total", help: "Emergency rotations by trigger: provider (the current key was found revoked or rejected by the provider) or operator (rotate --revoke-old-now).", typ: "counter",
+		label: "trigger", series: []keySeries{
+			{triggerOperator, func(k *keyMetrics) float64 { return float64(k.emergencies[1].Load()) }},
+			{triggerProvider, func(k *keyMetrics) float64 { return float64(k.emergencies[0].Load()) }},
+		}},
 }
 
 // gauge is a family of one gauge per key, read from the key's snapshot.
@@ -84,7 +93,7 @@ func okFail(c func(*keyMetrics) *okFailCount) []keySeries {
 // keyGauges is one key's gauge values, as the engine last exported them.
 type keyGauges struct {
 	lastSuccess, nextRotation, keyCreated, keyLastUsed, inactivityDeadline, lastKeepAlive,
-	pendingRevocations, revocationDeadline, consecutiveFailures, paused float64
+	pendingRevocations, revocationDeadline, supersededLastUsed, consecutiveFailures, paused float64
 }
 
 // keyMetrics is one key's series: ~300 bytes, where live client_golang
@@ -97,8 +106,10 @@ type keyMetrics struct {
 	gauges                  atomic.Pointer[keyGauges]
 	rotations, keepalives   okFailCount
 	revocations             okFailCount
-	emergencies             atomic.Uint64
-	duration                histogram
+	revokedAtMaxGrace       atomic.Uint64
+	// emergencies counts emergency rotations by trigger: provider, operator.
+	emergencies [2]atomic.Uint64
+	duration    histogram
 }
 
 var zeroGauges keyGauges

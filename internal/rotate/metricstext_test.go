@@ -29,13 +29,16 @@ func fillMetrics(m *Metrics) {
 	m.InitSink("vault")
 	m.InitProvider("smtpd")
 	m.setKey("mail", keyGauges{lastSuccess: 1.7e9 + 0.125, nextRotation: 1.8e9, pendingRevocations: 2, consecutiveFailures: 1,
-		keyCreated: math.Inf(1)})
+		keyCreated: math.Inf(1), supersededLastUsed: 1.75e9})
 	m.rotationDone("mail", nil, 1500*time.Millisecond)
 	m.rotationDone("mail", errors.New("x"), 75*time.Millisecond)
 	m.rotationDone("billing", nil, 3*time.Minute)
 	m.keepAliveDone("billing", nil)
 	m.revocationDone("mail", errors.New("x"))
-	m.emergencyRotation("billing")
+	m.revocationAtMaxGrace("mail")
+	m.emergencyRotation("billing", triggerProvider)
+	m.emergencyRotation("mail", triggerOperator)
+	m.ReloadDone(true, time.Unix(1_700_000_000, 0))
 	m.ObserveRequest("smtpd", "create", "201", 20*time.Millisecond)
 }
 

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/rotator-dev/rotator/internal/config"
+	"github.com/rotator-dev/rotator/internal/control"
+	"github.com/rotator-dev/rotator/internal/rotate"
+	"github.com/rotator-dev/rotator/internal/state"
+	"github.com/rotator-dev/rotator/internal/wire"
+)
+
+// operate runs a control command: through the running daemon's control
+// socket when one answers, else on the state file directly. The operator
+// sees the same output and exit code either way.
+func (c *cli) operate(ctx context.Context, logger *zap.Logger, o *options) int {
+	metrics := rotate.NewMetrics(prometheus.NewRegistry())
+	cfg, built, ok := c.loadPolicy(o, logger, metrics)
+	if !ok {
+		return exitConfig
+	}
+	defer closeSinks(built, logger)
+	req := control.Request{Command: o.cmd, Keys: o.args, RevokeOldNow: o.revokeOldNow, Superseded: o.superseded,
+		Reason: o.reason, JSON: o.jsonOut, Since: o.since}
+	resp, err := control.Unix(control.SocketPath(cfg.StatePath)).Do(ctx, req)
+	switch {
+	case err == nil:
+	case errors.Is(err, control.ErrNoDaemon):
+		resp, err = c.direct(ctx, logger, cfg, built, metrics, req)
+	}
+	if err != nil {
+		fmt.Fprintf(c.stderr, "rotator: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprint(c.stdout, resp.Stdout)
+	fmt.Fprint(c.stderr, resp.Stderr)
+	return resp.Exit
+}
+
+// direct carries out the request on the state file when no daemon runs.
+func (c *cli) direct(ctx context.Context, logger *zap.Logger, cfg *config.Config, built *wire.Built,
+	metrics *rotate.Metrics, req control.Request) (control.Response, error) {
+	statePath, keys := cfg.StatePath, cfg.Keys
+	op := &operator{clock: c.clock}
+	readOnly := req.Command == "status" || req.Command == "history" || req.Command == "reload"
+	if readOnly {
+		if _, err := os.Stat(statePath); errors.Is(err, os.ErrNotExist) {
+			// No state yet: every key is never rotated, no history.
+			op.status = func() ([]rotate.StatusRow, error) { return rotate.Status(keys, nil, c.clock.Now()), nil }
+			return op.do(ctx, cliActor(), req), nil
+		}
+	}
+	store, err := state.Open(statePath, state.Options{ReadOnly: readOnly, LockTimeout: 500 * time.Millisecond})
+	if errors.Is(err, state.ErrLocked) {
+		return control.Response{}, fmt.Errorf("%w; and the daemon's control socket %s does not answer (an older rotator, or it is starting)",
+			err, control.SocketPath(statePath))
+	}
+	if err != nil {
+		return control.Response{}, err
+	}
+	defer store.Close()
+	op.store = store
+	op.status = func() ([]rotate.StatusRow, error) {
+		records, err := store.All()
+		return rotate.Status(keys, records, c.clock.Now()), err
+	}
+	if readOnly {
+		return op.do(ctx, cliActor(), req), nil
+	}
+	engine, err := c.newEngine(cfg, built, store, metrics, logger)
+	if err != nil {
+		return control.Response{}, err
+	}
+	if req.Command == "rotate" || req.Command == "revoke" {
+		// As the daemon at its start: a sink that cannot be written or
+		// read fails now, before any key is created.
+		if err := engine.Check(ctx); err != nil {
+			return control.Response{}, fmt.Errorf("start-up checks failed: %w", err)
+		}
+	}
+	op.engine = engine
+	return op.do(ctx, cliActor(), req), nil
+}
