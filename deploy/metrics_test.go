@@ -30,6 +30,9 @@ var knownMetrics = map[string]string{
 	"rotator_provider_requests_total":                   "counter",
 	"rotator_provider_request_duration_seconds":         "histogram",
 	"rotator_orphaned_keys":                             "gauge",
+	"rotator_superseded_key_last_used_timestamp_seconds": "gauge",
+	"rotator_hook_runs_total":                           "counter",
+	"rotator_hook_duration_seconds":                     "histogram",
 	"rotator_build_info":                                "gauge",
 	// Prometheus's own, per scrape target.
 	"up": "gauge",
