@@ -97,6 +97,7 @@ func (e *Engine) rotate(ctx context.Context, r *keyRunner, st *state.Key, reason
 		return fmt.Errorf("test new key: %w", err)
 	}
 	e.record(r, "verified", nil, state.Event{KeyID: key.ID})
+	r.log.Info("new key verified at the provider", zap.String("key_id", key.ID))
 	return e.finish(ctx, r, st, key.Credential)
 }
 
@@ -163,95 +164,6 @@ func verifyOnce(ctx context.Context, p providers.Provider, id string, cred provi
 		err = &providers.Error{Op: "test", Reason: providers.ReasonAuth, Message: "the provider reports the new key inactive"}
 	}
 	return err
-}
-
-// finish writes every sink, verifies, promotes and commits. It is
-// idempotent: a resumed rotation calls it again with the recovered
-// credential.
-func (e *Engine) finish(ctx context.Context, r *keyRunner, st *state.Key, cred providers.Credential) error {
-	rot := st.Rotation
-	k := r.k.Policy
-	base := secretFields(cred, rot)
-	if rot.Versions == nil {
-		rot.Versions = map[string]string{}
-	}
-	var errs []error
-	for _, t := range r.k.Targets {
-		w := sinks.Write{RotationID: rot.ID, KeyID: rot.KeyID, KeyName: rot.KeyName, RotatedAt: rot.CreatedAt, Data: rename(base, t.Fields)}
-		if err := e.mayAct(ctx); err != nil {
-			return err
-		}
-		v, err := t.Target.Write(ctx, w)
-		e.m.sinkWrites.WithLabelValues(t.Sink, result(err)).Inc()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("write %s: %w", t.Target, err))
-			continue
-		}
-		rot.Versions[t.Target.String()] = v
-		e.failpoint("after-sink-write")
-		r.log.Info("sink written", zap.String("sink", t.Sink), zap.String("target", t.Target.String()), zap.String("version", v))
-	}
-	if err := errors.Join(errs...); err != nil {
-		_ = e.put(st) // keep the versions that did land
-		return err
-	}
-	rot.Step = state.StepWritten
-	if err := e.put(st); err != nil {
-		return err
-	}
-	e.failpoint("after-written")
-	e.record(r, "written", nil, state.Event{KeyID: rot.KeyID})
-
-	// Verify: every sink reads back exactly what was written.
-	for _, t := range r.k.Targets {
-		got, err := readWritten(ctx, t.Target, rot.ID)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("read back %s: %w", t.Target, err))
-			continue
-		}
-		if !equalSecret(got, rename(base, t.Fields)) {
-			errs = append(errs, fmt.Errorf("read back %s: the sink holds something else than was written", t.Target))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	// Promote staged writes (Secrets Manager: AWSCURRENT).
-	for _, t := range r.k.Targets {
-		if p, ok := t.Target.(sinks.Promoter); ok {
-			w := sinks.Write{RotationID: rot.ID, KeyID: rot.KeyID, KeyName: rot.KeyName, RotatedAt: rot.CreatedAt, Data: rename(base, t.Fields)}
-			if err := e.mayAct(ctx); err != nil {
-				return err
-			}
-			if err := p.Promote(ctx, w); err != nil {
-				return fmt.Errorf("promote %s: %w", t.Target, err)
-			}
-		}
-	}
-
-	e.failpoint("after-promote")
-	now := e.clock.Now()
-	if st.Current != nil {
-		st.Retiring = append(st.Retiring, superseding(k, *st.Current, rot.KeyID, now))
-	}
-	st.Current = &state.ProviderKey{Provider: rot.Provider, ID: rot.KeyID, Name: rot.KeyName, CreatedAt: rot.CreatedAt}
-	reason := rot.Reason
-	st.Rotation = nil
-	st.LastSuccessAt = now
-	st.Failures, st.NextAttemptAt, st.LastError, st.LastErrorAt, st.Emergency = 0, time.Time{}, "", time.Time{}, ""
-	st.LastKeepAliveAt, st.KeepAliveFailures, st.KeepAliveRetryAt, st.LastUsedAt = now, 0, time.Time{}, time.Time{}
-	st.SyncTargets, st.SyncRetryAt = false, time.Time{} // every target holds the new key
-	st.Rotations++
-	if err := e.put(st); err != nil {
-		return err
-	}
-	r.inflight = nil
-	e.failpoint("after-commit")
-	e.record(r, "promoted", nil, state.Event{KeyID: st.Current.ID, OldKeyIDs: oldIDs(st)})
-	e.notify(r, HookEvent{Event: config.EventConverged, KeyID: st.Current.ID, OldKeyIDs: oldIDs(st)})
-	r.log.Info("rotation complete", zap.String("key_id", st.Current.ID), zap.String("reason", reason),
-		zap.Duration("grace", k.Grace), zap.Int("pending_revocations", len(st.Retiring)))
-	return nil
 }
 
 // resume continues or compensates a rotation found in flight. done is true
