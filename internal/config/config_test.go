@@ -112,8 +112,8 @@ func TestLoadBadConfigs(t *testing.T) {
 		"bad default schedule":          {strings.Replace(good, `schedule: "@every 720h"`, `schedule: "every month"`, 1), `defaults.schedule (line 5): invalid schedule "every month": expected exactly 5 fields, found 2: [every month]`},
 		"bad key schedule":              {strings.Replace(good, `"0 3 * * 1"`, `"0 3 * * 8"`, 1), `keys[0].schedule (line 16): invalid schedule "0 3 * * 8": end of range (8) above maximum (6): 8`},
 		"@every below a second":         {strings.Replace(good, `"0 3 * * 1"`, `"@every 10ms"`, 1), `keys[0].schedule (line 16): invalid schedule "@every 10ms": @every needs at least 1s`},
-		"bad duration":                  {strings.Replace(good, "grace: 48h", "grace: 2 days", 1), `parse config: line 17: invalid duration "2 days" (use units such as 90s, 30m, 12h, 7d)`},
-		"negative duration":             {strings.Replace(good, "grace: 48h", "grace: -1h", 1), `parse config: line 17: duration "-1h" is negative`},
+		"bad duration":                  {strings.Replace(good, "grace: 48h", "grace: 2 days", 1), `keys[0].grace (line 17): invalid duration "2 days" (use units such as 90s, 30m, 12h, 7d)`},
+		"negative duration":             {strings.Replace(good, "grace: 48h", "grace: -1h", 1), `keys[0].grace (line 17): duration "-1h" is negative`},
 		"keepalive below a second":      {strings.Replace(good, "keepalive: 0s", "keepalive: 10ms", 1), `keys[1].keepalive (line 22): must be 0s (disabled) or at least 1s`},
 		"timeout zero":                  {strings.Replace(good, "keepalive: 0s", "timeout: 0s", 1), `keys[1].timeout (line 22): must be positive`},
 		"bad name prefix":               {strings.Replace(good, "grace: 24h\n", "grace: 24h\n  name_prefix: Rotator_\n", 1), `defaults.name_prefix (line 7): "Rotator_" must be 1-32 characters of a-z, 0-9 and -, starting with a letter or digit`},
@@ -135,7 +135,7 @@ func TestLoadBadConfigs(t *testing.T) {
 		"target not a mapping":          {strings.Replace(good, "- {sink: local, path: smtpd-send.env, format: env}", "- local", 1), `keys[0].sinks[0] (line 19): must be a mapping such as {sink: NAME, path: ...}`},
 		"rename to the same name twice": {strings.Replace(good, "fields: {api_key: EMAILIT_API_KEY}", "fields: {api_key: X, key_id: X}", 1), `keys[1].sinks[0].fields (line 24): api_key and key_id are both renamed to X`},
 		"params not strings":            {strings.Replace(good, "params: {role: send_only}", "params: [send_only]", 1), "parse config: line 15: cannot unmarshal !!seq into map[string]string"},
-		"unset environment variable":    {strings.Replace(good, "dir: /out", "dir: \"${ROTATOR_TEST_UNSET_VAR}\"", 1), `sinks.local.dir (line 11): environment variable ROTATOR_TEST_UNSET_VAR is not set`},
+		"unset environment variable":    {strings.Replace(good, "dir: /out", "dir: \"${ROTATOR_TEST_UNSET_VAR}\"", 1), `sinks.local.dir (line 11): environment variable ROTATOR_TEST_UNSET_VAR is not set (give a default with ${ROTATOR_TEST_UNSET_VAR:-value}; $$ is a literal $)`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,18 +25,41 @@ func ParseDuration(s string) (time.Duration, error) {
 }
 
 // UnmarshalYAML implements the legacy yaml.v3 unmarshaler signature.
+// Section.Decode and Load check every Duration first (checkDuration), so
+// that the error names the YAML path; this is the fallback for other
+// decoders.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: a duration must be a string such as \"24h\"", n.Line)
-	}
-	v, err := ParseDuration(n.Value)
+	v, err := durationOf(n)
 	if err != nil {
 		return fmt.Errorf("line %d: %w", n.Line, err)
 	}
-	if v < 0 {
-		return fmt.Errorf("line %d: duration %q is negative", n.Line, n.Value)
-	}
 	*d = Duration(v)
+	return nil
+}
+
+func durationOf(n *yaml.Node) (time.Duration, error) {
+	if n.Kind != yaml.ScalarNode {
+		return 0, errors.New(`a duration must be a string such as "24h"`)
+	}
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return 0, err
+	}
+	if v < 0 {
+		return 0, fmt.Errorf("duration %q is negative", n.Value)
+	}
+	return v, nil
+}
+
+// checkDuration is the error durationOf gives n, with the node's line and
+// a path that known fills in.
+func checkDuration(n *yaml.Node) *FieldError {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	if _, err := durationOf(n); err != nil {
+		return &FieldError{Line: n.Line, Err: err}
+	}
 	return nil
 }
 

@@ -9,11 +9,15 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-var envRefRE = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+// envRefRE matches $$, ${VAR}, ${VAR:-default}, and any other ${...}
+// (which is refused rather than left as it is).
+var envRefRE = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}|\$\{[^}]*\}?`)
 
-// expandEnv replaces ${VAR} in every scalar value; $$ is a literal $. An
-// unset variable is an error naming the field (path joined with the
-// field's path below n).
+// expandEnv replaces ${VAR} in every scalar value, and ${VAR:-default}
+// (the shell's form: default when VAR is unset or empty); $$ is a literal
+// $. An unset variable without a default, or another ${...} form, is an
+// error naming the field (path joined with the field's path below n) and
+// the variable.
 func expandEnv(n *yaml.Node, path string) error {
 	if fe := expandEnvBelow(n); fe != nil {
 		fe.Path = under(path, fe.Path)
@@ -44,21 +48,37 @@ func expandEnvBelow(n *yaml.Node) *FieldError {
 		if !strings.Contains(n.Value, "$") {
 			return nil
 		}
-		var missing string
+		var bad error
 		n.Value = envRefRE.ReplaceAllStringFunc(n.Value, func(m string) string {
-			if m == "$$" {
-				return "$"
-			}
-			name := m[2 : len(m)-1]
-			v, ok := os.LookupEnv(name)
-			if !ok && missing == "" {
-				missing = name
+			v, err := expandRef(m)
+			if err != nil && bad == nil {
+				bad = err
 			}
 			return v
 		})
-		if missing != "" {
-			return &FieldError{Line: n.Line, Err: fmt.Errorf("environment variable %s is not set", missing)}
+		if bad != nil {
+			return &FieldError{Line: n.Line, Err: bad}
 		}
 	}
 	return nil
+}
+
+// expandRef is the value of one envRefRE match.
+func expandRef(m string) (string, error) {
+	if m == "$$" {
+		return "$", nil
+	}
+	sub := envRefRE.FindStringSubmatch(m)
+	name, def := sub[1], sub[2]
+	if name == "" {
+		return m, fmt.Errorf("%s is not a form rotator expands: write ${VAR}, ${VAR:-default}, or $$ for a literal $", m)
+	}
+	v, ok := os.LookupEnv(name)
+	switch {
+	case def != "" && v == "":
+		return def[2:], nil
+	case !ok:
+		return "", fmt.Errorf("environment variable %s is not set (give a default with ${%s:-value}; $$ is a literal $)", name, name)
+	}
+	return v, nil
 }

@@ -58,18 +58,27 @@ func (p *policy) apply(r rawPolicy, sec Section) error {
 }
 
 // ParseSchedule parses a robfig/cron schedule: five fields, descriptors
-// (@daily), @every DURATION, and a CRON_TZ= prefix.
+// (@daily), @every DURATION, and a CRON_TZ= prefix. @every takes every
+// form a Duration does ("@every 30d", "@every 2w"), like grace and
+// keepalive; cron itself knows only Go's units, so days and weeks are
+// rewritten to hours before it parses.
 func ParseSchedule(spec string) (cron.Schedule, error) {
 	if strings.TrimSpace(spec) == "" {
 		return nil, errors.New("schedule is empty")
 	}
+	parsed := spec
 	if d, ok := strings.CutPrefix(strings.TrimSpace(spec), "@every "); ok {
+		v, err := ParseDuration(strings.TrimSpace(d))
+		if err != nil {
+			return nil, fmt.Errorf("invalid schedule %q: %w", spec, err)
+		}
 		// cron silently rounds anything below a second up to 1s.
-		if v, err := time.ParseDuration(strings.TrimSpace(d)); err == nil && v < time.Second {
+		if v < time.Second {
 			return nil, fmt.Errorf("invalid schedule %q: @every needs at least 1s", spec)
 		}
+		parsed = "@every " + v.String()
 	}
-	s, err := cron.ParseStandard(spec)
+	s, err := cron.ParseStandard(parsed)
 	if err != nil {
 		return nil, fmt.Errorf("invalid schedule %q: %w", spec, err)
 	}

@@ -153,6 +153,9 @@ func known(n *yaml.Node, t reflect.Type, skip []string) *FieldError {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
+	if ti.duration {
+		return checkDuration(n)
+	}
 	if ti.opaque {
 		return nil
 	}
@@ -220,8 +223,11 @@ type typeInfo struct {
 	// opaque types decode themselves (yaml.Node, yaml.Unmarshaler): their
 	// content is not checked.
 	opaque bool
-	fields map[string]reflect.Type // struct: YAML key → field type
-	elem   reflect.Type            // slice, array, map: the element type
+	// duration is Duration, checked here so that its errors name their
+	// YAML path (its UnmarshalYAML knows only the line).
+	duration bool
+	fields   map[string]reflect.Type // struct: YAML key → field type
+	elem     reflect.Type            // slice, array, map: the element type
 }
 
 var typeInfos sync.Map // reflect.Type → *typeInfo
@@ -234,7 +240,8 @@ func typeInfoOf(t reflect.Type) *typeInfo {
 	for u.Kind() == reflect.Pointer {
 		u = u.Elem()
 	}
-	ti := &typeInfo{kind: u.Kind(), opaque: u == nodeType || reflect.PointerTo(u).Implements(unmarshalerType) || u.Implements(unmarshalerType)}
+	ti := &typeInfo{kind: u.Kind(), opaque: u == nodeType || reflect.PointerTo(u).Implements(unmarshalerType) || u.Implements(unmarshalerType),
+		duration: u == durationType}
 	switch ti.kind {
 	case reflect.Struct:
 		ti.fields = yamlFields(u)
@@ -248,6 +255,7 @@ func typeInfoOf(t reflect.Type) *typeInfo {
 var (
 	unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 	nodeType        = reflect.TypeOf(yaml.Node{})
+	durationType    = reflect.TypeOf(Duration(0))
 )
 
 func yamlFields(t reflect.Type) map[string]reflect.Type {
