@@ -1,10 +1,11 @@
 // Package awsapi is what the AWS sinks (awssm for Secrets Manager, awsssm
 // for Parameter Store) share about talking to AWS: the connection settings
 // of their sink section and how they become an aws.Config (Config,
-// ParseConfig, Load), the HTTP client every service client goes through
-// (NewBodyCopyClient), and how a failed call is reported without the
-// values it sent (CallError, ErrorCode). What each service does with its
-// client stays in its sink.
+// ParseConfig, Load, Connect), the options every service client gets
+// (ClientOptions, with the HTTP client of NewBodyCopyClient), the list of
+// bound targets a sink's Check walks (Targets), and how a failed call is
+// reported without the values it sent (CallError, ErrorCode). What each
+// service does with its client stays in its sink.
 package awsapi
 
 import (

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/stretchr/testify/require"
@@ -139,10 +138,7 @@ func client(t *testing.T, cfg awsapi.Config, userAgent string) *ssm.Client {
 	t.Helper()
 	awsCfg, err := awsapi.Load(cfg, userAgent)
 	require.NoError(t, err)
-	return ssm.NewFromConfig(awsCfg, func(o *ssm.Options) {
-		o.BaseEndpoint = aws.String(cfg.Endpoint)
-		o.HTTPClient = awsapi.NewBodyCopyClient(o.HTTPClient)
-	})
+	return ssm.NewFromConfig(awsCfg, func(o *ssm.Options) { awsapi.ClientOptions(cfg, &o.BaseEndpoint, &o.HTTPClient) })
 }
 
 func TestLoadedClientSendsUserAgentAndHonoursMaxAttempts(t *testing.T) {

@@ -21,8 +21,8 @@ type bodyCopyClient struct{ next aws.HTTPClient }
 
 // NewBodyCopyClient wraps the client the SDK configured (with any CA
 // bundle applied), or the SDK's default one when next is nil, so that the
-// transport reads a copy of each request body. Every AWS sink sets it as
-// its service client's Options.HTTPClient.
+// transport reads a copy of each request body. ClientOptions sets it as
+// every AWS sink's service client's Options.HTTPClient.
 func NewBodyCopyClient(next aws.HTTPClient) aws.HTTPClient {
 	if next == nil {
 		next = awshttp.NewBuildableClient()

@@ -25,11 +25,7 @@ package awssm
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"go.uber.org/zap"
 
@@ -43,12 +39,9 @@ const Type = "aws-secretsmanager"
 
 // Sink is a configured Secrets Manager client.
 type Sink struct {
-	name   string
-	log    *zap.Logger
-	client *secretsmanager.Client
-
-	mu      sync.Mutex
-	targets []*Target
+	log     *zap.Logger
+	client  *secretsmanager.Client
+	targets awsapi.Targets[*Target]
 }
 
 var (
@@ -62,17 +55,12 @@ var (
 // New builds the sink. It reads the AWS environment and shared config
 // files but makes no network call; credentials are fetched on first use.
 func New(cfg Config, deps sinks.Deps) (*Sink, error) {
-	awsCfg, err := awsapi.Load(cfg, deps.UserAgent)
+	awsCfg, err := awsapi.Connect(cfg, deps, Type)
 	if err != nil {
-		return nil, fmt.Errorf("%s sink %s: %w", Type, deps.Name, err)
+		return nil, err
 	}
-	client := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-		}
-		o.HTTPClient = awsapi.NewBodyCopyClient(o.HTTPClient)
-	})
-	return &Sink{name: deps.Name, log: deps.Logger, client: client}, nil
+	client := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) { awsapi.ClientOptions(cfg, &o.BaseEndpoint, &o.HTTPClient) })
+	return &Sink{log: deps.Logger, client: client}, nil
 }
 
 // Type implements sinks.Sink.
@@ -86,24 +74,12 @@ func (s *Sink) Bind(target config.Section) (sinks.Target, error) {
 		return nil, err
 	}
 	t := &Target{sink: s, cfg: tc, yamlPath: target.Path}
-	s.mu.Lock()
-	s.targets = append(s.targets, t)
-	s.mu.Unlock()
-	return t, nil
+	return s.targets.Add(t), nil
 }
 
 // Check verifies that every bound secret can be described: it exists (or
 // create is set) and the credentials are allowed to see it. The error names
 // each failing secret.
 func (s *Sink) Check(ctx context.Context) error {
-	s.mu.Lock()
-	targets := append([]*Target(nil), s.targets...)
-	s.mu.Unlock()
-	var errs []error
-	for _, t := range targets {
-		if err := t.check(ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return s.targets.Check(ctx, (*Target).check)
 }

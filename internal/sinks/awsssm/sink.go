@@ -29,9 +29,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"go.uber.org/zap"
@@ -46,12 +44,9 @@ const Type = "aws-ssm"
 
 // Sink is a configured Parameter Store client.
 type Sink struct {
-	name   string
-	log    *zap.Logger
-	client *ssm.Client
-
-	mu      sync.Mutex
-	targets []*Target
+	log     *zap.Logger
+	client  *ssm.Client
+	targets awsapi.Targets[*Target]
 }
 
 var (
@@ -62,17 +57,12 @@ var (
 // New builds the sink. It reads the AWS environment and shared config
 // files but makes no network call; credentials are fetched on first use.
 func New(cfg Config, deps sinks.Deps) (*Sink, error) {
-	awsCfg, err := awsapi.Load(cfg, deps.UserAgent)
+	awsCfg, err := awsapi.Connect(cfg, deps, Type)
 	if err != nil {
-		return nil, fmt.Errorf("%s sink %s: %w", Type, deps.Name, err)
+		return nil, err
 	}
-	client := ssm.NewFromConfig(awsCfg, func(o *ssm.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
-		}
-		o.HTTPClient = awsapi.NewBodyCopyClient(o.HTTPClient)
-	})
-	return &Sink{name: deps.Name, log: deps.Logger, client: client}, nil
+	client := ssm.NewFromConfig(awsCfg, func(o *ssm.Options) { awsapi.ClientOptions(cfg, &o.BaseEndpoint, &o.HTTPClient) })
+	return &Sink{log: deps.Logger, client: client}, nil
 }
 
 // Type implements sinks.Sink.
@@ -86,10 +76,7 @@ func (s *Sink) Bind(target config.Section) (sinks.Target, error) {
 		return nil, err
 	}
 	t := &Target{sink: s, cfg: tc, paramsField: *target.Field("parameters", nil), yamlPath: target.Path}
-	s.mu.Lock()
-	s.targets = append(s.targets, t)
-	s.mu.Unlock()
-	return t, nil
+	return s.targets.Add(t), nil
 }
 
 // Check reads every bound parameter (with decryption): the credentials
@@ -97,20 +84,19 @@ func (s *Sink) Bind(target config.Section) (sinks.Target, error) {
 // parameter that does not exist yet is fine, the first write creates it.
 // The error names each failing parameter.
 func (s *Sink) Check(ctx context.Context) error {
-	s.mu.Lock()
-	targets := append([]*Target(nil), s.targets...)
-	s.mu.Unlock()
+	return s.targets.Check(ctx, (*Target).check)
+}
+
+// check is Check for one target.
+func (t *Target) check(ctx context.Context) error {
+	found, _, err := t.fetch(ctx, t.names())
+	if err != nil {
+		return fmt.Errorf("check %w", err)
+	}
 	var errs []error
-	for _, t := range targets {
-		found, _, err := t.fetch(ctx, t.names())
-		if err != nil {
-			errs = append(errs, fmt.Errorf("check %w", err))
-			continue
-		}
-		for _, name := range t.names() {
-			if p, ok := found[name]; ok && p.Type != types.ParameterTypeSecureString {
-				errs = append(errs, fmt.Errorf("check %s: parameter is a %s; Parameter Store cannot change it to the SecureString this sink writes (delete it or choose another name)", name, p.Type))
-			}
+	for _, name := range t.names() {
+		if p, ok := found[name]; ok && p.Type != types.ParameterTypeSecureString {
+			errs = append(errs, fmt.Errorf("check %s: parameter is a %s; Parameter Store cannot change it to the SecureString this sink writes (delete it or choose another name)", name, p.Type))
 		}
 	}
 	return errors.Join(errs...)
