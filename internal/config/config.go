@@ -293,6 +293,7 @@ func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
 		return nil, err
 	}
 	c.shareWarnings()
+	c.warnSchedules(keysNode)
 	return c, nil
 }
 

@@ -30,6 +30,9 @@ type Warnings struct {
 	list []Warning
 }
 
+// Add records w (the backends' cross-checks in internal/wire use it).
+func (ws *Warnings) Add(w Warning) { ws.add(w) }
+
 func (ws *Warnings) add(w Warning) {
 	if ws == nil {
 		return
@@ -51,6 +54,10 @@ func (ws *Warnings) List() []Warning {
 
 // Warnf records a warning about the named field of this section.
 func (s Section) Warnf(name, format string, args ...any) {
+	s.Warnings.add(s.warning(name, format, args...))
+}
+
+func (s Section) warning(name, format string, args ...any) Warning {
 	fe := s.Errorf(name, format, args...)
-	s.Warnings.add(Warning{Path: fe.Path, Line: fe.Line, Msg: fe.Err.Error()})
+	return Warning{Path: fe.Path, Line: fe.Line, Msg: fe.Err.Error()}
 }
