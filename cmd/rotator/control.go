@@ -107,8 +107,7 @@ func (c *cli) reloadPolicy(ctx context.Context, r *controlRunner, p daemonParts)
 	r.reload.Lock()
 	defer r.reload.Unlock()
 	res, err := c.tryReload(ctx, p)
-	// TODO(H8): p.metrics.ReloadDone(err == nil, c.clock.Now()) once
-	// rotate.Metrics has it (rotator_config_last_reload_successful).
+	p.metrics.ReloadDone(err == nil, c.clock.Now())
 	if err != nil {
 		p.logger.Error("reload failed: keeping the running policy", zap.String("config", p.o.config), zap.Error(err))
 		return "", err

@@ -137,7 +137,14 @@ func flagError(err error, cmd *command, allowed []string) error {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
 		msg = fmt.Sprintf("unknown flag --%s for %s", name, cmd.name)
-		if s := suggest(name, allowed); s != "" {
+		cands := slices.Clone(allowed)
+		for l := range legacy {
+			if len(l) > 1 {
+				cands = append(cands, l)
+			}
+		}
+		slices.Sort(cands)
+		if s := suggest(name, cands); s != "" {
 			msg += fmt.Sprintf("; did you mean --%s?", s)
 		}
 		return usageError{msg + fmt.Sprintf(" (rotator help %s)", cmd.name)}
