@@ -54,6 +54,9 @@ func (c *cli) run(args []string) int {
 		// (docs/performance.md). GOGC in the environment still wins.
 		debug.SetGCPercent(25)
 	}
+	if len(args) >= 2 && args[0] == "state" && args[1] == "rebuild" {
+		return c.stateRebuild(args[2:])
+	}
 	o, err := c.parse(args)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "rotator: %v\n", err)

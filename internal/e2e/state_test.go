@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,7 +82,8 @@ func TestStateFromTheFuture(t *testing.T) {
 	before, _ := os.ReadFile(w.statePath())
 	for _, args := range [][]string{{"--config", w.config}, {"--config", w.config, "--run-now"}, {"--config", w.config, "--status"}} {
 		code, _, logs := w.run(t, nil, args...)
-		if code != 1 || !strings.Contains(logs, "written by a newer rotator (schema 99, this build reads up to 1): upgrade rotator") {
+		want := fmt.Sprintf("written by a newer rotator (schema 99, this build reads up to %d): upgrade rotator", state.SchemaVersion)
+		if code != 1 || !strings.Contains(logs, want) {
 			t.Errorf("%v: exit %d, want 1 and the schema message:\n%s", args, code, logs)
 		}
 	}

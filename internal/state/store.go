@@ -5,6 +5,8 @@
 package state
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,8 +21,10 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// SchemaVersion is the version of the record layout this build writes.
-const SchemaVersion = 1
+// SchemaVersion is the version of the record layout this build writes:
+// 2 adds a checksum to every record and their count (integrity.go); a
+// schema-1 file is converted when opened for writing.
+const SchemaVersion = 2
 
 var (
 	bucketMeta = []byte("meta")
@@ -38,8 +42,9 @@ var (
 
 // Store is an open state file.
 type Store struct {
-	db   *bolt.DB
-	path string
+	db     *bolt.DB
+	path   string
+	schema int
 
 	// mu guards pending and committing (see Put).
 	mu         sync.Mutex
@@ -69,7 +74,13 @@ func Open(path string, o Options) (*Store, error) {
 	} else if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.LockTimeout, ReadOnly: o.ReadOnly})
+	var db *bolt.DB
+	err := guard(func() (err error) {
+		// The free pages are loaded here, under guard, also when
+		// read-only: checkPageRuns needs them.
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: o.LockTimeout, ReadOnly: o.ReadOnly, PreLoadFreelist: true})
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("open state %s: %w (stop the other instance, or point state.path elsewhere)", path, ErrLocked)
@@ -92,40 +103,59 @@ func Open(path string, o Options) (*Store, error) {
 	return s, nil
 }
 
+// init checks the whole file (verify), then, when writing, creates the
+// buckets of a new file or converts a schema-1 file.
 func (s *Store) init(readOnly bool) error {
-	check := func(tx *bolt.Tx) error {
-		m := tx.Bucket(bucketMeta)
-		if m == nil {
-			return nil
-		}
-		v, err := strconv.Atoi(string(m.Get(keySchema)))
-		if err != nil {
-			return fmt.Errorf("schema version %q is not a number: the file is not a rotator state file", m.Get(keySchema))
-		}
-		if v > SchemaVersion {
-			return fmt.Errorf("%w (schema %d, this build reads up to %d): upgrade rotator", ErrFutureSchema, v, SchemaVersion)
-		}
-		return nil
-	}
-	if readOnly {
-		return s.db.View(check)
-	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		if err := check(tx); err != nil {
-			return err
-		}
-		m, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
-		if m.Get(keySchema) == nil {
-			if err := m.Put(keySchema, []byte(strconv.Itoa(SchemaVersion))); err != nil {
+	err := guard(func() error {
+		return s.db.View(func(tx *bolt.Tx) (err error) {
+			if s.schema, err = schemaOf(tx); err != nil {
 				return err
 			}
-		}
-		_, err = tx.CreateBucketIfNotExists(bucketKeys)
-		return err
+			return verify(tx, s.schema)
+		})
 	})
+	if err != nil || readOnly {
+		return err
+	}
+	return guard(func() error { return s.db.Update(s.prepare) })
+}
+
+// prepare makes the file a current-schema one: a new file gets its
+// buckets, a schema-1 file every record's checksum and the count.
+func (s *Store) prepare(tx *bolt.Tx) error {
+	m, err := tx.CreateBucketIfNotExists(bucketMeta)
+	if err != nil {
+		return err
+	}
+	b, err := tx.CreateBucketIfNotExists(bucketKeys)
+	if err != nil {
+		return err
+	}
+	if s.schema == SchemaVersion {
+		return nil
+	}
+	var names, values [][]byte
+	err = b.ForEach(func(name, v []byte) error {
+		names, values = append(names, bytes.Clone(name)), append(values, encodeRecord(name, v))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	b.FillPercent = fillPercent
+	for i := range names {
+		if err := b.Put(names[i], values[i]); err != nil {
+			return err
+		}
+	}
+	if err := m.Put(keyCount, binary.BigEndian.AppendUint64(nil, uint64(len(names)))); err != nil {
+		return err
+	}
+	if err := m.Put(keySchema, []byte(strconv.Itoa(SchemaVersion))); err != nil {
+		return err
+	}
+	s.schema = SchemaVersion
+	return nil
 }
 
 // Path is the file's path.
@@ -138,16 +168,20 @@ func (s *Store) Close() error { return s.db.Close() }
 // record with only its name.
 func (s *Store) Get(name string) (Key, error) {
 	k := Key{Name: name}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketKeys)
-		if b == nil {
-			return nil
-		}
-		v := b.Get([]byte(name))
-		if v == nil {
-			return nil
-		}
-		return json.Unmarshal(v, &k)
+	err := guard(func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketKeys)
+			if b == nil {
+				return nil
+			}
+			v := b.Get([]byte(name))
+			if v == nil {
+				return nil
+			}
+			var err error
+			k, err = decodeRecord(s.schema, []byte(name), v)
+			return err
+		})
 	})
 	if err != nil {
 		return Key{Name: name}, fmt.Errorf("read state of %s: %w", name, err)
@@ -160,11 +194,11 @@ func (s *Store) Get(name string) (Key, error) {
 // fsync (group commit); a Put with none in progress commits at once, so a
 // lone step never waits for company (bbolt's Batch would hold it 10ms).
 func (s *Store) Put(k Key) error {
-	v, err := json.Marshal(k)
+	js, err := json.Marshal(k)
 	if err != nil {
 		return fmt.Errorf("write state of %s: %w", k.Name, err)
 	}
-	p := &pendingPut{name: []byte(k.Name), value: v, done: make(chan error, 1)}
+	p := &pendingPut{name: []byte(k.Name), value: encodeRecord([]byte(k.Name), js), done: make(chan error, 1)}
 	s.mu.Lock()
 	s.pending = append(s.pending, p)
 	lead := !s.committing
@@ -207,19 +241,7 @@ func (s *Store) commit() {
 	batch := s.pending
 	s.pending = nil
 	s.mu.Unlock()
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketKeys)
-		// Records are rewritten in place far more often than keys are
-		// added, so split pages are filled to 90% instead of bbolt's 50%:
-		// the file (and its mapped pages) is ~40% smaller.
-		b.FillPercent = fillPercent
-		for _, p := range batch {
-			if err := b.Put(p.name, p.value); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := guard(func() error { return s.db.Update(func(tx *bolt.Tx) error { return putAll(tx, batch) }) })
 	for _, p := range batch {
 		p.done <- err
 	}
@@ -232,21 +254,46 @@ func (s *Store) commit() {
 	s.mu.Unlock()
 }
 
+// putAll writes a batch and keeps the record count.
+func putAll(tx *bolt.Tx, batch []*pendingPut) error {
+	b, m := tx.Bucket(bucketKeys), tx.Bucket(bucketMeta)
+	// Records are rewritten in place far more often than keys are
+	// added, so split pages are filled to 90% instead of bbolt's 50%:
+	// the file (and its mapped pages) is ~40% smaller.
+	b.FillPercent = fillPercent
+	added := uint64(0)
+	for _, p := range batch {
+		if b.Get(p.name) == nil {
+			added++
+		}
+		if err := b.Put(p.name, p.value); err != nil {
+			return err
+		}
+	}
+	if added == 0 {
+		return nil
+	}
+	c := m.Get(keyCount)
+	if len(c) != 8 {
+		return corrupt("record count %x is not 8 bytes", c)
+	}
+	return m.Put(keyCount, binary.BigEndian.AppendUint64(nil, binary.BigEndian.Uint64(c)+added))
+}
+
 // All returns every record, sorted by name.
 func (s *Store) All() ([]Key, error) {
 	var out []Key
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketKeys)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(name, v []byte) error {
-			var k Key
-			if err := json.Unmarshal(v, &k); err != nil {
-				return fmt.Errorf("record %s: %w", name, err)
+	err := guard(func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketKeys)
+			if b == nil {
+				return nil
 			}
-			out = append(out, k)
-			return nil
+			return b.ForEach(func(name, v []byte) error {
+				k, err := decodeRecord(s.schema, name, v)
+				out = append(out, k)
+				return err
+			})
 		})
 	})
 	if err != nil {

@@ -71,8 +71,9 @@ func BenchmarkGet(b *testing.B) {
 		// one commit per 1,000 records, to build the file quickly
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			for j := i; j < i+1000; j++ {
-				v, _ := json.Marshal(benchRecord(j))
-				if err := tx.Bucket(bucketKeys).Put([]byte(benchRecord(j).Name), v); err != nil {
+				js, _ := json.Marshal(benchRecord(j))
+				name := []byte(benchRecord(j).Name)
+				if err := tx.Bucket(bucketKeys).Put(name, encodeRecord(name, js)); err != nil {
 					return err
 				}
 			}
