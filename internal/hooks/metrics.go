@@ -42,3 +42,17 @@ func newMetrics(reg prometheus.Registerer, hooks []config.Hook) *metrics {
 	}
 	return m
 }
+
+// Describe and Collect make the Runner a prometheus.Collector of its own
+// series, for a registry other than Options.Registerer:
+// reg.MustRegister(runner).
+func (r *Runner) Describe(ch chan<- *prometheus.Desc) {
+	r.metrics.runs.Describe(ch)
+	r.metrics.duration.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (r *Runner) Collect(ch chan<- prometheus.Metric) {
+	r.metrics.runs.Collect(ch)
+	r.metrics.duration.Collect(ch)
+}

@@ -98,7 +98,10 @@ type Runner struct {
 	wg        sync.WaitGroup
 }
 
-var _ rotate.Notifier = (*Runner)(nil)
+var (
+	_ rotate.Notifier      = (*Runner)(nil)
+	_ prometheus.Collector = (*Runner)(nil)
+)
 
 // New builds a Runner; it starts nothing until Start.
 func New(o Options) (*Runner, error) {
@@ -191,14 +194,16 @@ func shard(key string, n int) int {
 
 // Start starts the workers; succeeded (Engine.HookSucceeded) is told of
 // each block_revocation hook that succeeds on converged. Events notified
-// before Start wait in the queues.
+// before Start wait in the queues. Calling Start again only rebinds
+// succeeded (a new engine, as after a leadership change).
 func (r *Runner) Start(succeeded Succeeded) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.succeeded = succeeded
 	if r.started {
 		return
 	}
-	r.started, r.succeeded = true, succeeded
+	r.started = true
 	for _, h := range r.hooks {
 		for _, q := range h.queues {
 			r.wg.Add(1)
