@@ -21,6 +21,7 @@ import (
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/rotate"
 	"github.com/rotator-dev/rotator/internal/state"
+	"github.com/rotator-dev/rotator/internal/state/pgstore"
 	"github.com/rotator-dev/rotator/internal/wire"
 )
 
@@ -54,8 +55,8 @@ func (c *cli) run(args []string) int {
 		// (docs/performance.md). GOGC in the environment still wins.
 		debug.SetGCPercent(25)
 	}
-	if len(args) >= 2 && args[0] == "state" && args[1] == "rebuild" {
-		return c.stateRebuild(args[2:])
+	if len(args) >= 2 && args[0] == "state" && (args[1] == "export" || args[1] == "import") {
+		return c.statePort(args[1], args[2:])
 	}
 	o, err := c.parse(args)
 	if err != nil {
@@ -141,10 +142,10 @@ func (c *cli) loadPolicy(o *options, logger *zap.Logger, metrics *rotate.Metrics
 }
 
 // newEngine builds the engine over the store, with the audit trail.
-func (c *cli) newEngine(cfg *config.Config, built *wire.Built, store *state.Store, metrics *rotate.Metrics, logger *zap.Logger) (*rotate.Engine, error) {
+func (c *cli) newEngine(cfg *config.Config, built *wire.Built, store engineStore, metrics *rotate.Metrics, logger *zap.Logger) (*rotate.Engine, error) {
 	th := testHooks(logger)
 	return rotate.New(rotate.Options{
-		Keys: built.Keys, Providers: built.Providers, Sinks: built.Sinks, Store: store, Logger: logger, Events: store,
+		Keys: built.Keys, Providers: built.Providers, Sinks: built.Sinks, Store: store, Logger: logger, Events: store, Leadership: leadershipOf(store),
 		Metrics: metrics, Clock: c.clock, MaxConcurrent: cfg.MaxConcurrent, ShutdownTimeout: cfg.ShutdownTimeout,
 		OrphanScanInterval: cfg.OrphanScanInterval, Failpoint: th.failpoint, RetryBase: th.retryBase, RetryMax: th.retryMax,
 		// When the engine goes idle the heap's free pages go back to the
@@ -180,7 +181,7 @@ func (c *cli) start(ctx context.Context, logger *zap.Logger, o *options) int {
 	// would double the policy's memory (10,000 keys: ~2.5 MiB).
 	cfg.Keys = nil
 
-	store, err := openState(cfg.StatePath, o.cmd == "plan")
+	store, err := openBackend(ctx, cfg, o.cmd == "plan")
 	if err != nil {
 		logger.Error("cannot open the state file", zap.Error(err))
 		return exitFailed
@@ -190,12 +191,15 @@ func (c *cli) start(ctx context.Context, logger *zap.Logger, o *options) int {
 	promversion.Version, promversion.Revision = buildVersion(), buildRevision()
 	reg.MustRegister(versioncollector.NewCollector("rotator"), collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	engine, err := c.newEngine(cfg, built, store, metrics, logger)
+	engine, err := c.newEngine(cfg, built, asFollower(store), metrics, logger)
 	if err != nil {
 		logger.Error("cannot start the engine", zap.Error(err))
 		return exitFailed
 	}
 	defer closeSinks(built, logger)
+	if pg, ok := store.(*pgstore.Store); ok && o.cmd != "plan" { // replicas: act only under the lease
+		return c.replica(ctx, pg, daemonParts{cfg: cfg, engine: engine, store: store, reg: reg, metrics: metrics, logger: logger, o: o}, built)
+	}
 
 	switch o.cmd {
 	case "plan":

@@ -17,18 +17,20 @@ import (
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/rotate"
 	"github.com/rotator-dev/rotator/internal/sdnotify"
-	"github.com/rotator-dev/rotator/internal/state"
 )
 
 // daemonParts is what the daemon runs with.
 type daemonParts struct {
 	cfg     *config.Config
 	engine  *rotate.Engine
-	store   *state.Store
+	store   stateBackend
 	reg     *prometheus.Registry
 	metrics *rotate.Metrics
 	logger  *zap.Logger
 	o       *options
+	// serve runs the engine; nil: engine.Serve. With replicas (leader.go)
+	// it follows and runs an engine of its own while this one leads.
+	serve func(context.Context) error
 }
 
 // daemon serves /metrics, /healthz, /readyz and /status, runs the start-up
@@ -103,7 +105,11 @@ func (c *cli) daemon(ctx context.Context, p daemonParts) int {
 	if p.o.demo {
 		logger.Info("demo running: watch keys being created, written, revoked and kept alive; metrics at http://" + ln.Addr().String() + "/metrics; Ctrl-C stops")
 	}
-	err = engine.Serve(ctx)
+	serve := engine.Serve
+	if p.serve != nil {
+		serve = p.serve
+	}
+	err = serve(ctx)
 	ctl.server.Drain()
 	_ = sdnotify.Stopping()
 	if err != nil {
