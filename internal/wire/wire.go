@@ -5,6 +5,7 @@
 package wire
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -64,15 +65,17 @@ var (
 func Build(cfg *config.Config, d Deps) (*Built, error) {
 	b := &Built{Providers: map[string]providers.Provider{}, Sinks: map[string]sinks.Sink{}}
 	var errs []error
+	rates := map[string]float64{} // provider → requests per second
 	for _, sec := range cfg.Providers {
 		name := strings.TrimPrefix(sec.Path, "providers.")
-		p, err := buildProvider(sec, providers.Deps{Name: name, Logger: d.Logger.With(zap.String("provider", name)),
+		p, rate, err := buildProvider(sec, providers.Deps{Name: name, Logger: d.Logger.With(zap.String("provider", name)),
 			Clock: d.Clock, UserAgent: d.UserAgent, Observer: d.Observer})
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		b.Providers[name] = p
+		rates[name] = rate
 	}
 	for _, sec := range cfg.Sinks {
 		name := strings.TrimPrefix(sec.Path, "sinks.")
@@ -85,13 +88,19 @@ func Build(cfg *config.Config, d Deps) (*Built, error) {
 		b.Sinks[name] = s
 	}
 	written := map[string]string{} // target description → key path
+	idle := config.NewKeyWarnings(cfg.Warnings, "keep-alive off or not shorter than the provider's idle limit")
 	for _, k := range cfg.Keys {
 		m, err := buildKey(k, b, written)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		checkKeepAlive(k, m.Provider, idle)
 		b.Keys = append(b.Keys, m)
+	}
+	idle.Close()
+	if len(errs) == 0 {
+		checkBudgets(cfg, b, rates)
 	}
 	if len(errs) == 0 {
 		h, err := hooks.New(hooks.Options{Hooks: cfg.Hooks, Keys: cfg.Keys, Logger: d.Logger.With(zap.String("component", "hooks")),
@@ -127,22 +136,26 @@ func Build(cfg *config.Config, d Deps) (*Built, error) {
 	return b, nil
 }
 
-func buildProvider(sec config.Section, d providers.Deps) (providers.Provider, error) {
+// buildProvider also returns the requests per second the provider allows
+// (rate_limit or its default).
+func buildProvider(sec config.Section, d providers.Deps) (providers.Provider, float64, error) {
 	switch sec.Type {
 	case "smtpd":
 		c, err := smtpd.ParseConfig(sec)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		return smtpd.New(c, d)
+		p, err := smtpd.New(c, d)
+		return p, cmp.Or(c.RateLimit, smtpd.DefaultRateLimit), err
 	case "emailit":
 		c, err := emailit.ParseConfig(sec)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		return emailit.New(c, d)
+		p, err := emailit.New(c, d)
+		return p, cmp.Or(c.RateLimit, emailit.DefaultRateLimit), err
 	}
-	return nil, sec.Errorf("type", "unknown provider type %q (known: %s)", sec.Type, strings.Join(ProviderTypes, ", "))
+	return nil, 0, sec.Errorf("type", "unknown provider type %q (known: %s)", sec.Type, strings.Join(ProviderTypes, ", "))
 }
 
 func buildSink(sec config.Section, d sinks.Deps) (sinks.Sink, error) {
@@ -185,7 +198,7 @@ func buildKey(k config.Key, b *Built, written map[string]string) (*rotate.Manage
 	if err := p.ValidateParams(k.Params); err != nil {
 		errs = append(errs, &config.FieldError{Path: k.Path + ".params", Line: k.Line, Err: err})
 	}
-	errs = append(errs, checkUsage(k, p))
+	errs = append(errs, checkUsage(k, p), checkScope(k, p))
 	m := &rotate.Managed{Policy: k, Provider: p}
 	for j, t := range k.Targets {
 		s := b.Sinks[t.Sink]

@@ -28,8 +28,8 @@ keys:
       - {sink: out, path: send.env, format: env, fields: {key: SMTPD_KEY, secret: SMTPD_SECRET}}
   - name: mail
     provider: emailit
-    sinks:
-      - {sink: out, path: mail.json, fields: {api_key: EMAILIT_API_KEY}}
+    params: {scope: sending}
+    sinks: [{sink: out, path: mail.json, fields: {api_key: EMAILIT_API_KEY}}]
 `
 
 func build(t *testing.T, yml string) (*Built, error) {
