@@ -35,6 +35,10 @@ type policy struct {
 	StateDir string
 	// Proxy puts a fault proxy in front of each provider.
 	Proxy bool
+	// Defaults is added to the defaults mapping (", revoke_when: unused");
+	// Hooks is a top-level hooks: section; KeyHooks is each key's hooks:
+	// value ("[{hook: notify, on: [converged]}]").
+	Defaults, Hooks, KeyHooks string
 }
 
 func fastPolicy() policy {
@@ -108,8 +112,8 @@ func (w *world) writeConfig(smtpdURL, emailitURL string) {
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
 state: {path: ./%s/state.db}
 shutdown_timeout: %s
-defaults: {schedule: %q, grace: %s, keepalive: %s, timeout: %s}
-providers:
+defaults: {schedule: %q, grace: %s, keepalive: %s, timeout: %s%s}
+%sproviders:
   smtpd: {type: smtpd, base_url: %q, username: %q, password_file: ./pw, rate_limit: 100, request_timeout: %s%s}
   emailit: {type: emailit, base_url: %q, api_key_file: ./ek, rate_limit: 100, request_timeout: %s%s}
 sinks:
@@ -124,8 +128,11 @@ keys:
     provider: emailit
     params: {scope: sending}
     sinks: [{sink: out, path: news.json, fields: {api_key: EMAILIT_API_KEY}}]
-`, p.StateDir, p.ShutdownTimeout, p.Schedule, p.Grace, p.KeepAlive, p.Timeout,
+`, p.StateDir, p.ShutdownTimeout, p.Schedule, p.Grace, p.KeepAlive, p.Timeout, p.Defaults, p.Hooks,
 		smtpdURL, w.smtpd.Username(), p.RequestTimeout, retries, emailitURL, p.RequestTimeout, retries)
+	if p.KeyHooks != "" {
+		cfg = strings.ReplaceAll(cfg, "    sinks: [", "    hooks: "+p.KeyHooks+"\n    sinks: [")
+	}
 	w.config = filepath.Join(w.dir, "rotator.yaml")
 	must(w.t, os.WriteFile(w.config, []byte(cfg), 0o600))
 }
