@@ -114,7 +114,7 @@ func jsonError(err error) error {
 	return errors.New("invalid JSON")
 }
 
-// errorBody is any of Emailit's error shapes (providers-notes.md §2.3):
+// errorBody is any of Emailit's error shapes:
 //
 //	{"statusCode":401,"error":"Unauthorized","message":"API key required"}
 //	{"statusCode":400,"error":"Bad Request","message":"...","details":...}

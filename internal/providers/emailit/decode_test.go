@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 )
 
-// The documented examples (emailit-api-keys.md, providers-notes.md §2.3).
+// The examples of Emailit's API documentation (API keys, errors).
 const (
 	docCreate = `{"object":"api_key","id":1234567890,"name":"My API Key","scope":"sending","sending_domain_id":1234567890,"last_used_at":null,"created_at":"2021-01-01T00:00:00Z","updated_at":"2021-01-01T00:00:00Z","key":"em_live_51RxCWJ...vS00p61e0qRE"}`
 	docGet    = `{"object":"api_key","id":1234567890,"name":"My API Key","scope":"sending","sending_domain_id":1234567890,"last_used_at":"2021-01-01T12:00:00Z","created_at":"2021-01-01T00:00:00Z","updated_at":"2021-01-01T00:00:00Z"}`

@@ -284,7 +284,8 @@ func (p *Provider) List(ctx context.Context, prefix string) ([]providers.KeyInfo
 }
 
 // nextPath reduces a next_page_url to its path and query, resolved against
-// the API-key list: the older docs give absolute URLs, the newer ones paths.
+// the API-key list: Emailit's documentation shows both absolute URLs and
+// paths.
 // The host is dropped so that the management key is only ever sent to the
 // configured base_url.
 func nextPath(next string) (string, error) {

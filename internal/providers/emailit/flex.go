@@ -13,11 +13,11 @@ import (
 )
 
 // Tolerant timestamps. Emailit documents integer ids and ISO-8601
-// timestamps, but its SDK tests use "ak_123" string ids, its newer docs
-// prefixed string ids, and a third-party client with production tests
-// reports booleans as 0/1 or strings, numbers as strings and mixed date
-// formats (providers-notes.md §2.2). flexTime accepts all the date forms
-// and null; the other scalars are flexjson's.
+// timestamps, but parts of its documentation and its SDK tests use
+// prefixed string ids ("ak_123"), and a third-party client with production
+// tests reports booleans as 0/1 or strings, numbers as strings and mixed
+// date formats. flexTime accepts all the date forms and null; the other
+// scalars are flexjson's.
 
 // flexTime is a timestamp given as RFC 3339, "2006-01-02 15:04:05"
 // (UTC), a date, unix seconds (milliseconds when too large to be seconds)

@@ -41,34 +41,17 @@ func (s *Server) handle(op string, manage bool, h handlerFunc) http.HandlerFunc 
 		if err != nil {
 			return
 		}
-		s.mu.Lock()
-		s.requests[op]++
-		latency, override := s.latency, s.override[op]
-		s.mu.Unlock()
-		if override != nil {
-			override(w, r)
+		if s.Intercept(w, r, op) {
 			return
-		}
-		if latency > 0 {
-			select {
-			case <-s.clock.After(latency):
-			case <-r.Context().Done():
-				return
-			}
 		}
 
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		q, qop := s.failNext[op], op
-		if len(q) == 0 {
-			q, qop = s.failNext[""], ""
-		}
-		if len(q) > 0 {
-			s.failNext[qop] = q[1:]
-			if q[0] == http.StatusTooManyRequests {
+		if status, ok := s.Fail(op); ok {
+			if status == http.StatusTooManyRequests {
 				s.rateLimited++
 			}
-			injectedError(w, q[0])
+			injectedError(w, status)
 			return
 		}
 		if len(body) > maxBody {
@@ -231,15 +214,8 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, body []byte, _ *
 		return
 	}
 	k := s.addKey(name, scope, domain, NewSecret())
-	if s.dropCreates > 0 {
-		s.dropCreates--
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler) // closes the connection without a response
+	if s.DropCreate(w) {
+		return
 	}
 	out := s.render(k, true)
 	out["key"] = k.Key

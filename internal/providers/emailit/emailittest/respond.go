@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// The documented error body shapes (providers-notes.md §2.3).
+// The error body shapes of Emailit's API documentation.
 
 // requestError is raised before an endpoint runs (authentication,
 // permission, malformed JSON, validation):

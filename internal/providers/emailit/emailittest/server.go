@@ -1,7 +1,7 @@
 // Package emailittest is an in-memory Emailit API (v2) for tests and the
 // demo mode: the API-key endpoints (create, get, list, update, delete) and a
-// minimal send endpoint, built from Emailit's published documentation
-// (see ../shared/reference/emailit-api-keys.md and providers-notes.md §2).
+// minimal send endpoint, built from Emailit's published API documentation
+// (API keys, errors, rate limits).
 //
 // It is strict where the documentation is: Bearer authentication only (a key
 // in the query string or body is rejected), only full-scope keys may manage
@@ -23,7 +23,6 @@ package emailittest
 import (
 	"crypto/rand"
 	"math/big"
-	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"sync"
@@ -32,6 +31,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/rotator-dev/rotator/internal/providers"
+	"github.com/rotator-dev/rotator/internal/testing/faults"
 )
 
 // Operations, as counted by Requests and targeted by FailNext.
@@ -46,8 +46,8 @@ const (
 
 // Page URL styles for next_page_url and previous_page_url.
 const (
-	PageURLAbsolute = "absolute" // "http://127.0.0.1:1234/v2/api-keys?page=2&limit=10" (older docs)
-	PageURLPath     = "path"     // "/v2/api-keys?page=2&limit=10" (newer docs)
+	PageURLAbsolute = "absolute" // "http://127.0.0.1:1234/v2/api-keys?page=2&limit=10"
+	PageURLPath     = "path"     // "/v2/api-keys?page=2&limit=10"
 )
 
 // NoRateLimit, as Config.RateLimit, disables the rate limit.
@@ -74,7 +74,7 @@ type Config struct {
 	// PageURLStyle is PageURLAbsolute (default) or PageURLPath.
 	PageURLStyle string
 	// StringIDs makes new keys' ids strings like "ak_7Hq2..." instead of
-	// integers (the SDK tests and newer docs use prefixed string ids).
+	// integers (as parts of the documentation and the SDK tests do).
 	StringIDs bool
 	// Quirky makes responses use the variants seen in production by
 	// third-party clients: ids and numbers as strings, booleans as 0/1,
@@ -101,7 +101,13 @@ type KeyRecord struct {
 }
 
 // Server is a running in-memory Emailit API on a loopback address.
+//
+// Its fault injection is the embedded faults.Injector: FailNext (here with
+// "revoke" as an alias of OpDelete), ServeWith, SetLatency, DropNextCreate
+// and Requests.
 type Server struct {
+	*faults.Injector
+
 	cfg   Config
 	clock clockwork.Clock
 	srv   *httptest.Server
@@ -111,11 +117,6 @@ type Server struct {
 	order       []string              // ids in creation order
 	nextID      int64
 	issued      []string
-	latency     time.Duration
-	failNext    map[string][]int // op -> statuses to answer with, in order
-	override    map[string]http.HandlerFunc
-	dropCreates int
-	requests    map[string]int
 	rateLimited int
 	window      *slidingWindow
 }
@@ -123,17 +124,15 @@ type Server struct {
 // New starts a server. Close it when done.
 func New(cfg Config) *Server {
 	s := &Server{
-		cfg:      cfg,
-		clock:    cfg.Clock,
-		keys:     map[string]*KeyRecord{},
-		nextID:   1234567890,
-		latency:  cfg.Latency,
-		failNext: map[string][]int{},
-		requests: map[string]int{},
+		cfg:    cfg,
+		clock:  cfg.Clock,
+		keys:   map[string]*KeyRecord{},
+		nextID: 1234567890,
 	}
 	if s.clock == nil {
 		s.clock = clockwork.NewRealClock()
 	}
+	s.Injector = faults.New(s.clock, cfg.Latency)
 	switch {
 	case cfg.RateLimit == 0:
 		s.window = newSlidingWindow(2)
@@ -219,56 +218,12 @@ func (s *Server) DeleteKey(id string) bool {
 // FailNext makes the next n requests of op (OpCreate, ...; "revoke" is an
 // alias of OpDelete; "" means any operation) fail with status, before
 // authentication and without side effects. 429 answers carry the
-// rate-limit body and Retry-After: 1.
+// rate-limit body and Retry-After: 1. See faults.Injector.FailNext.
 func (s *Server) FailNext(op string, n, status int) {
 	if op == "revoke" {
 		op = OpDelete
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := 0; i < n; i++ {
-		s.failNext[op] = append(s.failNext[op], status)
-	}
-}
-
-// ServeWith makes h answer every later request of op, before
-// authentication and without the server's lock (h may stream a body of
-// any size, or paginate forever); nil restores the normal answer.
-func (s *Server) ServeWith(op string, h http.HandlerFunc) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.override == nil {
-		s.override = map[string]http.HandlerFunc{}
-	}
-	s.override[op] = h
-}
-
-// SetLatency changes the delay added to every response.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
-
-// DropNextCreate makes the next successful create perform the creation and
-// then close the connection without answering, as a network failure after
-// the request reached the service would.
-func (s *Server) DropNextCreate() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dropCreates++
-}
-
-// Requests returns how many requests each operation received, rejected
-// ones included.
-func (s *Server) Requests() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.requests))
-	for k, v := range s.requests {
-		out[k] = v
-	}
-	return out
+	s.Injector.FailNext(op, n, status)
 }
 
 // RateLimited returns how many 429 answers the server gave.

@@ -25,9 +25,9 @@
 //     404 code 40410. Keys idle for longer than InactivityAfter become
 //     is_active:false, evaluated on the injected clock.
 //
-// Fault injection: FailNext, SetLatency, DropNextCreate, ServeWith (a
-// hostile or broken answer of any size). Requests are
-// counted per operation.
+// Fault injection (the embedded faults.Injector): FailNext, SetLatency,
+// DropNextCreate, ServeWith (a hostile or broken answer of any size).
+// Requests are counted per operation.
 package smtpdtest
 
 import (
@@ -46,6 +46,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"github.com/rotator-dev/rotator/internal/providers"
+	"github.com/rotator-dev/rotator/internal/testing/faults"
 )
 
 // Operations, as counted by Requests and matched by FailNext.
@@ -100,6 +101,8 @@ type KeyRecord struct {
 
 // Server is a running fake smtpd.dev API.
 type Server struct {
+	*faults.Injector
+
 	cfg       Config
 	clock     clockwork.Clock
 	srv       *httptest.Server
@@ -107,19 +110,14 @@ type Server struct {
 	accountID string
 	userID    string
 
-	mu         sync.Mutex
-	keys       map[string]*KeyRecord
-	order      []string
-	sessions   map[string][]session
-	access     map[string]*grant
-	refresh    map[string]*grant
-	issued     []string
-	fails      []failRule
-	latency    time.Duration
-	dropCreate int
-	override   map[string]http.HandlerFunc
-	requests   map[string]int
-	window     []time.Time
+	mu       sync.Mutex
+	keys     map[string]*KeyRecord
+	order    []string
+	sessions map[string][]session
+	access   map[string]*grant
+	refresh  map[string]*grant
+	issued   []string
+	window   []time.Time
 }
 
 type grant struct {
@@ -136,12 +134,6 @@ type session struct {
 	IsActive  bool   `json:"is_active"`
 	CreatedAt int64  `json:"created_at_utc"`
 	Modified  int64  `json:"modified_at_utc"`
-}
-
-type failRule struct {
-	op     string
-	n      int
-	status int
 }
 
 // New starts a server on a loopback address.
@@ -171,8 +163,7 @@ func New(cfg Config) *Server {
 		sessions:  map[string][]session{},
 		access:    map[string]*grant{},
 		refresh:   map[string]*grant{},
-		latency:   cfg.Latency,
-		requests:  map[string]int{},
+		Injector:  faults.New(cfg.Clock, cfg.Latency),
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
@@ -222,53 +213,6 @@ func (s *Server) IssuedSecrets() []string {
 	return append([]string{s.cfg.Password}, s.issued...)
 }
 
-// FailNext makes the next n requests of op ("" = any operation) fail with
-// status before they take effect. Rules queue up in order.
-func (s *Server) FailNext(op string, n int, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fails = append(s.fails, failRule{op: op, n: n, status: status})
-}
-
-// ServeWith makes h answer every later request of op, before
-// authentication and without the server's lock (h may stream a body of
-// any size); nil restores the normal answer.
-func (s *Server) ServeWith(op string, h http.HandlerFunc) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.override == nil {
-		s.override = map[string]http.HandlerFunc{}
-	}
-	s.override[op] = h
-}
-
-// SetLatency delays every later response by d on the server's clock.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
-
-// DropNextCreate makes the next create take effect and then close the
-// connection without a response.
-func (s *Server) DropNextCreate() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.dropCreate++
-}
-
-// Requests returns the number of requests received per operation
-// (unrouted ones under "unknown").
-func (s *Server) Requests() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.requests))
-	for k, v := range s.requests {
-		out[k] = v
-	}
-	return out
-}
-
 // ExpireAccessTokens forgets every access token, as if their TTL had
 // passed (the next call with one gets 401); for tests of re-login.
 func (s *Server) ExpireAccessTokens() {
@@ -281,22 +225,8 @@ func (s *Server) ExpireAccessTokens() {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	op, id := route(r)
-	s.mu.Lock()
-	s.requests[op]++
-	latency, override := s.latency, s.override[op]
-	s.mu.Unlock()
-	if override != nil {
-		override(w, r)
+	if s.Intercept(w, r, op) {
 		return
-	}
-	if latency > 0 {
-		t := s.clock.NewTimer(latency)
-		select {
-		case <-t.Chan():
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -306,7 +236,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusTooManyRequests, 42900, "Too many requests")
 		return
 	}
-	if status, ok := s.injectedFailure(op); ok {
+	if status, ok := s.Fail(op); ok {
 		if status == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", "1")
 		}
@@ -401,21 +331,6 @@ func (s *Server) rateLimited(now time.Time) (retryAfter int, limited bool) {
 		return 1, true
 	}
 	s.window = append(s.window, now)
-	return 0, false
-}
-
-func (s *Server) injectedFailure(op string) (int, bool) {
-	for i := range s.fails {
-		f := &s.fails[i]
-		if f.n > 0 && (f.op == "" || f.op == op) {
-			f.n--
-			status := f.status
-			if f.n == 0 {
-				s.fails = append(s.fails[:i], s.fails[i+1:]...)
-			}
-			return status, true
-		}
-	}
 	return 0, false
 }
 
@@ -627,15 +542,8 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, now time.T
 	s.keys[k.ID] = k
 	s.order = append(s.order, k.ID)
 	s.issued = append(s.issued, k.Key, k.Secret)
-	if s.dropCreate > 0 {
-		s.dropCreate--
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler)
+	if s.DropCreate(w) {
+		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"ID": k.ID, "Name": k.Name, "Key": k.Key, "Secret": k.Secret})
 }
