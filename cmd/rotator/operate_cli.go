@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"gopkg.in/yaml.v3"
 
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/control"
@@ -21,6 +23,13 @@ import (
 // socket when one answers, else on the state file directly. The operator
 // sees the same output and exit code either way.
 func (c *cli) operate(ctx context.Context, logger *zap.Logger, o *options) int {
+	if o.cmd == "reload" {
+		// The daemon validates the policy it reloads (and says so in its
+		// metrics): the CLI only needs to find its socket.
+		if path, err := looseStatePath(o.config); err == nil {
+			return c.send(ctx, path, control.Request{Command: "reload"})
+		}
+	}
 	metrics := rotate.NewMetrics(prometheus.NewRegistry())
 	cfg, built, ok := c.loadPolicy(o, logger, metrics)
 	if !ok {
@@ -87,4 +96,44 @@ func (c *cli) direct(ctx context.Context, logger *zap.Logger, cfg *config.Config
 	}
 	op.engine = engine
 	return op.do(ctx, cliActor(), req), nil
+}
+
+// send sends a request to the daemon's socket; no daemon is exit 1.
+func (c *cli) send(ctx context.Context, statePath string, req control.Request) int {
+	resp, err := control.Unix(control.SocketPath(statePath)).Do(ctx, req)
+	if errors.Is(err, control.ErrNoDaemon) {
+		err = errors.New("no daemon is running: there is nothing to reload (the next start reads the policy)")
+	}
+	if err != nil {
+		fmt.Fprintf(c.stderr, "rotator: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprint(c.stdout, resp.Stdout)
+	fmt.Fprint(c.stderr, resp.Stderr)
+	return resp.Exit
+}
+
+// looseStatePath reads only state.path from a policy that may not be
+// valid (a reload's), resolved as config.Load does.
+func looseStatePath(file string) (string, error) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	var doc struct {
+		State struct {
+			Path string `yaml:"path"`
+		} `yaml:"state"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return "", err
+	}
+	p := doc.State.Path
+	if p == "" {
+		p = config.DefaultStatePath
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(filepath.Dir(file), p)
+	}
+	return p, nil
 }
