@@ -109,7 +109,7 @@ func verify(tx *bolt.Tx, schema int) error {
 	if b != nil {
 		n := uint64(0)
 		err := b.ForEach(func(name, v []byte) error {
-			if _, err := decodeRecord(schema, name, v); err != nil {
+			if err := checkRecord(schema, name, v); err != nil {
 				return err
 			}
 			if !bytes.Equal(b.Get(name), v) {

@@ -26,19 +26,32 @@ func recordCRC(name, js []byte) uint32 {
 	return crc32.Update(crc32.Checksum(name, castagnoli), castagnoli, js)
 }
 
+// checkRecord checks a stored value without decoding it: since schema 2
+// the checksum covers the name and the JSON; before, the JSON is decoded.
+func checkRecord(schema int, name, v []byte) error {
+	if schema < 2 {
+		_, err := decodeRecord(schema, name, v)
+		return err
+	}
+	if len(v) < crcSize {
+		return corrupt("record %q: %d bytes, shorter than its checksum", name, len(v))
+	}
+	if got, want := recordCRC(name, v[crcSize:]), binary.BigEndian.Uint32(v); got != want {
+		return corrupt("record %q: checksum mismatch (stored %08x, computed %08x)", name, want, got)
+	}
+	return nil
+}
+
 // decodeRecord decodes the value stored under name in a file of the given
 // schema; every error is a CorruptError naming the key.
 func decodeRecord(schema int, name, v []byte) (Key, error) {
 	var k Key
 	js := v
 	if schema >= 2 {
-		if len(v) < crcSize {
-			return k, corrupt("record %q: %d bytes, shorter than its checksum", name, len(v))
+		if err := checkRecord(schema, name, v); err != nil {
+			return k, err
 		}
 		js = v[crcSize:]
-		if got, want := recordCRC(name, js), binary.BigEndian.Uint32(v); got != want {
-			return k, corrupt("record %q: checksum mismatch (stored %08x, computed %08x)", name, want, got)
-		}
 	}
 	if err := json.Unmarshal(js, &k); err != nil {
 		return k, corrupt("record %q: %v", name, err)
