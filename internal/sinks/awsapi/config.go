@@ -102,5 +102,8 @@ func Load(cfg Config, userAgent string) (aws.Config, error) {
 	if awsCfg.Region == "" {
 		return aws.Config{}, errors.New("no region: set region, AWS_REGION, or a region in the AWS profile")
 	}
+	if cfg.Credentials == nil && awsCfg.Credentials != nil {
+		awsCfg.Credentials = aws.NewCredentialsCache(namedChain{CredentialsProvider: awsCfg.Credentials, profile: cfg.Profile})
+	}
 	return awsCfg, nil
 }

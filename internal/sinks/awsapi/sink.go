@@ -14,12 +14,14 @@ import (
 
 // Connect is the service-independent half of an AWS sink's New: the
 // aws.Config of cfg (Load, with the sink's user agent), for the service's
-// NewFromConfig. The error names the sink: "aws-ssm sink ssm: ...".
+// NewFromConfig, logging through deps.Logger (NewLogger). The error names
+// the sink: "aws-ssm sink ssm: ...".
 func Connect(cfg Config, deps sinks.Deps, sinkType string) (aws.Config, error) {
 	awsCfg, err := Load(cfg, deps.UserAgent)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("%s sink %s: %w", sinkType, deps.Name, err)
 	}
+	awsCfg.Logger = NewLogger(deps.Logger)
 	return awsCfg, nil
 }
 
