@@ -51,20 +51,3 @@ func fromLoopback(r *http.Request) bool {
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.Unmap().IsLoopback()
 }
-
-// statusURL is where `rotator --status` finds the daemon listening on
-// listen: an unspecified or empty host (":9102", "0.0.0.0:9102") is
-// reached on loopback, which /status answers without a token.
-func statusURL(listen string) string {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return "http://" + listen + "/status"
-	}
-	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-		if err == nil && ip.Is6() {
-			host = "::1"
-		}
-	}
-	return "http://" + net.JoinHostPort(host, port) + "/status"
-}
