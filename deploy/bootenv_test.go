@@ -61,6 +61,11 @@ func (b *bootEnv) rewrite(src string) string {
 	for name, s := range mapEntries(root, "sinks") {
 		b.sink(name, s)
 	}
+	for _, h := range mapEntries(root, "hooks") {
+		if scalar(h, "type") == "webhook" {
+			b.credential(h, "secret", "whsec-boot-test") // secret_file: the HMAC key
+		}
+	}
 	out, err := yaml.Marshal(&doc)
 	if err != nil {
 		t.Fatal(err)
