@@ -4,21 +4,14 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/jonboulle/clockwork"
-	"go.uber.org/zap"
+	"github.com/rotator-dev/rotator/internal/backend"
 )
 
-// Deps is what the wiring hands every provider constructor.
+// Deps is what the wiring hands every provider constructor: what every
+// backend gets (name, logger, clock, user agent), and for its HTTP client
+// an observer and, in tests, the client itself.
 type Deps struct {
-	// Name is the provider's configured name ("smtpd-prod"); it is the
-	// `provider` metric label.
-	Name string
-	// Logger is already scoped with the provider's name. Never nil.
-	Logger *zap.Logger
-	// Clock drives token expiry, rate limiting and backoff. Never nil.
-	Clock clockwork.Clock
-	// UserAgent is sent with every request: "rotator/<version>".
-	UserAgent string
+	backend.Deps
 	// Observer records every HTTP request; may be nil.
 	Observer RequestObserver
 	// HTTPClient overrides the HTTP client (tests); nil means a client with

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/rotator-dev/rotator/internal/backend"
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/hooks"
 	"github.com/rotator-dev/rotator/internal/providers"
@@ -68,8 +69,8 @@ func Build(cfg *config.Config, d Deps) (*Built, error) {
 	rates := map[string]float64{} // provider → requests per second
 	for _, sec := range cfg.Providers {
 		name := strings.TrimPrefix(sec.Path, "providers.")
-		p, rate, err := buildProvider(sec, providers.Deps{Name: name, Logger: d.Logger.With(zap.String("provider", name)),
-			Clock: d.Clock, UserAgent: d.UserAgent, Observer: d.Observer})
+		p, rate, err := buildProvider(sec, providers.Deps{Deps: backend.Deps{Name: name, Logger: d.Logger.With(zap.String("provider", name)),
+			Clock: d.Clock, UserAgent: d.UserAgent}, Observer: d.Observer})
 		if err != nil {
 			errs = append(errs, err)
 			continue

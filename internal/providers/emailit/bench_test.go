@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/rotator-dev/rotator/internal/backend"
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
 	"github.com/rotator-dev/rotator/internal/providers/emailit/emailittest"
@@ -22,7 +23,7 @@ func BenchmarkList250(b *testing.B) {
 		srv.CreateKey(fmt.Sprintf("rotator-k-%03d", i), "sending")
 	}
 	p, err := New(Config{Config: httpapi.Config{BaseURL: srv.URL(), RateLimit: 1e9}, APIKey: config.Secret(srv.ManagementKey())},
-		providers.Deps{Name: "emailit", Logger: zap.NewNop(), HTTPClient: &http.Client{}})
+		providers.Deps{Deps: backend.Deps{Name: "emailit", Logger: zap.NewNop()}, HTTPClient: &http.Client{}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/rotator-dev/rotator/internal/backend"
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
 	"github.com/rotator-dev/rotator/internal/providers/emailit/emailittest"
@@ -404,7 +405,7 @@ func TestEchoedSecretsAreScrubbed(t *testing.T) {
 	defer hs.Close()
 	const mgmt = "0ldStyleKeyWithoutAnyPrefix0123456789"
 	const tested = "anotherOldStyleKey9876543210abcdef"
-	p, err := New(Config{Config: httpapi.Config{BaseURL: hs.URL}, APIKey: mgmt}, providers.Deps{Name: "emailit", Logger: zap.NewNop(), UserAgent: "rotator/test"})
+	p, err := New(Config{Config: httpapi.Config{BaseURL: hs.URL}, APIKey: mgmt}, providers.Deps{Deps: backend.Deps{Name: "emailit", Logger: zap.NewNop(), UserAgent: "rotator/test"}})
 	if err != nil {
 		t.Fatal(err)
 	}

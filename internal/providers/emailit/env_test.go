@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/rotator-dev/rotator/internal/backend"
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
 	"github.com/rotator-dev/rotator/internal/providers/emailit/emailittest"
@@ -54,8 +55,7 @@ func newEnv(t *testing.T, scfg emailittest.Config, tweak func(*Config)) *env {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	p, err := New(cfg, providers.Deps{Name: "emailit", Logger: zap.New(core), Clock: clk,
-		UserAgent: "rotator/test", HTTPClient: &http.Client{Transport: drv}})
+	p, err := New(cfg, providers.Deps{Deps: backend.Deps{Name: "emailit", Logger: zap.New(core), Clock: clk, UserAgent: "rotator/test"}, HTTPClient: &http.Client{Transport: drv}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/rotator-dev/rotator/internal/backend"
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
 	"github.com/rotator-dev/rotator/internal/providers/httpapi"
@@ -86,9 +87,7 @@ func (e *env) client(t *testing.T, cfg httpapi.Config, opts ...httpapi.Option) *
 		cfg.BaseURL = e.srv.URL
 	}
 	opts = append([]httpapi.Option{httpapi.WithBackoff(100*time.Millisecond, time.Second)}, opts...)
-	c, err := httpapi.New(cfg, 1000, providers.Deps{
-		Name: "test", Logger: zap.New(core), Clock: e.clock, UserAgent: "rotator/test", Observer: e.rec,
-	}, decodeErr, opts...)
+	c, err := httpapi.New(cfg, 1000, providers.Deps{Deps: backend.Deps{Name: "test", Logger: zap.New(core), Clock: e.clock, UserAgent: "rotator/test"}, Observer: e.rec}, decodeErr, opts...)
 	require.NoError(t, err)
 	return c
 }
@@ -319,7 +318,7 @@ func TestRateLimitSharedOnTheClock(t *testing.T) {
 	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {})
 	core, _ := observer.New(zapcore.DebugLevel)
 	c, err := httpapi.New(httpapi.Config{BaseURL: e.srv.URL, RateLimit: 1}, 50,
-		providers.Deps{Logger: zap.New(core), Clock: e.clock, Observer: e.rec}, decodeErr)
+		providers.Deps{Deps: backend.Deps{Logger: zap.New(core), Clock: e.clock}, Observer: e.rec}, decodeErr)
 	require.NoError(t, err)
 	req := httpapi.Request{Op: "get", Method: "GET", Path: "/k", Idempotent: true}
 	require.NoError(t, wait(t, goDo(context.Background(), c, req)).err) // the burst token
@@ -409,7 +408,7 @@ func TestContextCancelReturnsPromptly(t *testing.T) {
 	t.Run("waiting for the rate limit", func(t *testing.T) {
 		e2 := newEnv(t, func(w http.ResponseWriter, r *http.Request) {})
 		c2, err := httpapi.New(httpapi.Config{BaseURL: e2.srv.URL, RateLimit: 0.001}, 1,
-			providers.Deps{Clock: e2.clock}, decodeErr)
+			providers.Deps{Deps: backend.Deps{Clock: e2.clock}}, decodeErr)
 		require.NoError(t, err)
 		require.NoError(t, wait(t, goDo(context.Background(), c2, httpapi.Request{Op: "get", Method: "GET", Path: "/"})).err)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -454,7 +453,7 @@ func TestObserverSeesEveryAttempt(t *testing.T) {
 		ops = append(ops, provider+"/"+op+"/"+code)
 	})
 	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404) })
-	c, err := httpapi.New(httpapi.Config{BaseURL: e.srv.URL}, 10, providers.Deps{Name: "p", Clock: e.clock, Observer: obs}, nil)
+	c, err := httpapi.New(httpapi.Config{BaseURL: e.srv.URL}, 10, providers.Deps{Deps: backend.Deps{Name: "p", Clock: e.clock}, Observer: obs}, nil)
 	require.NoError(t, err)
 	_, err = c.Do(context.Background(), httpapi.Request{Op: "get", Method: "GET", Path: "/k", Idempotent: true})
 	require.True(t, providers.IsNotFound(err))

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/rotator-dev/rotator/internal/backend"
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
 	"github.com/rotator-dev/rotator/internal/providers/httpapi"
@@ -84,7 +85,7 @@ func (e *env) provider(t *testing.T, o envOpt) *smtpd.Provider {
 		Config: httpapi.Config{BaseURL: e.srv.URL(), RateLimit: o.rateLimit, RequestTimeout: config.Duration(1000 * time.Hour),
 			ListMaxKeys: o.listMaxKeys},
 		Username: e.srv.Username(), Password: config.Secret(o.password),
-	}, providers.Deps{Name: "smtpd-test", Logger: zap.New(core), Clock: e.clock, UserAgent: "rotator/test", Observer: e.codes}, o.opts...)
+	}, providers.Deps{Deps: backend.Deps{Name: "smtpd-test", Logger: zap.New(core), Clock: e.clock, UserAgent: "rotator/test"}, Observer: e.codes}, o.opts...)
 	require.NoError(t, err)
 	return p
 }

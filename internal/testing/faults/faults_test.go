@@ -58,7 +58,9 @@ func TestInterceptCountsServesAndDelays(t *testing.T) {
 	require.False(t, <-done, "after the latency the server answers")
 
 	ctx, cancel := context.WithCancel(t.Context())
-	go func() { done <- f.Intercept(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil).WithContext(ctx), "get") }()
+	go func() {
+		done <- f.Intercept(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil).WithContext(ctx), "get")
+	}()
 	require.NoError(t, clk.BlockUntilContext(t.Context(), 1))
 	cancel()
 	require.True(t, <-done, "a client that gave up ends the request")
