@@ -152,7 +152,8 @@ func ListenUnix(path string) (net.Listener, error) {
 	}
 	ul := ln.(*net.UnixListener)
 	ul.SetUnlinkOnClose(false)
-	if err := os.Chmod(filepath.Join(tmp, "s"), 0o600); err == nil {
+	err = os.Chmod(filepath.Join(tmp, "s"), 0o600)
+	if err == nil {
 		err = os.Rename(filepath.Join(tmp, "s"), path)
 	}
 	if err != nil {
