@@ -32,6 +32,12 @@ func newMetrics(reg prometheus.Registerer, hooks []config.Hook) *metrics {
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}}, []string{"hook"}),
 	}
 	reg.MustRegister(m.runs, m.duration)
+	m.init(hooks)
+	return m
+}
+
+// init creates the hooks' label sets at zero.
+func (m *metrics) init(hooks []config.Hook) {
 	for _, h := range hooks {
 		m.duration.WithLabelValues(h.Name)
 		for _, ev := range config.Events {
@@ -40,7 +46,6 @@ func newMetrics(reg prometheus.Registerer, hooks []config.Hook) *metrics {
 			}
 		}
 	}
-	return m
 }
 
 // Describe and Collect make the Runner a prometheus.Collector of its own

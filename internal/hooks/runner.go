@@ -16,6 +16,7 @@ import (
 	"hash/fnv"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -72,13 +73,26 @@ type Options struct {
 type job struct {
 	ev    rotate.HookEvent
 	block bool
+	def   *def
 }
 
-// hook is a configured hook with its queues.
-type hook struct {
-	cfg    config.Hook
-	run    func(ctx context.Context, ev rotate.HookEvent) error
+// def is a configured hook: what one run does.
+type def struct {
+	cfg config.Hook
+	run func(ctx context.Context, ev rotate.HookEvent) error
+}
+
+// lane is a hook name's queues, each with its worker; it outlives
+// reloads, so that one key's events for one hook stay in order.
+type lane struct {
 	queues []chan job
+}
+
+// table is what Notify reads: replaced whole by Reload.
+type table struct {
+	defs  map[string]*def
+	lanes map[string]*lane
+	refs  map[string][]config.HookRef // key name → its hooks
 }
 
 // Runner runs hooks; it is a rotate.Notifier.
@@ -86,8 +100,7 @@ type Runner struct {
 	o       Options
 	log     *zap.Logger
 	metrics *metrics
-	hooks   map[string]*hook
-	refs    map[string][]config.HookRef // key name → its hooks
+	table   atomic.Pointer[table]
 
 	mu        sync.Mutex
 	started   bool
@@ -123,35 +136,43 @@ func New(o Options) (*Runner, error) {
 	o.Attempts = cmp(o.Attempts, DefaultAttempts)
 	o.Shards = cmp(o.Shards, DefaultShards)
 	o.Queue = cmp(o.Queue, DefaultQueue)
-	r := &Runner{o: o, log: o.Logger, hooks: map[string]*hook{}, refs: map[string][]config.HookRef{}, drain: make(chan struct{})}
+	r := &Runner{o: o, log: o.Logger, drain: make(chan struct{})}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	t := &table{defs: map[string]*def{}, lanes: map[string]*lane{}, refs: map[string][]config.HookRef{}}
 	for _, hc := range o.Hooks {
-		h := &hook{cfg: hc, queues: make([]chan job, o.Shards)}
-		for i := range h.queues {
-			h.queues[i] = make(chan job, o.Queue)
-		}
+		d := &def{cfg: hc}
 		switch hc.Type {
 		case config.HookExec:
-			h.run = r.execRun(hc)
+			d.run = r.execRun(hc)
 		case config.HookWebhook:
-			h.run = r.webhookRun(hc)
+			d.run = r.webhookRun(hc)
 		default:
 			return nil, fmt.Errorf("%s: unknown hook type %q", hc.Path, hc.Type)
 		}
-		r.hooks[hc.Name] = h
+		t.defs[hc.Name] = d
+		t.lanes[hc.Name] = r.newLane()
 	}
 	for _, k := range o.Keys {
 		for _, ref := range k.Hooks {
-			if r.hooks[ref.Hook] == nil {
+			if t.defs[ref.Hook] == nil {
 				return nil, fmt.Errorf("%s: hook %q is not defined", ref.Path, ref.Hook)
 			}
 		}
 		if len(k.Hooks) > 0 {
-			r.refs[k.Name] = k.Hooks
+			t.refs[k.Name] = k.Hooks
 		}
 	}
+	r.table.Store(t)
 	r.metrics = newMetrics(o.Registerer, o.Hooks)
 	return r, nil
+}
+
+func (r *Runner) newLane() *lane {
+	l := &lane{queues: make([]chan job, r.o.Shards)}
+	for i := range l.queues {
+		l.queues[i] = make(chan job, r.o.Queue)
+	}
+	return l
 }
 
 func cmp(v, def int) int {
@@ -162,24 +183,62 @@ func cmp(v, def int) int {
 }
 
 // Len is how many hooks are configured.
-func (r *Runner) Len() int { return len(r.hooks) }
+func (r *Runner) Len() int { return len(r.table.Load().defs) }
+
+// Reload takes the hooks and the keys' references of next (a Runner
+// wire built from the reloaded policy, never started): events from now
+// on run the new definitions. Queued events run with the definition they
+// were queued with; a hook's queues and workers are kept by name.
+func (r *Runner) Reload(next *Runner) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old, nt := r.table.Load(), next.table.Load()
+	t := &table{defs: map[string]*def{}, lanes: map[string]*lane{}, refs: nt.refs}
+	var added []config.Hook
+	for name, d := range nt.defs {
+		nd := &def{cfg: d.cfg}
+		if d.cfg.Type == config.HookExec {
+			nd.run = r.execRun(d.cfg)
+		} else {
+			nd.run = r.webhookRun(d.cfg)
+		}
+		t.defs[name] = nd
+		if l := old.lanes[name]; l != nil {
+			t.lanes[name] = l
+			continue
+		}
+		t.lanes[name] = r.newLane()
+		added = append(added, d.cfg)
+		if r.started {
+			r.startLane(t.lanes[name])
+		}
+	}
+	for name, l := range old.lanes { // removed hooks: their workers drain what is queued
+		if t.lanes[name] == nil {
+			t.lanes[name] = l
+		}
+	}
+	r.metrics.init(added)
+	r.table.Store(t)
+}
 
 // Notify queues the event for every hook of its key that runs on it. It
 // never blocks: when a hook's queue is full the event is dropped for that
 // hook, with an error log and result "dropped" (a block_revocation hook
 // then holds the old key until max_grace).
 func (r *Runner) Notify(ev rotate.HookEvent) {
-	for _, ref := range r.refs[ev.Key] {
-		if !ref.Runs(ev.Event) {
+	t := r.table.Load()
+	for _, ref := range t.refs[ev.Key] {
+		d, l := t.defs[ref.Hook], t.lanes[ref.Hook]
+		if !ref.Runs(ev.Event) || d == nil {
 			continue
 		}
-		h := r.hooks[ref.Hook]
-		j := job{ev: ev, block: ref.BlockRevocation && ev.Event == config.EventConverged}
+		j := job{ev: ev, block: ref.BlockRevocation && ev.Event == config.EventConverged, def: d}
 		select {
-		case h.queues[shard(ev.Key, len(h.queues))] <- j:
+		case l.queues[shard(ev.Key, len(l.queues))] <- j:
 		default:
-			r.metrics.runs.WithLabelValues(h.cfg.Name, ev.Event, resultDropped).Inc()
-			r.log.Error("hook queue is full; the event is dropped for this hook", zap.String("hook", h.cfg.Name),
+			r.metrics.runs.WithLabelValues(ref.Hook, ev.Event, resultDropped).Inc()
+			r.log.Error("hook queue is full; the event is dropped for this hook", zap.String("hook", ref.Hook),
 				zap.String("event", ev.Event), zap.String("key", ev.Key), zap.String("key_id", ev.KeyID),
 				zap.Bool("block_revocation", j.block))
 		}
@@ -204,11 +263,15 @@ func (r *Runner) Start(succeeded Succeeded) {
 		return
 	}
 	r.started = true
-	for _, h := range r.hooks {
-		for _, q := range h.queues {
-			r.wg.Add(1)
-			go r.work(h, q)
-		}
+	for _, l := range r.table.Load().lanes {
+		r.startLane(l)
+	}
+}
+
+func (r *Runner) startLane(l *lane) {
+	for _, q := range l.queues {
+		r.wg.Add(1)
+		go r.work(q)
 	}
 }
 
@@ -237,12 +300,12 @@ func (r *Runner) Close() {
 	<-done
 }
 
-func (r *Runner) work(h *hook, q chan job) {
+func (r *Runner) work(q chan job) {
 	defer r.wg.Done()
 	for {
 		select {
 		case j := <-q:
-			r.runJob(h, j)
+			r.runJob(j)
 			continue
 		case <-r.ctx.Done():
 			return
@@ -251,7 +314,7 @@ func (r *Runner) work(h *hook, q chan job) {
 		for { // draining: what is queued, then stop
 			select {
 			case j := <-q:
-				r.runJob(h, j)
+				r.runJob(j)
 			default:
 				return
 			}
@@ -261,7 +324,8 @@ func (r *Runner) work(h *hook, q chan job) {
 
 // runJob runs one hook on one event, records it, and releases the
 // revocation it blocks.
-func (r *Runner) runJob(h *hook, j job) {
+func (r *Runner) runJob(j job) {
+	h := j.def
 	if r.ctx.Err() != nil {
 		r.metrics.runs.WithLabelValues(h.cfg.Name, j.ev.Event, resultDropped).Inc()
 		return
