@@ -70,3 +70,15 @@ func TestControlListenNeedsToken(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 }
+
+// A busy listen port says how to choose another.
+func TestBusyListenSuggestsFlag(t *testing.T) {
+	e := newEnv(t, "1h")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	defer ln.Close()
+	code, _, errs := runCLI(t, "run", "--config", e.config, "--listen", ln.Addr().String())
+	if code != exitFailed || !strings.Contains(errs, "the address is in use; choose another with --listen ADDR") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+}

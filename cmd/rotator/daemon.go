@@ -33,18 +33,26 @@ type daemonParts struct {
 	serve func(context.Context) error
 }
 
+// listen opens the daemon's HTTP address; a busy port says how to choose
+// another.
+func listen(addr string, logger *zap.Logger) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		logger.Error("cannot listen: the address is in use; choose another with --listen ADDR or listen: in the policy",
+			zap.String("listen", addr), zap.Error(err))
+	case err != nil:
+		logger.Error("cannot listen", zap.String("listen", addr), zap.Error(err))
+	}
+	return ln, err
+}
+
 // daemon serves /metrics, /healthz, /readyz and /status, runs the start-up
 // checks, tells systemd it is ready, and runs the engine until ctx ends.
 func (c *cli) daemon(ctx context.Context, p daemonParts) int {
 	cfg, engine, store, metrics, logger := p.cfg, p.engine, p.store, p.metrics, p.logger
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := listen(cfg.Listen, logger)
 	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			logger.Error("cannot listen: the address is in use; choose another with --listen ADDR or listen: in the policy",
-				zap.String("listen", cfg.Listen), zap.Error(err))
-			return exitFailed
-		}
-		logger.Error("cannot listen", zap.String("listen", cfg.Listen), zap.Error(err))
 		return exitFailed
 	}
 	if c.onListen != nil {
