@@ -96,12 +96,13 @@ type keyGauges struct {
 	pendingRevocations, revocationDeadline, supersededLastUsed, consecutiveFailures, paused float64
 }
 
-// keyMetrics is one key's series: ~300 bytes, where live client_golang
-// series for the same cost several KiB.
+// keyMetrics is one key's series: 224 bytes (and 88 for the gauges once
+// exported), where live client_golang series for the same cost several
+// KiB.
 type keyMetrics struct {
-	name string
 	// keyLabel and providerLabel are the key's and its provider's label
-	// values, escaped for the text format.
+	// values, escaped for the text format (the names themselves, unless
+	// they hold \, " or a newline).
 	keyLabel, providerLabel string
 	gauges                  atomic.Pointer[keyGauges]
 	rotations, keepalives   okFailCount
@@ -171,9 +172,9 @@ func (s *keyStore) add(key, provider string) *keyMetrics {
 	if s.byName == nil {
 		s.byName = map[string]*keyMetrics{}
 	}
-	k := &keyMetrics{name: key, keyLabel: escapeLabel(key), providerLabel: escapeLabel(provider)}
+	k := &keyMetrics{keyLabel: escapeLabel(key), providerLabel: escapeLabel(provider)}
 	s.byName[key] = k
-	if n := len(s.list); n > 0 && s.list[n-1].name > key {
+	if n := len(s.list); n > 0 && s.list[n-1].keyLabel > k.keyLabel {
 		s.unsorted = true
 	}
 	s.list = append(s.list, k)
@@ -191,12 +192,13 @@ func (s *keyStore) get(key string) *keyMetrics {
 	return k
 }
 
-// inOrder returns every key's metrics in name order.
+// inOrder returns every key's metrics in name order (of the escaped
+// names, which only differs for names no policy accepts).
 func (s *keyStore) inOrder() []*keyMetrics {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.unsorted {
-		slices.SortFunc(s.list, func(a, b *keyMetrics) int { return strings.Compare(a.name, b.name) })
+		slices.SortFunc(s.list, func(a, b *keyMetrics) int { return strings.Compare(a.keyLabel, b.keyLabel) })
 		s.unsorted = false
 	}
 	return slices.Clone(s.list)
