@@ -24,7 +24,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	return 0, fmt.Errorf("invalid duration %q (use units such as 90s, 30m, 12h, 7d)", s)
 }
 
-// UnmarshalYAML implements the legacy yaml.v3 unmarshaler signature.
+// UnmarshalYAML implements yaml.v3's yaml.Unmarshaler (the *yaml.Node form).
 // Section.Decode and Load check every Duration first (checkDuration), so
 // that the error names the YAML path; this is the fallback for other
 // decoders.

@@ -116,10 +116,10 @@ func Build(cfg *config.Config, d Deps) (*Built, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	// Every backend has decoded its sections: drop the YAML trees, which at
-	// 10,000 keys would otherwise keep ~18 MiB alive for the daemon's life.
-	// The engine works from the bound targets, so a key's policy no longer
-	// needs its target sections either (~1.5 MiB at 10,000 keys).
+	// Every backend has decoded its sections: drop the YAML trees, which
+	// would otherwise stay alive for the daemon's life. The engine works
+	// from the bound targets, so a key's policy no longer needs its target
+	// sections either (sizes: docs/performance.md).
 	for i := range cfg.Keys {
 		for j := range cfg.Keys[i].Targets {
 			cfg.Keys[i].Targets[j].Section.Node = nil

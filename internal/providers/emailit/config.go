@@ -17,10 +17,7 @@ const (
 	// window). httpapi's token bucket lets a burst of 2 through after an
 	// idle spell, which the window may refuse; the first 429 drops the
 	// burst to one and each 429 lowers the rate by 2 %, so the client
-	// settles just under the limit. Measured against emailittest (bench
-	// -phases ratelimit, 60 calls from 4 goroutines, 8 runs): 1–3 429s
-	// while learning, then 1.92–1.96/s and no 429 in 7 of 8 runs; 1.89–
-	// 1.96/s overall (the earlier default, 1.9, served 1.90/s).
+	// settles just under the limit (the served rate: docs/performance.md).
 	DefaultRateLimit = 2.0
 )
 
