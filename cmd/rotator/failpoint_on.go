@@ -27,7 +27,8 @@ func testHooks(logger *zap.Logger) hooks {
 // failpointFromEnv makes the process kill itself (SIGKILL) at the
 // lifecycle boundary named by ROTATOR_FAILPOINT, for the crash tests. It is
 // inert unless that variable is set. ROTATOR_FAILPOINT_SKIP=N lets the
-// first N passes through that boundary go by.
+// first N passes through that boundary go by; ROTATOR_FAILPOINT_ACTION=stop
+// makes it stop itself (SIGSTOP) there instead, once.
 func failpointFromEnv(logger *zap.Logger) func(string) {
 	point := os.Getenv("ROTATOR_FAILPOINT")
 	if point == "" {
@@ -37,12 +38,21 @@ func failpointFromEnv(logger *zap.Logger) func(string) {
 	fmt.Sscanf(os.Getenv("ROTATOR_FAILPOINT_SKIP"), "%d", &n)
 	var skip atomic.Int64
 	skip.Store(n)
+	var stopped atomic.Bool
 	logger.Warn("failpoint armed: this process will kill itself; for tests only", zap.String("failpoint", point), zap.Int64("skip", n))
 	return func(p string) {
 		if p != point || skip.Add(-1) >= 0 {
 			return
 		}
 		_ = logger.Sync()
+		if os.Getenv("ROTATOR_FAILPOINT_ACTION") == "stop" {
+			// A paused leader (the HA tests): the test SIGCONTs it after
+			// its lease has gone to another replica.
+			if stopped.CompareAndSwap(false, true) {
+				_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+			}
+			return
+		}
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		time.Sleep(time.Hour)
 	}

@@ -1,0 +1,270 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rotator-dev/rotator/internal/rotate"
+	"github.com/rotator-dev/rotator/internal/state"
+	"github.com/rotator-dev/rotator/internal/state/pgstore"
+	"github.com/rotator-dev/rotator/internal/state/pgstore/pgtest"
+)
+
+// The HA tests run replicas of the real binary against one PostgreSQL
+// database (state.backend postgres), with a 2 s lease: a follower may take
+// over 2 s after the leader's last renewal, and tries every 2/3 s.
+const (
+	haTTL = 2 * time.Second
+	// haTakeover bounds a takeover: lease expiry plus one retry interval
+	// plus one evaluation.
+	haTakeover = haTTL + haTTL/3 + 1500*time.Millisecond
+)
+
+// haWorld is a world whose policy keeps its state in a fresh schema of the
+// test cluster.
+type haWorld struct {
+	*world
+	dsn, schema string
+}
+
+func newHAWorld(t *testing.T) *haWorld {
+	t.Helper()
+	dsn := pgtest.DSN(t)
+	hw := &haWorld{world: newWorld(t, fastPolicy()), dsn: dsn, schema: pgtest.Schema(t, dsn)}
+	b, err := os.ReadFile(hw.config)
+	must(t, err)
+	re := regexp.MustCompile(`(?m)^state: .*$`)
+	if !re.Match(b) {
+		t.Fatal("the world's policy has no state: line")
+	}
+	section := fmt.Sprintf("state: {backend: postgres, dsn: %q, schema: %s, lease_ttl: %s}", dsn, hw.schema, haTTL)
+	must(t, os.WriteFile(hw.config, re.ReplaceAll(b, []byte(section)), 0o600))
+	return hw
+}
+
+// records reads the shared state (while the replicas run).
+func (hw *haWorld) records(t *testing.T) []state.Key {
+	t.Helper()
+	st := hw.openPG(t)
+	defer st.Close()
+	all, err := st.All()
+	must(t, err)
+	return all
+}
+
+func (hw *haWorld) openPG(t *testing.T) *pgstore.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := pgstore.Open(ctx, pgstore.Options{DSN: hw.dsn, Schema: hw.schema, ReadOnly: true})
+	if err != nil {
+		t.Fatalf("the shared state does not open: %v", err)
+	}
+	return st
+}
+
+// untracked is world.untracked over the shared state: live keys at the
+// providers that no record accounts for.
+func (hw *haWorld) untracked(t *testing.T) []string {
+	t.Helper()
+	tracked := map[string]bool{}
+	for _, k := range hw.records(t) {
+		if k.Current != nil {
+			tracked[k.Current.Provider+"/"+k.Current.ID] = true
+		}
+		for _, r := range k.Retiring {
+			tracked[r.Provider+"/"+r.ID] = true
+		}
+		if r := k.Rotation; r != nil {
+			tracked[r.Provider+"/"+r.KeyID] = true
+			tracked["name:"+r.KeyName] = true
+		}
+		for _, w := range k.Watch {
+			tracked["name:"+w.Name] = true
+		}
+	}
+	var out []string
+	for id, name := range hw.liveKeys() {
+		if !tracked[id] && !tracked["name:"+name] {
+			out = append(out, id+" ("+name+")")
+		}
+	}
+	return out
+}
+
+// leading reports whether p says rotator_leader 1 (false when it does not
+// answer: stopped or dead).
+func leading(t *testing.T, p *proc) bool {
+	if p.exited() {
+		return false
+	}
+	status, body := p.get(t, "/metrics")
+	return status == 200 && metric(body, "rotator_leader") == 1
+}
+
+// awaitLeader waits until exactly one of ps leads and returns it and how
+// long that took.
+func awaitLeader(t *testing.T, within time.Duration, ps ...*proc) (*proc, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < within {
+		var leaders []*proc
+		for _, p := range ps {
+			if leading(t, p) {
+				leaders = append(leaders, p)
+			}
+		}
+		if len(leaders) == 1 {
+			return leaders[0], time.Since(start)
+		}
+		if len(leaders) > 1 {
+			t.Fatalf("%d replicas say they lead at once", len(leaders))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no replica leads within %s", within)
+	return nil, 0
+}
+
+// checkEvents: no schedule time is rotated twice (two rotations of a key
+// started by the schedule less than the schedule's interval apart would be
+// two leaders acting on one due time), and no provider key is created
+// twice.
+func (hw *haWorld) checkEvents(t *testing.T) (rotations int) {
+	t.Helper()
+	st := hw.openPG(t)
+	defer st.Close()
+	for _, k := range []string{"mail", "news"} {
+		evs, err := st.Events(k, time.Time{})
+		must(t, err)
+		var last time.Time
+		created := map[string]bool{}
+		for _, ev := range evs {
+			switch ev.Action {
+			case "rotation_started":
+				rotations++
+				if ev.Reason == "schedule" && !last.IsZero() && ev.Time.Sub(last) < time.Second {
+					t.Errorf("%s: two scheduled rotations started %s apart (%s, %s)", k, ev.Time.Sub(last), last, ev.Time)
+				}
+				if ev.Reason == "schedule" {
+					last = ev.Time
+				}
+			case "created":
+				if created[ev.KeyID] {
+					t.Errorf("%s: key %s created twice", k, ev.KeyID)
+				}
+				created[ev.KeyID] = true
+			}
+		}
+	}
+	return rotations
+}
+
+// verdict: no outage, no orphan, no double rotation, no password of the
+// database in any output.
+func (hw *haWorld) verdict(t *testing.T, pr *probe, name string, extra string) {
+	t.Helper()
+	pr.close()
+	if u := hw.untracked(t); len(u) > 0 {
+		t.Errorf("orphans: %v", u)
+	}
+	rotations := hw.checkEvents(t)
+	rep := pr.summary(3*time.Second + revocationBound)
+	for _, o := range rep.outages {
+		t.Errorf("outage: %s", o)
+	}
+	if _, pw, ok := strings.Cut(strings.TrimPrefix(hw.dsn, "postgres://"), ":"); ok {
+		pw, _, _ = strings.Cut(pw, "@")
+		for i := 1; i <= hw.runs; i++ {
+			b, _ := os.ReadFile(fmt.Sprintf("%s/run-%03d.log", hw.dir, i))
+			if len(pw) > 3 && strings.Contains(string(b), pw) {
+				t.Errorf("run %d logged the database password", i)
+			}
+		}
+	}
+	t.Logf("E2E-FIGURES test=%s rotations=%d keys_created=%d probe_reads=%d outages=%d orphans=%d %s",
+		name, rotations, hw.createdKeys(), rep.reads, len(rep.outages), len(hw.untracked(t)), extra)
+}
+
+// TestHALeaderKilled runs two replicas (three in the last round) and kills
+// the leader with SIGKILL at every lifecycle boundary (the failpoint build
+// kills itself there) and at random moments: each time the follower takes
+// over within the lease's expiry plus one evaluation and resumes the
+// rotation in flight from the shared journal. No consumer outage, no
+// orphaned key, no schedule time rotated twice.
+func TestHALeaderKilled(t *testing.T) {
+	hw := newHAWorld(t)
+	pr := hw.startProbe(t)
+	var worst time.Duration
+	takeover := func(dead *proc, others ...*proc) {
+		t.Helper()
+		st := dead.wait(t, 30*time.Second)
+		if ws, _ := st.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+			t.Fatalf("the leader exited with %s, want killed by SIGKILL:\n%s", st, tail(dead.log))
+		}
+		_, took := awaitLeader(t, 3*haTakeover, others...)
+		worst = max(worst, took)
+		if took > haTakeover {
+			t.Errorf("takeover took %s, want at most %s (lease %s + retry + one evaluation)", took, haTakeover, haTTL)
+		}
+	}
+	// 1. Every failpoint: a replica armed at the boundary leads (it is
+	// started alone, after the previous standby stopped cleanly and so
+	// released the lease), a plain standby follows; the leader kills
+	// itself at the boundary and the standby takes over.
+	var standby *proc
+	for _, fp := range rotate.Failpoints {
+		if standby != nil {
+			standby.signal(syscall.SIGTERM)
+			standby.wait(t, 15*time.Second)
+		}
+		armed := hw.start([]string{"ROTATOR_FAILPOINT=" + fp})
+		eventually(t, 3*haTakeover, "the armed replica leads", func() bool {
+			return strings.Contains(armed.logText(), `"msg":"leadership acquired"`)
+		})
+		standby = hw.start(nil)
+		standby.listening(t, 10*time.Second)
+		takeover(armed, standby)
+		if !strings.Contains(armed.logText(), `"failpoint":"`+fp+`"`) {
+			t.Errorf("run for %s: the failpoint was not armed", fp)
+		}
+		if u := hw.untracked(t); len(u) > 0 {
+			t.Errorf("after the kill at %s: orphans %v", fp, u)
+		}
+	}
+	// 2. Random moments, three replicas.
+	ps := []*proc{standby, hw.start(nil), hw.start(nil)}
+	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 15))
+	for i := 0; i < 4; i++ {
+		for _, p := range ps {
+			p.listening(t, 10*time.Second)
+		}
+		l, _ := awaitLeader(t, 3*haTakeover, ps...)
+		time.Sleep(time.Duration(rnd.Int64N(int64(3 * time.Second))))
+		l.signal(syscall.SIGKILL)
+		var rest []*proc
+		for _, p := range ps {
+			if p != l {
+				rest = append(rest, p)
+			}
+		}
+		takeover(l, rest...)
+		ps = append(rest, hw.start(nil))
+	}
+	time.Sleep(4 * time.Second) // a clean stretch: due revocations happen
+	for _, p := range ps {
+		p.signal(syscall.SIGTERM)
+		if st := p.wait(t, 15*time.Second); st.ExitCode() != 0 {
+			t.Errorf("SIGTERM: exit %s:\n%s", st, tail(p.log))
+		}
+	}
+	hw.verdict(t, pr, "ha-kill", fmt.Sprintf("failpoints=%d random_kills=4 worst_takeover=%s bound=%s",
+		len(rotate.Failpoints), worst.Round(10*time.Millisecond), haTakeover))
+}
