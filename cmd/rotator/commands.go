@@ -63,8 +63,9 @@ var commands = []command{
 	{name: "demo", summary: "run against built-in test servers and a temporary file sink", noConfig: true,
 		usage: "demo [--listen ADDR]", flags: []string{"listen"},
 		about: "Example:\n  rotator demo"},
-	{name: "state", summary: "state file maintenance (state rebuild)", noConfig: true, usage: "state rebuild --config FILE [FLAGS]",
-		about: "Run `rotator state rebuild --help` for its flags."},
+	{name: "state", summary: "state maintenance: state rebuild, state export, state import", noConfig: true,
+		usage: "state rebuild|export|import --config FILE [FLAGS]",
+		about: "rebuild recovers a corrupt state file from the sinks and providers; export writes every key record\nand its audit trail as JSON lines (no secret); import reads them back (bbolt to postgres and back).\nRun `rotator state SUBCOMMAND --help` for its flags."},
 	{name: "version", summary: "print the version", usage: "version", noConfig: true},
 	{name: "help", summary: "help about a command", usage: "help [COMMAND]", args: "key?", noConfig: true},
 }
