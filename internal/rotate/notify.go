@@ -105,3 +105,25 @@ func (e *Engine) wake(key string) {
 		s.soon("key/" + key)
 	}
 }
+
+// renotifyAwaiting tells the hooks again, at start-up, about the converged
+// events whose blocking hooks have not succeeded yet: the hooks' queues
+// live in memory, so after a restart the old key's revocation would
+// otherwise wait for max_grace.
+func (e *Engine) renotifyAwaiting() {
+	for _, r := range e.runners() {
+		m := r.managed()
+		if len(m.Policy.BlockingHooks()) == 0 {
+			continue
+		}
+		st, err := e.o.Store.Get(m.Policy.Name)
+		if err != nil || st.Current == nil {
+			continue
+		}
+		if slices.ContainsFunc(st.Retiring, func(rt state.Retiring) bool {
+			return rt.SupersededBy == st.Current.ID && len(rt.AwaitingHooks) > 0
+		}) {
+			e.notify(r, HookEvent{Event: config.EventConverged, KeyID: st.Current.ID, OldKeyIDs: oldIDs(&st)})
+		}
+	}
+}

@@ -92,3 +92,29 @@ func TestSchedulerSoon(t *testing.T) {
 		t.Fatalf("after done: %+v, want due now", it)
 	}
 }
+
+// After a restart, a converged event whose blocking hook had not succeeded
+// is sent again (the hooks' queues live in memory).
+func TestConvergedIsResentAfterARestart(t *testing.T) {
+	h := newHarness(t, func(k *config.Key) {
+		k.Hooks = []config.HookRef{{Hook: "restart-app", On: []string{config.EventConverged}, BlockRevocation: true}}
+	})
+	h.mustEval(Mode{})
+	h.clock.Advance(24 * time.Hour)
+	h.mustEval(Mode{})
+	h.restart()
+	var got []HookEvent
+	h.e.o.Notifier = notifierFunc(func(ev HookEvent) { got = append(got, ev) })
+	h.e.renotifyAwaiting()
+	if len(got) != 1 || got[0].Event != config.EventConverged || got[0].KeyID != h.state().Current.ID {
+		t.Fatalf("events after restart: %+v, want converged for the current key", got)
+	}
+	if err := h.e.HookSucceeded("mail", h.state().Current.ID, "restart-app"); err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	h.e.renotifyAwaiting()
+	if len(got) != 0 {
+		t.Errorf("converged sent again after the hook succeeded: %+v", got)
+	}
+}

@@ -50,6 +50,7 @@ func (e *Engine) Serve(ctx context.Context) error {
 	sched.onIdle, sched.idleAfter = e.o.OnIdle, IdleAfter
 	e.sched.Store(sched)
 	defer e.sched.Store(nil)
+	e.renotifyAwaiting()
 	now := e.clock.Now()
 	for _, name := range e.names() {
 		sched.at("key/"+name, now)
