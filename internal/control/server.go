@@ -56,7 +56,10 @@ func (s *Server) Handler(actor func(*http.Request) (string, error)) http.Handler
 			http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		resp := s.h(r.Context(), who, req)
+		// A command runs to its end even when the client goes away (an
+		// operator's Ctrl-C): a rotation cut between steps would wait for
+		// the key's next evaluation to be resumed.
+		resp := s.h(context.WithoutCancel(r.Context()), who, req)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(resp)
 	})
