@@ -268,3 +268,71 @@ func TestHALeaderKilled(t *testing.T) {
 	hw.verdict(t, pr, "ha-kill", fmt.Sprintf("failpoints=%d random_kills=4 worst_takeover=%s bound=%s",
 		len(rotate.Failpoints), worst.Round(10*time.Millisecond), haTakeover))
 }
+
+// stopped reports whether the process is stopped (SIGSTOP).
+func stopped(p *proc) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return false
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return strings.HasPrefix(rest, "T")
+}
+
+// TestHALeaderPaused pauses the leader (SIGSTOP, by its failpoint) just
+// after a key was created at the provider and before that was recorded,
+// keeps it stopped past its lease, and resumes it (SIGCONT) once the
+// follower leads. The follower takes over within the lease's expiry plus
+// one evaluation and resumes the rotation from the journal (it finds the
+// created key by name); the deposed leader's write is refused by the fence
+// (a newer token holds the lease row) and it goes back to following. No
+// outage, no orphan, no key created twice. Without the fence the deposed
+// leader's write would be accepted: the test fails on its "write refused".
+func TestHALeaderPaused(t *testing.T) {
+	hw := newHAWorld(t)
+	pr := hw.startProbe(t)
+	a := hw.start([]string{"ROTATOR_FAILPOINT=after-create", "ROTATOR_FAILPOINT_ACTION=stop"})
+	a.listening(t, 10*time.Second)
+	eventually(t, 3*haTakeover, "the first replica leads", func() bool {
+		return strings.Contains(a.logText(), `"msg":"leadership acquired"`)
+	})
+	b := hw.start(nil)
+	b.listening(t, 10*time.Second)
+	eventually(t, 15*time.Second, "the leader pauses at after-create", func() bool { return stopped(a) })
+	pausedAt := time.Now()
+	_, took := awaitLeader(t, 3*haTakeover, b)
+	if took > haTakeover {
+		t.Errorf("takeover of a paused leader took %s, want at most %s", took, haTakeover)
+	}
+	// Let the new leader resume the rotation in flight and rotate again.
+	time.Sleep(4 * time.Second)
+	a.signal(syscall.SIGCONT)
+	eventually(t, 10*time.Second, "the deposed leader notices and follows again", func() bool {
+		return strings.Contains(a.logText(), "following again")
+	})
+	logs := a.logText()
+	if !strings.Contains(logs, "write refused: a newer leader holds the lease") {
+		t.Errorf("the deposed leader's write after its pause was not refused by the fence:\n%s", tail(a.log))
+	}
+	time.Sleep(3 * time.Second)
+	if leading(t, a) || !leading(t, b) {
+		t.Errorf("after the pause: first replica leads %v, second %v; want the second only", leading(t, a), leading(t, b))
+	}
+	for _, p := range []*proc{a, b} {
+		if status, _ := p.get(t, "/readyz"); status != 200 {
+			t.Errorf("/readyz of a replica: %d, want 200 (a follower is a healthy standby)", status)
+		}
+		if status, body := p.get(t, "/status"); status != 200 || !strings.Contains(body, "mail") {
+			t.Errorf("/status of a replica: %d %s", status, body)
+		}
+	}
+	for _, p := range []*proc{a, b} {
+		p.signal(syscall.SIGTERM)
+		if st := p.wait(t, 15*time.Second); st.ExitCode() != 0 {
+			t.Errorf("SIGTERM: exit %s:\n%s", st, tail(p.log))
+		}
+	}
+	hw.verdict(t, pr, "ha-pause", fmt.Sprintf("takeover=%s paused_for=%s fenced_writes=%d",
+		took.Round(10*time.Millisecond), time.Since(pausedAt).Round(100*time.Millisecond),
+		strings.Count(logs, "write refused")))
+}
