@@ -38,6 +38,9 @@ func (c *cli) operate(ctx context.Context, logger *zap.Logger, o *options) int {
 	defer closeSinks(built, logger)
 	req := control.Request{Command: o.cmd, Keys: o.args, RevokeOldNow: o.revokeOldNow, Superseded: o.superseded,
 		Reason: o.reason, JSON: o.jsonOut, Since: o.since}
+	if cfg.State.Backend == config.BackendPostgres { // replicas: no socket to ask (operate_shared.go)
+		return c.printResponse(c.directShared(ctx, logger, cfg, built, metrics, req))
+	}
 	resp, err := control.Unix(control.SocketPath(cfg.StatePath)).Do(ctx, req)
 	switch {
 	case err == nil:

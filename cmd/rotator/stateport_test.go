@@ -82,4 +82,12 @@ func TestStateExportImportRoundTrip(t *testing.T) {
 	if after := e.smtpd.Requests()["create"] + e.emailit.Requests()["create"]; after != creates {
 		t.Errorf("run-now on the imported state created %d keys: the state did not carry over", after-creates)
 	}
+	// The one-shot commands work on the database too: pause takes the
+	// lease for its write, status reads.
+	if code, out, errs := runCLI(t, "pause", "--config", pg, "mail", "--reason", "round trip"); code != exitOK {
+		t.Fatalf("pause on postgres: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := runCLI(t, "status", "--config", pg); code != exitOK || !strings.Contains(out, "news") || !strings.Contains(out, "paused") {
+		t.Errorf("status on postgres: exit %d, want 0 and both keys, mail paused:\n%s%s", code, out, errs)
+	}
 }
