@@ -12,13 +12,6 @@ import (
 // did not write (sinks.ErrNotOwned) unless the target says adopt: true,
 // and every write marks the secret as rotator's own.
 
-func (c *contractCase) needOwnership(t *testing.T) {
-	t.Helper()
-	if c.h.Foreign == nil || c.h.Rebind == nil {
-		t.Skip("the harness has no Foreign and Rebind hooks")
-	}
-}
-
 // foreignData is another team's secret, with the fields rotator writes
 // (so that a store mapping fields to places can hold it) and other values.
 func (c *contractCase) foreignData() sinks.Secret {
@@ -30,7 +23,6 @@ func (c *contractCase) foreignData() sinks.Secret {
 }
 
 func caseForeign(t *testing.T, c *contractCase) {
-	c.needOwnership(t)
 	ctx := t.Context()
 	theirs := c.foreignData()
 	c.h.Foreign(t, c.target, theirs)
@@ -53,7 +45,6 @@ func caseForeign(t *testing.T, c *contractCase) {
 }
 
 func caseAdopt(t *testing.T, c *contractCase) {
-	c.needOwnership(t)
 	ctx := t.Context()
 	c.h.Foreign(t, c.target, c.foreignData())
 	adopting := c.h.Rebind(t, c.target, true, c.deps)
@@ -76,7 +67,6 @@ func caseAdopt(t *testing.T, c *contractCase) {
 }
 
 func caseOwn(t *testing.T, c *contractCase) {
-	c.needOwnership(t)
 	ctx := t.Context()
 	w1 := c.write("r1")
 	c.writeCurrent(t, ctx, w1)
