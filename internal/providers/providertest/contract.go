@@ -28,11 +28,11 @@ type Harness struct {
 	// UnknownID is a well-formed id that no key has; default
 	// "00000000-0000-4000-8000-000000000000".
 	UnknownID string
-	// FailNext, when set, makes the test server fail the next n requests of
-	// op ("" = any) with status. The suite uses op "" only.
+	// FailNext makes the test server fail the next n requests of op ("" =
+	// any) with status; required. The suite uses op "" only.
 	FailNext func(op string, n, status int)
-	// Secrets, when set, lists every secret the test server has issued (and
-	// the management credential); no error may contain any of them.
+	// Secrets lists every secret the test server has issued (and the
+	// management credential); required. No error may contain any of them.
 	Secrets func() []string
 	// Requests, when set, returns how many requests the test server has
 	// received so far; the suite then checks that Verify is one round trip.
@@ -42,6 +42,9 @@ type Harness struct {
 // Run runs the provider contract against h.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
+	if h.FailNext == nil || h.Secrets == nil {
+		t.Fatal("providertest: Harness.FailNext and Secrets are required")
+	}
 	if h.UnknownID == "" {
 		h.UnknownID = "00000000-0000-4000-8000-000000000000"
 	}
@@ -133,9 +136,6 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	t.Run("errors are classified", func(t *testing.T) {
-		if h.FailNext == nil {
-			t.Skip("no FailNext hook")
-		}
 		p := h.NewProvider(t)
 		// one successful call first, so that a login is not the failing call
 		_, err := p.List(ctx, "")
@@ -181,12 +181,12 @@ func Run(t *testing.T, h Harness) {
 		}
 	})
 
-	t.Run("verify", func(t *testing.T) {
+	// verify runs for providers that implement the optional
+	// providers.Verifier (not skipped otherwise: it does not apply).
+	_, verifies := h.NewProvider(t).(providers.Verifier)
+	verify := func(t *testing.T) {
 		p := h.NewProvider(t)
-		v, ok := p.(providers.Verifier)
-		if !ok {
-			t.Skip("the provider does not implement providers.Verifier")
-		}
+		v := p.(providers.Verifier)
 		key, err := p.Create(ctx, uniqueName("contract-verify-"), h.Params)
 		require.NoError(t, err)
 		var before int
@@ -241,12 +241,12 @@ func Run(t *testing.T, h Harness) {
 		require.True(t, errors.Is(err, context.Canceled) || providers.ReasonOf(err) == providers.ReasonTimeout,
 			"a cancelled Verify reports the cancellation: %v", err)
 		noCredential(t, err, key.Credential)
-	})
+	}
+	if verifies {
+		t.Run("verify", verify)
+	}
 
 	t.Run("no secret in any error", func(t *testing.T) {
-		if h.Secrets == nil {
-			t.Skip("no Secrets hook")
-		}
 		secrets := h.Secrets()
 		for _, err := range errs {
 			for _, s := range secrets {
