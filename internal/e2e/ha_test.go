@@ -320,6 +320,9 @@ func TestHALeaderPaused(t *testing.T) {
 	if leading(t, a) || !leading(t, b) {
 		t.Errorf("after the pause: first replica leads %v, second %v; want the second only", leading(t, a), leading(t, b))
 	}
+	if status, body := a.get(t, "/metrics"); status != 200 || !strings.Contains(body, "\nrotator_leader 0\n") {
+		t.Errorf("the follower's /metrics: %d, want 200 with rotator_leader 0", status)
+	}
 	for _, p := range []*proc{a, b} {
 		if status, _ := p.get(t, "/readyz"); status != 200 {
 			t.Errorf("/readyz of a replica: %d, want 200 (a follower is a healthy standby)", status)
