@@ -211,28 +211,29 @@ func retryAfterOf(raw json.RawMessage) time.Duration {
 
 // text reads a message that should be a string but may be anything.
 func text(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if s, ok := plain(raw); ok {
 		return s
 	}
 	return compact(raw)
 }
 
+// plain reads raw when it is a JSON string, or absent or null (""); ok is
+// false for any other JSON.
+func plain(raw json.RawMessage) (s string, ok bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", true
+	}
+	return s, json.Unmarshal(raw, &s) == nil
+}
+
 // details summarises a validation error's details: a string, a list of
 // {field, message} or of strings, or a map of field to message(s).
 func details(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if s, ok := plain(raw); ok {
 		return s
 	}
+	raw = bytes.TrimSpace(raw)
 	var list []json.RawMessage
 	if json.Unmarshal(raw, &list) == nil {
 		var out []string
