@@ -20,6 +20,7 @@ const (
 	ReasonServer      Reason = "server"       // 5xx: retry with backoff
 	ReasonClient      Reason = "client"       // other 4xx, or a response that cannot be decoded
 	ReasonTimeout     Reason = "timeout"      // deadline exceeded or the connection dropped: the outcome is unknown
+	ReasonUnreachable Reason = "unreachable"  // the connection was refused: the request was not sent
 )
 
 // Error is a classified provider failure. Its message names the operation
@@ -78,10 +79,11 @@ func ReasonOf(err error) Reason {
 func IsNotFound(err error) bool { return ReasonOf(err) == ReasonNotFound }
 
 // Retryable reports whether a failed call may succeed if tried again later
-// with the same input: rate limits, server errors and timeouts.
+// with the same input: rate limits, server errors, timeouts and refused
+// connections.
 func Retryable(err error) bool {
 	switch ReasonOf(err) {
-	case ReasonRateLimited, ReasonServer, ReasonTimeout:
+	case ReasonRateLimited, ReasonServer, ReasonTimeout, ReasonUnreachable:
 		return true
 	}
 	return false

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -59,17 +60,7 @@ func (c *Client) attempt(ctx context.Context, req Request, u *url.URL, body []by
 		perr = &providers.Error{Op: req.Op, Reason: providers.ReasonClient, Status: hresp.StatusCode,
 			Err: fmt.Errorf("response body larger than %d bytes", limit)}
 	case err != nil:
-		perr = &providers.Error{Op: req.Op, Reason: providers.ReasonTimeout}
-		switch {
-		case ctx.Err() != nil:
-			code = "timeout"
-			perr.Err = ctx.Err()
-		case errors.Is(actx.Err(), context.DeadlineExceeded):
-			code = "timeout"
-			perr.Err = fmt.Errorf("no response within %s: %w", c.timeout, context.DeadlineExceeded)
-		default:
-			perr.Err = netError(err)
-		}
+		code, perr = c.noResponse(ctx, actx, req.Op, err)
 	default:
 		code = fmt.Sprint(hresp.StatusCode)
 		resp = &Response{Status: hresp.StatusCode, Header: hresp.Header, Body: data}
@@ -156,4 +147,21 @@ func (c *Client) newRequest(ctx context.Context, req Request, u *url.URL, body [
 		hreq.Header.Set("Content-Type", "application/json")
 	}
 	return hreq, nil
+}
+
+// noResponse classifies a request that got no response, with the code of
+// its metric: the caller's context ended, the request timeout passed
+// ("timeout"), the connection was refused ("connection_refused": nothing
+// was sent), or the connection failed otherwise ("error").
+func (c *Client) noResponse(ctx, actx context.Context, op string, err error) (string, *providers.Error) {
+	switch {
+	case ctx.Err() != nil:
+		return "timeout", &providers.Error{Op: op, Reason: providers.ReasonTimeout, Err: ctx.Err()}
+	case errors.Is(actx.Err(), context.DeadlineExceeded):
+		return "timeout", &providers.Error{Op: op, Reason: providers.ReasonTimeout,
+			Err: fmt.Errorf("no response within %s: %w", c.timeout, context.DeadlineExceeded)}
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection_refused", &providers.Error{Op: op, Reason: providers.ReasonUnreachable, Err: netError(err)}
+	}
+	return "error", &providers.Error{Op: op, Reason: providers.ReasonTimeout, Err: netError(err)}
 }

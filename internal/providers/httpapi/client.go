@@ -290,7 +290,7 @@ func defaultHTTPClient() *http.Client {
 // the response and a *providers.Error classified from the status (401/403
 // auth, 404 not_found, 409 conflict, 429 rate_limited, 5xx server, other
 // client); a request that got no response returns a *providers.Error with
-// ReasonTimeout.
+// ReasonTimeout, or ReasonUnreachable when the connection was refused.
 func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	u, err := c.resolve(req)
 	if err != nil {
@@ -328,7 +328,8 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 			wait = 0 // waitTurn waits for the pause
 		case !req.Idempotent:
 			return resp, perr
-		case perr.Reason == providers.ReasonServer, perr.Reason == providers.ReasonTimeout && perr.Status == 0 && ctx.Err() == nil:
+		case perr.Reason == providers.ReasonServer, perr.Reason == providers.ReasonUnreachable,
+			perr.Reason == providers.ReasonTimeout && perr.Status == 0 && ctx.Err() == nil:
 			wait = c.backoff(attempt)
 		default:
 			return resp, perr
