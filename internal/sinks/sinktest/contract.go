@@ -306,7 +306,7 @@ func caseConflict(t *testing.T, c *contractCase) {
 	if !errors.Is(err, sinks.ErrConflict) {
 		t.Fatalf("Write after a concurrent edit: got %v, want an error wrapping sinks.ErrConflict", err)
 	}
-	if got := c.mustRead(t, ctx); sameData(got, w2.Data) {
+	if got := c.mustRead(t, ctx); maps.Equal(got, w2.Data) {
 		t.Fatal("the conflicting Write overwrote the other writer's value")
 	}
 	// The engine retries later: the next attempt succeeds.
@@ -417,21 +417,9 @@ func requireCanceled(t *testing.T, op string, err error) {
 
 func requireSame(t *testing.T, got, want sinks.Secret) {
 	t.Helper()
-	if !sameData(got, want) {
+	if !maps.Equal(got, want) {
 		t.Fatalf("read back fields %s, want %s (values differ or are missing)", fieldList(got), fieldList(want))
 	}
-}
-
-func sameData(a, b sinks.Secret) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // fieldList names the fields without their values.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"strconv"
@@ -74,7 +75,7 @@ func (m *memStore) write(ctx context.Context, w sinks.Write, adopt bool) (string
 	if foreign && !adopt && m.bug != "takes-over" {
 		return "", sinks.NotOwned("mem", "ownership marker", "keys[0].sinks[0]")
 	}
-	if m.bug != "not-idempotent" && sameData(cur, w.Data) {
+	if m.bug != "not-idempotent" && maps.Equal(cur, w.Data) {
 		return strconv.Itoa(seen), nil
 	}
 	if race != nil {
@@ -129,18 +130,6 @@ func (m *memStore) wait(ctx context.Context) error {
 	case <-stall:
 		return errors.New("stalled")
 	}
-}
-
-func sameData(a, b sinks.Secret) bool {
-	if a == nil || len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func harness(bug string) sinktest.Harness {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"strconv"
 	"strings"
@@ -128,7 +129,7 @@ func (t *Target) writeV1(ctx context.Context, w sinks.Write) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	same := cur.live && sameData(cur.data, w.Data)
+	same := cur.live && maps.Equal(cur.data, w.Data)
 	if same && cur.owned {
 		t.sink.log.Debug("vault secret unchanged, write skipped", zap.String("path", t.String()), zap.String("key_id", w.KeyID))
 		return "", nil
@@ -148,7 +149,7 @@ func (t *Target) writeV1(ctx context.Context, w sinks.Write) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read back: %w", err)
 	}
-	if !back.live || !back.owned || !sameData(back.data, w.Data) {
+	if !back.live || !back.owned || !maps.Equal(back.data, w.Data) {
 		return "", errors.New("read back: the stored data differs from what was written")
 	}
 	t.sink.log.Info("vault secret written", zap.String("path", t.String()), zap.String("key_id", w.KeyID))
@@ -160,7 +161,7 @@ func (t *Target) writeV2(ctx context.Context, w sinks.Write) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	same := cur.live && sameData(cur.data, w.Data)
+	same := cur.live && maps.Equal(cur.data, w.Data)
 	// Identical data is this write's own earlier attempt, stopped before
 	// its custom_metadata was recorded: it is rotator's.
 	if cur.version > 0 && !cur.owned && !same {
@@ -188,7 +189,7 @@ func (t *Target) writeV2(ctx context.Context, w sinks.Write) (string, error) {
 		if rerr != nil {
 			return "", fmt.Errorf("%w: the secret changed since version %d was read (%v)", sinks.ErrConflict, cur.version, rerr)
 		}
-		if !now.live || !sameData(now.data, w.Data) {
+		if !now.live || !maps.Equal(now.data, w.Data) {
 			return "", fmt.Errorf("%w: the secret changed from version %d to %d since it was read; not overwritten", sinks.ErrConflict, cur.version, now.version)
 		}
 		// Another write of this same data won the race (a retry of ours).
@@ -204,7 +205,7 @@ func (t *Target) writeV2(ctx context.Context, w sinks.Write) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read back version %d: %w", version, err)
 	}
-	if !sameData(back.data, w.Data) {
+	if !maps.Equal(back.data, w.Data) {
 		return "", fmt.Errorf("read back version %d: the stored data differs from what was written", version)
 	}
 	t.sink.log.Info("vault secret written", zap.String("path", t.String()), zap.String("key_id", w.KeyID), zap.Int64("version", version))
@@ -368,16 +369,4 @@ func fromMap(m map[string]any) (sinks.Secret, error) {
 		out[k] = s
 	}
 	return out, nil
-}
-
-func sameData(a, b sinks.Secret) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
