@@ -124,6 +124,9 @@ func TestDaemonStatusWithToken(t *testing.T) {
 	if code != exitOK || !strings.Contains(status, "mail") {
 		t.Errorf("--status while the daemon runs: exit %d\n%s%s", code, status, errs)
 	}
+	// The daemon writes errb until it stopped (a race otherwise).
+	cancel()
+	done <- <-done // for the deferred wait
 	e.assertNoSecret(t, "daemon logs", errb.String())
 	if strings.Contains(errb.String(), "operator-token") {
 		t.Error("the control token appears in the daemon's logs")
