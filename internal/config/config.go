@@ -293,7 +293,7 @@ func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
 		return nil, err
 	}
 	c.shareWarnings()
-	c.warnSchedules(keysNode)
+	c.warnSchedules(keysNode, childNode(root, "defaults"))
 	return c, nil
 }
 

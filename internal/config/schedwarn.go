@@ -54,6 +54,7 @@ const maxSameWarnings = 3
 // few and counting the rest.
 type KeyWarnings struct {
 	ws    *Warnings
+	seen  map[Warning]bool
 	n     int
 	extra string // what the summary says, e.g. "grace at or above ..."
 	last  Warning
@@ -62,11 +63,17 @@ type KeyWarnings struct {
 // NewKeyWarnings reports to ws; summary names the problem in the
 // closing "and N more keys ..." warning.
 func NewKeyWarnings(ws *Warnings, summary string) *KeyWarnings {
-	return &KeyWarnings{ws: ws, extra: summary}
+	return &KeyWarnings{ws: ws, extra: summary, seen: map[Warning]bool{}}
 }
 
 // Warn records w, or counts it once maxSameWarnings have been recorded.
+// A warning already recorded (about a default many keys inherit) is
+// recorded once.
 func (kw *KeyWarnings) Warn(w Warning) {
+	if kw.seen[w] {
+		return
+	}
+	kw.seen[w] = true
 	kw.n++
 	if kw.n <= maxSameWarnings {
 		kw.ws.Add(w)
@@ -92,8 +99,10 @@ func plural(n int, what string) string {
 // grace at or above the shortest time between rotations (superseded keys
 // pile up at the provider: a new key is made before the previous one is
 // revoked), or runs closer together than one rotation may take (timeout).
-// keysNode is the keys: sequence, whose items are c.Keys in order.
-func (c *Config) warnSchedules(keysNode *yaml.Node) {
+// keysNode is the keys: sequence, whose items are c.Keys in order; a
+// setting a key inherits is warned about at defaults.
+func (c *Config) warnSchedules(keysNode, defaultsNode *yaml.Node) {
+	defaults := Section{Path: "defaults", Node: defaultsNode, Warnings: c.Warnings}
 	grace := NewKeyWarnings(c.Warnings, "grace at or above the time between rotations")
 	busy := NewKeyWarnings(c.Warnings, "a schedule closer than a rotation may take")
 	intervals := map[string]Interval{}
@@ -110,12 +119,22 @@ func (c *Config) warnSchedules(keysNode *yaml.Node) {
 		if keysNode != nil && i < len(keysNode.Content) {
 			sec.Node = keysNode.Content[i]
 		}
+		// The key's section when it sets one of the fields at fault,
+		// else defaults.
+		at := func(fields ...string) Section {
+			for _, f := range fields {
+				if sec.Has(f) {
+					return sec
+				}
+			}
+			return defaults
+		}
 		if k.Grace >= iv.Min {
-			grace.Warn(sec.warning("grace", "%s is at or above the shortest time between rotations (%s, schedule %q): the next rotation comes before the previous key is revoked, so superseded keys pile up at the provider; make grace shorter than %s, or rotate less often",
+			grace.Warn(at("grace", "schedule").warning("grace", "%s is at or above the shortest time between rotations (%s, schedule %q): the next rotation comes before the previous key is revoked, so superseded keys pile up at the provider; make grace shorter than %s, or rotate less often",
 				k.Grace, iv.Min, k.ScheduleSpec, iv.Min))
 		}
 		if iv.Min < k.Timeout {
-			busy.Warn(sec.warning("schedule", "%q runs every %s, less than one rotation may take (timeout %s): rotations would run back to back; rotate less often, or lower timeout",
+			busy.Warn(at("schedule", "timeout").warning("schedule", "%q runs every %s, less than one rotation may take (timeout %s): rotations would run back to back; rotate less often, or lower timeout",
 				k.ScheduleSpec, iv.Min, k.Timeout))
 		}
 	}

@@ -40,7 +40,7 @@ func TestScheduleWarnings(t *testing.T) {
 			`keys[0].grace (line 17): 48h0m0s is at or above the shortest time between rotations (1m0s, schedule "@every 1m"): the next rotation comes before the previous key is revoked, so superseded keys pile up at the provider; make grace shorter than 1m0s, or rotate less often`,
 			`keys[0].schedule (line 16): "@every 1m" runs every 1m0s, less than one rotation may take (timeout 2m0s): rotations would run back to back; rotate less often, or lower timeout`}},
 		"grace from defaults": {"  grace: 24h\n", "  grace: 800h\n", []string{
-			`keys[1].grace (line 20): 800h0m0s is at or above the shortest time between rotations (720h0m0s, schedule "@every 720h"): the next rotation comes before the previous key is revoked, so superseded keys pile up at the provider; make grace shorter than 720h0m0s, or rotate less often`}},
+			`defaults.grace (line 6): 800h0m0s is at or above the shortest time between rotations (720h0m0s, schedule "@every 720h"): the next rotation comes before the previous key is revoked, so superseded keys pile up at the provider; make grace shorter than 720h0m0s, or rotate less often`}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -53,16 +53,25 @@ func TestScheduleWarnings(t *testing.T) {
 }
 
 // TestScheduleWarningsAreCounted: many keys inheriting one unsafe default
-// get three warnings and a count, not one line each.
+// get one warning at defaults; many keys setting one get three warnings
+// and a count, not one line each.
 func TestScheduleWarningsAreCounted(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("defaults: {schedule: \"@every 1h\", grace: 2h}\nproviders:\n  p: {type: smtpd}\nsinks:\n  s: {type: file, dir: /out}\nkeys:\n")
-	for i := range 10 {
-		fmt.Fprintf(&b, "  - {name: k%d, provider: p, sinks: [{sink: s, path: k%d}]}\n", i, i)
+	policy := func(key string) string {
+		var b strings.Builder
+		b.WriteString("defaults: {schedule: \"@every 1h\", grace: 2h}\nproviders:\n  p: {type: smtpd}\nsinks:\n  s: {type: file, dir: /out}\nkeys:\n")
+		for i := range 10 {
+			fmt.Fprintf(&b, "  - {name: k%d, provider: p, %ssinks: [{sink: s, path: k%d}]}\n", i, key, i)
+		}
+		return b.String()
 	}
-	got := warningsOf(t, b.String())
-	if len(got) != 4 || got[3] != "keys: 7 more keys with grace at or above the time between rotations (the last: keys[9].grace)" {
-		t.Errorf("warnings: %q", got)
+	got := warningsOf(t, policy(""))
+	if len(got) != 1 || !strings.HasPrefix(got[0], "defaults.grace (line 1): 2h0m0s is at or above") {
+		t.Errorf("inherited: %q", got)
+	}
+	got = warningsOf(t, policy("grace: 3h, "))
+	if len(got) != 4 || !strings.HasPrefix(got[0], "keys[0].grace (line 7): 3h0m0s is at or above") ||
+		got[3] != "keys: 7 more keys with grace at or above the time between rotations (the last: keys[9].grace)" {
+		t.Errorf("set per key: %q", got)
 	}
 }
 
