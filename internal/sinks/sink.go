@@ -24,11 +24,18 @@ type Sink interface {
 	// "aws-ssm"); it appears in logs.
 	Type() string
 
-	// Bind decodes a key's target section strictly (the fields "sink" and
-	// "fields" are the engine's and must be skipped) and returns the handle
+	// Bind decodes a key's target section strictly (DecodeTarget: the
+	// fields "sink" and "fields" are the engine's) and returns the handle
 	// the engine writes through. It makes no network call; errors are
 	// *config.FieldError values naming the field.
 	Bind(target config.Section) (Target, error)
+}
+
+// DecodeTarget decodes a key's target section into tc strictly, skipping
+// the fields that are the engine's ("sink" and "fields"), as every Bind
+// must; an error is a *config.FieldError naming the field.
+func DecodeTarget(sec config.Section, tc any) error {
+	return sec.Decode(tc, "sink", "fields")
 }
 
 // Checker is implemented by sinks that can verify at start-up, before any

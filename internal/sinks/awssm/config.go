@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/rotator-dev/rotator/internal/config"
+	"github.com/rotator-dev/rotator/internal/sinks"
 	"github.com/rotator-dev/rotator/internal/sinks/awsapi"
 )
 
@@ -50,7 +51,7 @@ func validSecretName(s string) bool { return len(s) <= 512 && secretNameRE.Match
 
 func parseTarget(sec config.Section) (TargetConfig, error) {
 	var tc TargetConfig
-	if err := sec.Decode(&tc, "sink", "fields"); err != nil {
+	if err := sinks.DecodeTarget(sec, &tc); err != nil {
 		return TargetConfig{}, err
 	}
 	isARN := strings.HasPrefix(tc.SecretID, "arn:")

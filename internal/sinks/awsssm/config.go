@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rotator-dev/rotator/internal/config"
+	"github.com/rotator-dev/rotator/internal/sinks"
 	"github.com/rotator-dev/rotator/internal/sinks/awsapi"
 )
 
@@ -68,7 +69,7 @@ func checkName(name string) error {
 
 func parseTarget(sec config.Section) (TargetConfig, error) {
 	var tc TargetConfig
-	if err := sec.Decode(&tc, "sink", "fields"); err != nil {
+	if err := sinks.DecodeTarget(sec, &tc); err != nil {
 		return TargetConfig{}, err
 	}
 	switch {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/rotator-dev/rotator/internal/config"
+	"github.com/rotator-dev/rotator/internal/sinks"
 )
 
 // DefaultMode is the permission of written files unless `mode` says
@@ -101,7 +102,7 @@ type TargetConfig struct {
 // parseTarget decodes a target section and validates it against the sink.
 func parseTarget(sec config.Section) (TargetConfig, error) {
 	var tc TargetConfig
-	if err := sec.Decode(&tc, "sink", "fields"); err != nil {
+	if err := sinks.DecodeTarget(sec, &tc); err != nil {
 		return TargetConfig{}, err
 	}
 	switch {

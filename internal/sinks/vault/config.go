@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rotator-dev/rotator/internal/config"
+	"github.com/rotator-dev/rotator/internal/sinks"
 )
 
 // DefaultServiceAccountTokenPath is where Kubernetes mounts a pod's service
@@ -246,7 +247,7 @@ type TargetConfig struct {
 
 func parseTarget(sec config.Section, kvVersion int) (TargetConfig, error) {
 	var tc TargetConfig
-	if err := sec.Decode(&tc, "sink", "fields"); err != nil {
+	if err := sinks.DecodeTarget(sec, &tc); err != nil {
 		return TargetConfig{}, err
 	}
 	p := strings.Trim(tc.Path, "/")
