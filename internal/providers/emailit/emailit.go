@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -121,7 +122,7 @@ func (p *Provider) ValidateParams(params map[string]string) error {
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		if !contains(knownParams, k) {
+		if !slices.Contains(knownParams, k) {
 			return fmt.Errorf("unknown param %q (known: %s)", k, strings.Join(knownParams, ", "))
 		}
 	}
@@ -397,13 +398,4 @@ func (p *Provider) Verify(ctx context.Context, id string, cred providers.Credent
 	}
 	p.log.Debug("api key verified", zap.String("key_id", id))
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

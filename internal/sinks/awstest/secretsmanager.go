@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,7 +76,7 @@ func (sec *secret) version(id string) *secretVersion {
 
 func (sec *secret) holder(label string) *secretVersion {
 	for _, v := range sec.versions {
-		if contains(v.stages, label) {
+		if slices.Contains(v.stages, label) {
 			return v
 		}
 	}
@@ -154,7 +155,7 @@ func (s *Server) addVersion(sec *secret, id string, str *string, bin []byte, sta
 	if stages == nil {
 		stages = []string{StageCurrent}
 	}
-	if first && !contains(stages, StageCurrent) {
+	if first && !slices.Contains(stages, StageCurrent) {
 		stages = append(append([]string(nil), stages...), StageCurrent)
 	}
 	for _, l := range stages {
@@ -282,7 +283,7 @@ func (s *Server) getSecretValue(body []byte) (any, *apiError) {
 		if v == nil {
 			return nil, errorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s", *in.VersionId)
 		}
-		if in.VersionStage != nil && !contains(v.stages, *in.VersionStage) {
+		if in.VersionStage != nil && !slices.Contains(v.stages, *in.VersionStage) {
 			return nil, errorf("ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s and staging label: %s", *in.VersionId, *in.VersionStage)
 		}
 	default:

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -98,10 +99,10 @@ func (s *Server) verify(r *http.Request, body []byte, service string) *apiError 
 	if signedAt.After(now.Add(maxSkew)) {
 		return errorf("InvalidSignatureException", "Signature not yet current: %s is still later than %s (%s + 5 min.)", amzDate, now.Add(maxSkew).Format(amzDateFormat), now.Format(amzDateFormat))
 	}
-	if !contains(a.signedHeaders, "host") {
+	if !slices.Contains(a.signedHeaders, "host") {
 		return errorf("InvalidSignatureException", "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
 	}
-	if !contains(a.signedHeaders, "x-amz-date") {
+	if !slices.Contains(a.signedHeaders, "x-amz-date") {
 		return errorf("InvalidSignatureException", "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
 	}
 	sum := sha256.Sum256(body)
@@ -143,13 +144,4 @@ func (s *Server) verify(r *http.Request, body []byte, service string) *apiError 
 		return errorf("InvalidSignatureException", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
