@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -109,6 +110,9 @@ func (p *Provider) call(ctx context.Context, req httpapi.Request) (*httpapi.Resp
 			return nil, err
 		}
 		req.Header = httpapi.AuthHeader(httpapi.Bearer(tok))
+		// A message that quotes the management password is scrubbed on
+		// every call, not only on the login that sends it.
+		req.Secrets = append(slices.Clip(req.Secrets), p.password)
 		resp, err := p.http.Do(ctx, req)
 		if err != nil && attempt == 0 && resp != nil && resp.Status == http.StatusUnauthorized {
 			p.log.Debug("management token rejected, logging in again", zap.String("op", req.Op))
@@ -139,7 +143,7 @@ func (p *Provider) login(ctx context.Context, op, user, password string) (token,
 func (p *Provider) refresh(ctx context.Context, refresh string) (token, error) {
 	resp, err := p.http.Do(ctx, httpapi.Request{Op: "login", Method: http.MethodPost, Path: "/oauth/token",
 		Query: url.Values{"grant_type": {"refresh_token"}}, Body: map[string]string{"refresh_token": refresh},
-		Secrets: []string{refresh}, Idempotent: true})
+		Secrets: []string{refresh, p.password}, Idempotent: true})
 	if err != nil {
 		return token{}, err
 	}

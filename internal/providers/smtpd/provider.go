@@ -255,7 +255,7 @@ func (p *Provider) Test(ctx context.Context, id string, cred providers.Credentia
 	}
 	_, err = p.http.Do(ctx, httpapi.Request{Op: "test", Method: http.MethodGet, Path: "/oauth/me",
 		Header: httpapi.AuthHeader(httpapi.Bearer(tok.access)), Idempotent: true,
-		Secrets: []string{key, secret, tok.refresh}})
+		Secrets: []string{key, secret, tok.refresh, p.password}})
 	if err != nil {
 		return providers.KeyInfo{}, err
 	}
