@@ -19,6 +19,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/rotator-dev/rotator/internal/testing/vaulttest"
 )
 
 // bin is the rotator binary built for this test run, with the test hooks
@@ -41,6 +43,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	vaulttest.StopShared()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
