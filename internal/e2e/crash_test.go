@@ -23,6 +23,7 @@ const revocationBound = 4 * time.Second
 // opens, and a second instance refuses to start.
 func TestCrashAtEveryStep(t *testing.T) {
 	t.Parallel()
+	seed := testSeed(t)
 	w := newWorld(t, fastPolicy())
 	pr := w.startProbe(t)
 	grace := 3 * time.Second
@@ -62,7 +63,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 		fpKills++
 	}
 	// 2. Random moments.
-	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	rnd := rand.New(rand.NewPCG(seed, 7))
 	for i := 0; i < 8; i++ {
 		p := w.start(nil)
 		p.listening(t, 10*time.Second)

@@ -202,6 +202,7 @@ func (hw *haWorld) verdict(t *testing.T, pr *probe, name string, extra string) {
 // rotation in flight from the shared journal. No consumer outage, no
 // orphaned key, no schedule time rotated twice.
 func TestHALeaderKilled(t *testing.T) {
+	seed := testSeed(t)
 	hw := newHAWorld(t)
 	pr := hw.startProbe(t)
 	var worst time.Duration
@@ -243,7 +244,7 @@ func TestHALeaderKilled(t *testing.T) {
 	}
 	// 2. Random moments, three replicas.
 	ps := []*proc{standby, hw.start(nil), hw.start(nil)}
-	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 15))
+	rnd := rand.New(rand.NewPCG(seed, 15))
 	for i := 0; i < 4; i++ {
 		for _, p := range ps {
 			p.listening(t, 10*time.Second)
@@ -373,6 +374,7 @@ func ownCluster(t *testing.T) (dsn string, restart func()) {
 // rotate every 3 s: the replicas keep running, one leads afterwards, and no
 // consumer sees an outage, no key is orphaned or created twice.
 func TestHADatabaseRestart(t *testing.T) {
+	seed := testSeed(t)
 	dsn, restart := ownCluster(t)
 	t.Setenv(pgtest.EnvDSN, dsn)
 	hw := newHAWorld(t)
@@ -381,7 +383,7 @@ func TestHADatabaseRestart(t *testing.T) {
 	a.listening(t, 10*time.Second)
 	b.listening(t, 10*time.Second)
 	awaitLeader(t, 3*haTakeover, a, b)
-	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 16))
+	rnd := rand.New(rand.NewPCG(seed, 16))
 	for i := 0; i < 3; i++ {
 		time.Sleep(time.Second + time.Duration(rnd.Int64N(int64(3*time.Second))))
 		restart()

@@ -17,6 +17,7 @@ import (
 // SIGTERM at random moments. The probe must see no outage throughout.
 func TestSIGTERMDuringEveryStep(t *testing.T) {
 	t.Parallel()
+	seed := testSeed(t)
 	pol := fastPolicy()
 	pol.Proxy = true
 	// Calls may take longer than the drain, so that shutdown_timeout is
@@ -94,7 +95,7 @@ func TestSIGTERMDuringEveryStep(t *testing.T) {
 		consistent("after SIGTERM with " + s.name)
 		t.Logf("%s: exit %d in %s", s.name, st.ExitCode(), took.Round(10*time.Millisecond))
 	}
-	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
+	rnd := rand.New(rand.NewPCG(seed, 11))
 	for i := 0; i < 5; i++ {
 		p := w.start(nil)
 		p.listening(t, 10*time.Second)
