@@ -336,8 +336,8 @@ func (p *Provider) Revoke(ctx context.Context, id string) error {
 //
 // A full-scope key lists one key (GET /v2/api-keys?limit=1), the cheapest
 // authenticated read; whether Emailit counts reads in last_used_at is not
-// documented. Since 2026-09-27 a sending-scope key may only send (and an
-// events key only send events), and sending a message to prove the key
+// documented. A sending-scope key may only send (and an events key only
+// send events), and sending a message to prove the key
 // would be a real side effect. Such a key's read is refused as a permission
 // error (403; the docs do not give the status, 403 is HTTP's), which still
 // shows that the key authenticates, since an unknown key gets 401; its
