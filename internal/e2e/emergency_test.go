@@ -70,10 +70,16 @@ func TestCurrentKeyRevokedBehindOurBack(t *testing.T) {
 	})
 	recovered := time.Since(revokedAt)
 	// The probe saw the outage we caused, and then valid keys again.
+	// Two full probe passes with no new outage: every sink holds a valid key.
+	rep0 := pr.summary(time.Hour)
+	outages0, reads0 := len(rep0.outages), rep0.reads
 	eventually(t, 5*time.Second, "valid keys in every sink", func() bool {
-		n := len(pr.summary(time.Hour).outages)
-		time.Sleep(300 * time.Millisecond)
-		return len(pr.summary(time.Hour).outages) == n
+		rep := pr.summary(time.Hour)
+		if len(rep.outages) != outages0 {
+			outages0, reads0 = len(rep.outages), rep.reads
+			return false
+		}
+		return rep.reads >= reads0+2*len(pr.targets)
 	})
 	if !strings.Contains(p.logText(), "rotating now: the provider no longer accepts the current key") {
 		t.Error("the logs do not say why the key was rotated at once")
