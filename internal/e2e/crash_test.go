@@ -92,13 +92,16 @@ func TestCrashAtEveryStep(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "mail") {
 		t.Errorf("--status while the daemon runs: exit %d\n%s", code, out)
 	}
-	settle := time.Now().Add(grace + 3*time.Second + revocationBound)
-	for time.Now().Before(settle) {
+	clean := time.Now()
+	_, m := p.get(t, "/metrics")
+	mail0, news0 := successes(m, "mail"), successes(m, "news")
+	eventually(t, grace+3*time.Second+revocationBound+20*time.Second, "two rotations of both keys, and every key superseded before the clean run revoked", func() bool {
 		if p.exited() {
 			t.Fatalf("rotator exited during the clean run:\n%s", tail(p.log))
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		_, m := p.get(t, "/metrics")
+		return successes(m, "mail") >= mail0+2 && successes(m, "news") >= news0+2 && revokedBefore(pr, clean)
+	})
 	p.signal(syscall.SIGTERM)
 	if st := p.wait(t, 15*time.Second); st.ExitCode() != 0 {
 		t.Errorf("SIGTERM: exit %s, want 0:\n%s", st, tail(p.log))
@@ -142,6 +145,27 @@ func TestCrashAtEveryStep(t *testing.T) {
 	t.Logf("E2E-FIGURES test=crash kills=%d failpoint_kills=%d random_kills=%d rotations=%d keys_created=%d probe_reads=%d outages=%d orphans=%d revoked=%d max_revocation_delay=%s grace=%s",
 		kills, fpKills, randomKills, rotations, w.createdKeys(), rep.reads, len(rep.outages), len(w.untracked(t)),
 		len(rep.revocationDelays), rep.maxDelay().Round(10*time.Millisecond), grace)
+}
+
+// revokedBefore says whether every key the probe saw leave the sinks
+// before the time given has been revoked at its provider.
+func revokedBefore(pr *probe, before time.Time) bool {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	latest := map[string]time.Time{} // provider → the current key's last read
+	for id, at := range pr.held {
+		prov, _, _ := strings.Cut(id, "/")
+		if at.After(latest[prov]) {
+			latest[prov] = at
+		}
+	}
+	for id, at := range pr.held {
+		prov, _, _ := strings.Cut(id, "/")
+		if _, gone := pr.revoked[id]; at.Before(before) && !at.Equal(latest[prov]) && !gone {
+			return false
+		}
+	}
+	return true
 }
 
 // TestCrashDuringRunNow kills `--run-now` (the systemd timer and CronJob
