@@ -11,16 +11,8 @@ import (
 	"github.com/rotator-dev/rotator/internal/sinks/awsapi"
 )
 
-// Config is a `type: aws-ssm` sink section: the connection settings
-// every AWS sink shares (see awsapi.Config).
-//
-//	sinks:
-//	  ssm:
-//	    type: aws-ssm
-//	    region: eu-west-1        # else the SDK's (AWS_REGION, profile)
-//	    endpoint: https://...    # optional: a compatible service or a test server
-//	    profile: prod            # optional shared-config profile
-//	    max_attempts: 3          # optional: SDK attempts per call, retries included
+// Config is a `type: aws-ssm` sink section: the connection settings every
+// AWS sink shares, documented with their YAML on awsapi.Config.
 type Config = awsapi.Config
 
 // TargetConfig is a key's target on this sink: exactly one of Parameter
