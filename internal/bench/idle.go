@@ -24,7 +24,7 @@ import (
 // answering 200, time until the start-up evaluation of every key is over
 // (CPU stops moving), resident memory, and CPU time and context switches
 // while idle for idleFor. One table, a column per key count.
-func runIdle(ctx context.Context, out io.Writer, ns []int, idleFor time.Duration) error {
+func runIdle(ctx context.Context, out io.Writer, ns []int, idleFor time.Duration, dsns ...string) error {
 	dir, err := os.MkdirTemp("", "rotator-bench-bin-")
 	if err != nil {
 		return err
@@ -40,16 +40,18 @@ func runIdle(ctx context.Context, out io.Writer, ns []int, idleFor time.Duration
 	}
 	var results []idleResult
 	for _, n := range ns {
-		r, err := measureIdle(bin, n, idleFor)
-		if err != nil {
-			return fmt.Errorf("%d keys: %w", n, err)
+		for _, dsn := range append([]string{""}, dsns...) {
+			r, err := measureIdle(bin, n, idleFor, dsn)
+			if err != nil {
+				return fmt.Errorf("%d keys: %w", n, err)
+			}
+			results = append(results, r)
 		}
-		results = append(results, r)
 	}
 	fmt.Fprintf(out, "## Idle daemon: the real binary (built as the Dockerfile does: CGO_ENABLED=0 go build -trimpath -ldflags=\"-s -w\" ./cmd/rotator), nothing due for a minute\n\n")
 	fmt.Fprint(out, "| figure |")
 	for _, r := range results {
-		fmt.Fprintf(out, " %d keys |", r.keys)
+		fmt.Fprintf(out, " %s |", r.label())
 	}
 	fmt.Fprint(out, " target |\n|---|")
 	for range results {
@@ -89,6 +91,7 @@ func runIdle(ctx context.Context, out io.Writer, ns []int, idleFor time.Duration
 // idleResult is what measureIdle saw of one daemon.
 type idleResult struct {
 	keys                                       int
+	postgres                                   bool
 	ready, settled, metricsTook, idleCPUTime   time.Duration
 	startupCPU                                 int64
 	rss, rssAnon, rssFile, hwm, rssAfterScrape int64
@@ -98,13 +101,13 @@ type idleResult struct {
 	switches                                   int64
 }
 
-func measureIdle(bin string, n int, idleFor time.Duration) (idleResult, error) {
+func measureIdle(bin string, n int, idleFor time.Duration, dsn string) (idleResult, error) {
 	var res idleResult
 	port, err := freePort()
 	if err != nil {
 		return res, err
 	}
-	w, err := newWorld(worldOptions{Provider: "smtpd", Keys: n, MaxConcurrent: 4, Listen: fmt.Sprintf("127.0.0.1:%d", port)})
+	w, err := newWorld(worldOptions{Provider: "smtpd", Keys: n, MaxConcurrent: 4, Listen: fmt.Sprintf("127.0.0.1:%d", port), DSN: dsn})
 	if err != nil {
 		return res, err
 	}
@@ -207,7 +210,7 @@ func measureIdle(bin string, n int, idleFor time.Duration) (idleResult, error) {
 	rssAfterScrape, _, _ := procStatus(pid)
 	stop()
 
-	return idleResult{keys: n, ready: ready, settled: settled, startupCPU: startupCPU,
+	return idleResult{keys: n, postgres: dsn != "", ready: ready, settled: settled, startupCPU: startupCPU,
 		rss: rss, rssAnon: fields["RssAnon"], rssFile: fields["RssFile"], hwm: hwm, rssAfterScrape: rssAfterScrape,
 		metricsBytes: metricsBytes, metricsTook: metricsTook, threads: threads,
 		idleCPU: float64(cpu1-cpu0) / float64(idleFor.Nanoseconds()) * 100, idleCPUTime: time.Duration(cpu1 - cpu0),
@@ -218,7 +221,7 @@ func measureIdle(bin string, n int, idleFor time.Duration) (idleResult, error) {
 // just now, so that nothing is due when the daemon starts. Puts run
 // concurrently so that the store batches them.
 func seedState(w *world, n int) error {
-	st, err := state.Open(w.statePath(), state.Options{})
+	st, err := w.seedStore()
 	if err != nil {
 		return err
 	}

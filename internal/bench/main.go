@@ -28,7 +28,7 @@ import (
 
 func main() {
 	var (
-		phases      = flag.String("phases", "burst,ratelimit,state,idle", "comma-separated phases to run: burst, ratelimit, state, idle, heap (profiling only)")
+		phases      = flag.String("phases", "burst,ratelimit,state,idle", "comma-separated phases to run: burst, ratelimit, state, idle, backends (needs -pg-dsn), heap (profiling only)")
 		burstSpec   = flag.String("burst", "0ms:100,1000;20ms:100,1000;100ms:100", "burst cells: latency:keys,keys;latency:keys... (10,000 keys: add 0ms:10000, ~6 more minutes)")
 		providersF  = flag.String("providers", "smtpd,emailit", "providers for the burst: smtpd, emailit")
 		concurrency = flag.Int("concurrency", 4, "max_concurrent of the engine and of the floor")
@@ -42,6 +42,8 @@ func main() {
 		stateGrowth = flag.String("state-growth", "100,1000,10000", "key counts whose state size is measured after one rotation")
 		cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the whole run (engine and test servers share the process) here")
 		heapProfile = flag.String("heapprofile", "", "with phase heap: write the in-process heap profile of an idle-keys daemon here")
+		pgDSN       = flag.String("pg-dsn", os.Getenv("ROTATOR_TEST_PG_DSN"), "with phase backends: a PostgreSQL cluster (scripts/pg-test-cluster start DIR prints one)")
+		backendKeys = flag.String("backend-keys", "100,1000", "with phase backends: key counts of the burst on bbolt and on PostgreSQL")
 	)
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -104,6 +106,18 @@ func main() {
 			fail("ratelimit", err)
 		} else {
 			r.print(out)
+		}
+	}
+	if want["backends"] {
+		ns, err := keyCounts(*backendKeys)
+		if err == nil {
+			err = runBackends(ctx, out, *pgDSN, ns, []time.Duration{0, 20 * time.Millisecond}, *concurrency)
+		}
+		if err == nil {
+			err = runIdle(ctx, out, ns, *idleFor, *pgDSN)
+		}
+		if err != nil {
+			fail("backends", err)
 		}
 	}
 	if want["state"] {

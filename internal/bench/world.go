@@ -37,6 +37,8 @@ type world struct {
 	wired bool
 	// onIdle becomes the engine's Options.OnIdle.
 	onIdle func()
+	// dsn and schema: the state is in PostgreSQL (worldOptions.DSN).
+	dsn, schema string
 }
 
 // worldOptions shape the generated policy.
@@ -55,6 +57,9 @@ type worldOptions struct {
 	Grace           string // default "0s"
 	KeepAlive       string // default "168h"
 	Listen          string
+	// DSN puts the state in a fresh schema of this PostgreSQL cluster
+	// (state.backend postgres) instead of a bbolt file.
+	DSN string
 }
 
 func newWorld(o worldOptions) (*world, error) {
@@ -91,7 +96,12 @@ func newWorld(o worldOptions) (*world, error) {
 		return v
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "listen: %q\nstate:\n  path: ./state.db\nmax_concurrent: %d\n", def(o.Listen, "127.0.0.1:0"), o.MaxConcurrent)
+	stateSection := "state:\n  path: ./state.db\n"
+	if o.DSN != "" {
+		w.dsn, w.schema = o.DSN, benchSchema()
+		stateSection = fmt.Sprintf("state: {backend: postgres, dsn: %q, schema: %s}\n", o.DSN, w.schema)
+	}
+	fmt.Fprintf(&b, "listen: %q\n%smax_concurrent: %d\n", def(o.Listen, "127.0.0.1:0"), stateSection, o.MaxConcurrent)
 	fmt.Fprintf(&b, "defaults:\n  schedule: %q\n  grace: %s\n  keepalive: %s\n  timeout: 2m\n",
 		def(o.Schedule, "@every 720h"), def(o.Grace, "0s"), def(o.KeepAlive, "168h"))
 	fmt.Fprintf(&b, "providers:\n  p: %s\nsinks:\n  out: {type: file, dir: ./out}\nkeys:\n", provider)
@@ -155,6 +165,9 @@ func (w *world) close() {
 		w.emailit.Close()
 	}
 	os.RemoveAll(w.dir)
+	if w.dsn != "" {
+		dropSchema(w.dsn, w.schema)
+	}
 }
 
 // engine is a wired engine on the world's state file.
