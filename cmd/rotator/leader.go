@@ -149,6 +149,7 @@ func (c *cli) replica(ctx context.Context, pg *pgstore.Store, p daemonParts, bui
 		}
 		return code
 	}
+	leaderGauge(p.metrics, false) // a follower until it takes the lease, also while starting
 	p.serve = func(ctx context.Context) error { return lead(ctx, l, build, p.metrics, p.logger) }
 	return c.daemon(ctx, p)
 }
