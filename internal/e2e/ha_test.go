@@ -301,6 +301,9 @@ func TestHALeaderPaused(t *testing.T) {
 	})
 	b := hw.start(nil)
 	b.listening(t, 10*time.Second)
+	if leading(t, b) { // the lease is A's for at least a second more
+		t.Error("a starting follower says rotator_leader 1")
+	}
 	eventually(t, 15*time.Second, "the leader pauses at after-create", func() bool { return stopped(a) })
 	pausedAt := time.Now()
 	_, took := awaitLeader(t, 3*haTakeover, b)
