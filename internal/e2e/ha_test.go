@@ -393,6 +393,11 @@ func TestHADatabaseRestart(t *testing.T) {
 	}
 	_, took := awaitLeader(t, 3*haTakeover, a, b)
 	time.Sleep(5 * time.Second) // rotations and revocations after the last restart
+	// A one-shot run while a daemon leads is refused (it would act beside
+	// the leader).
+	if code, _, logs := hw.run(t, nil, "--config", hw.config, "--run-now"); code != 1 || !strings.Contains(logs, "another replica holds the leadership lease") {
+		t.Errorf("run-now while a daemon leads: exit %d, want 1 and a refusal:\n%s", code, logs)
+	}
 	for _, p := range []*proc{a, b} {
 		if p.exited() {
 			t.Fatalf("a replica exited after a database restart:\n%s", tail(p.log))
