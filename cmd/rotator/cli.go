@@ -55,6 +55,9 @@ func (c *cli) run(args []string) int {
 		// (docs/performance.md). GOGC in the environment still wins.
 		debug.SetGCPercent(25)
 	}
+	if len(args) >= 2 && args[0] == "state" && args[1] == "rebuild" {
+		return c.stateRebuild(args[2:])
+	}
 	if len(args) >= 2 && args[0] == "state" && (args[1] == "export" || args[1] == "import") {
 		return c.statePort(args[1], args[2:])
 	}
@@ -152,7 +155,8 @@ func (c *cli) newEngine(cfg *config.Config, built *wire.Built, store engineStore
 		// operating system at once: Go's background scavenger returns them
 		// a little at a time, waking the idle daemon about ten times a
 		// second for minutes after start-up or a burst (docs/performance.md).
-		OnIdle: debug.FreeOSMemory,
+		OnIdle:   debug.FreeOSMemory,
+		Notifier: built.Hooks,
 	})
 }
 
@@ -197,6 +201,9 @@ func (c *cli) start(ctx context.Context, logger *zap.Logger, o *options) int {
 		return exitFailed
 	}
 	defer closeSinks(built, logger)
+	reg.MustRegister(built.Hooks)
+	built.Hooks.Start(engine.HookSucceeded)
+	defer built.Hooks.Close()
 	if pg, ok := store.(*pgstore.Store); ok && o.cmd != "plan" { // replicas: act only under the lease
 		return c.replica(ctx, pg, daemonParts{cfg: cfg, engine: engine, store: store, reg: reg, metrics: metrics, logger: logger, o: o}, built)
 	}
