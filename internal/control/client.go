@@ -30,7 +30,15 @@ type Client struct {
 func Unix(path string) *Client {
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
-		c, err := d.DialContext(ctx, "unix", path)
+		a, done, err := addr(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w (%s)", ErrNoDaemon, path)
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		c, err := d.DialContext(ctx, "unix", a)
 		if err != nil && (errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED)) {
 			return nil, fmt.Errorf("%w (%s)", ErrNoDaemon, path)
 		}

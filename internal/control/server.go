@@ -140,16 +140,25 @@ func SocketPath(statePath string) string { return statePath + ".sock" }
 // other user can connect in between. A stale socket (no daemon answers)
 // is replaced; a live one is an error.
 func ListenUnix(path string) (net.Listener, error) {
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("control socket %s: another daemon answers there", path)
+	if a, done, err := addr(path); err == nil {
+		c, err := net.DialTimeout("unix", a, time.Second)
+		done()
+		if err == nil {
+			c.Close()
+			return nil, fmt.Errorf("control socket %s: another daemon answers there", path)
+		}
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(path), ".rotator-sock-")
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	ln, err := net.Listen("unix", filepath.Join(tmp, "s"))
+	a, done, err := addr(filepath.Join(tmp, "s"))
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	ln, err := net.Listen("unix", a)
+	done()
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
