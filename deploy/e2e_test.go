@@ -137,9 +137,14 @@ func TestShippedPoliciesPassCheckConfig(t *testing.T) {
 // pass to rotator is one the binary knows.
 func TestDeployedFlagsExist(t *testing.T) {
 	bin := buildRotator(t)
+	// Every flag the help of rotator and of each command names.
 	help, _ := exec.Command(bin, "--help").CombinedOutput()
+	for _, cmd := range regexp.MustCompile(`(?m)^  ([a-z-]+)  `).FindAllStringSubmatch(string(help), -1) {
+		more, _ := exec.Command(bin, "help", cmd[1]).CombinedOutput()
+		help = append(help, more...)
+	}
 	known := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^\s+-([a-z-]+)`).FindAllStringSubmatch(string(help), -1) {
+	for _, m := range regexp.MustCompile(`--([a-z][a-z-]+)`).FindAllStringSubmatch(string(help), -1) {
 		known[m[1]] = true
 	}
 	if len(known) < 5 {

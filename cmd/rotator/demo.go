@@ -31,8 +31,13 @@ defaults:
   schedule: "@every 20s"   # rotate every 20 seconds
   grace: 10s               # keep the previous key alive for 10 seconds
   keepalive: 15s           # use live keys every 15 seconds
-  timeout: 30s
+  timeout: 15s             # shorter than the schedule, so rotations never overlap
 orphan_scan_interval: 1m
+hooks:
+  announce:                # tell consumers: here a command that does nothing
+    type: exec
+    command: /bin/true
+    timeout: 5s
 providers:
   smtpd-demo:
     type: smtpd
@@ -51,6 +56,8 @@ keys:
   - name: smtpd-send
     provider: smtpd-demo
     params: {role: send_only}
+    hooks:
+      - {hook: announce, on: [converged, revoked, failed]}
     sinks:
       - {sink: out, path: smtpd-send.env, format: env}
   - name: emailit-sending
