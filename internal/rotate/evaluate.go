@@ -133,7 +133,7 @@ func (e *Engine) act(ctx context.Context, r *keyRunner, st *state.Key, a Action,
 			r.log.Error("superseded key still in use at max_grace: revoking it anyway (on_max_grace: keep would keep it)",
 				zap.String("old_key_id", a.KeyID), zap.Duration("max_grace", r.k.Policy.Revocation.MaxGrace))
 		}
-		err := e.revokeRetiring(ctx, r, st, a.KeyID)
+		err := e.revokeRetiring(ctx, r, st, a.KeyID, a.Reason == ReasonMaxGrace)
 		if err == nil {
 			out.Revoked++
 		}
@@ -179,7 +179,7 @@ func (e *Engine) rotateAction(ctx context.Context, r *keyRunner, st *state.Key, 
 func (e *Engine) revokeSuperseded(ctx context.Context, r *keyRunner, st *state.Key, out *Outcome) error {
 	var errs []error
 	for _, rt := range append([]state.Retiring(nil), st.Retiring...) {
-		if err := e.revokeRetiring(ctx, r, st, rt.ID); err != nil {
+		if err := e.revokeRetiring(ctx, r, st, rt.ID, false); err != nil {
 			errs = append(errs, fmt.Errorf("revoke superseded key %s: %w", rt.ID, err))
 			continue
 		}

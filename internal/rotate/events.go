@@ -114,5 +114,6 @@ func (e *Engine) setPause(name, actor, note string, pause bool) error {
 	e.record(r, action, nil, state.Event{})
 	r.log.Info("key "+action, zap.String("actor", actor), zap.String("note", note))
 	e.export(r, st)
+	e.wake(name) // a resumed key may be due now
 	return nil
 }

@@ -22,7 +22,7 @@ import (
 const watchFor = 24 * time.Hour
 
 // definiteFailure reports whether a failed create got an answer that says
-// no key was made: a 4xx other than 408 (the request may still be
+// no key was made (or was never sent: a refused connection): a 4xx other than 408 (the request may still be
 // processed) and 409 (a key of that name exists), or a 503 (the request
 // was not taken). A timeout, a dropped connection, a success whose body
 // cannot be read (the key likely exists), a 500, 502 or 504 leave the
@@ -31,6 +31,9 @@ func definiteFailure(err error) bool {
 	var pe *providers.Error
 	if !errors.As(err, &pe) || pe.Reason == providers.ReasonTimeout {
 		return false
+	}
+	if pe.Reason == providers.ReasonUnreachable {
+		return true // the connection was refused: the request was never sent
 	}
 	switch s := pe.Status; {
 	case s == http.StatusServiceUnavailable:

@@ -60,7 +60,7 @@ func (e *Engine) revokeGuarded(ctx context.Context, r *keyRunner, rv revocation)
 
 // revokeRetiring revokes one superseded key through the guard and records
 // the outcome: gone from Retiring, or its failure and backoff.
-func (e *Engine) revokeRetiring(ctx context.Context, r *keyRunner, st *state.Key, id string) error {
+func (e *Engine) revokeRetiring(ctx context.Context, r *keyRunner, st *state.Key, id string, atMaxGrace bool) error {
 	i := slices.IndexFunc(st.Retiring, func(rt state.Retiring) bool { return rt.ID == id })
 	if i < 0 {
 		return nil // revoked earlier in this pass
@@ -71,7 +71,11 @@ func (e *Engine) revokeRetiring(ctx context.Context, r *keyRunner, st *state.Key
 	rt := st.Retiring[i]
 	now := e.clock.Now()
 	err := e.revokeGuarded(ctx, r, revocation{Provider: rt.Provider, ID: rt.ID, Name: rt.Name, Done: "old key revoked"})
-	e.m.revocationDone(k.Name, err)
+	if atMaxGrace && err == nil {
+		e.m.revocationAtMaxGrace(k.Name)
+	} else {
+		e.m.revocationDone(k.Name, err)
+	}
 	if err != nil {
 		rt.Attempts++
 		rt.NextAttemptAt = now.Add(e.backoff(rt.Attempts))

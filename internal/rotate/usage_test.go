@@ -90,3 +90,12 @@ func TestUnusedDoesNotKeepSupersededKeysAlive(t *testing.T) {
 		t.Errorf("the superseded key was used at %s by rotator itself", info.LastUsedAt)
 	}
 }
+
+// A revocation at max_grace is counted under result="max_grace".
+func TestMaxGraceRevocationIsCounted(t *testing.T) {
+	h, old := unusedHarness(t, config.OnMaxGraceRevoke)
+	h.evalFor(4*time.Hour+2*time.Minute, func() { _, _ = h.prov.Touch(old) })
+	if got := h.e.m.keyValue("rotator_revocations_total", "mail", "max_grace"); got != 1 {
+		t.Errorf("rotator_revocations_total{result=max_grace} = %v, want 1", got)
+	}
+}
