@@ -28,7 +28,14 @@ type proxy struct {
 	seen   []string // method, path and time of every request, for failure messages
 	rules  []*rule
 	counts map[*rule]int
+	// late counts the requests held by a `late` rule that have not yet
+	// reached the upstream.
+	late sync.WaitGroup
 }
+
+// waitLate waits until every request held by a late rule has reached the
+// upstream, so that the next fault does not meet a straggler of this one.
+func (p *proxy) waitLate() { p.late.Wait() }
 
 // rule is one fault. A request matches the first rule whose method and
 // path match and that has not run out.
@@ -93,6 +100,8 @@ func newProxy(t *testing.T, upstream string, errBody func(int) []byte) *proxy {
 			return
 		}
 		if ru.late {
+			p.late.Add(1)
+			defer p.late.Done()
 			time.Sleep(ru.delay)
 			r = r.WithContext(context.WithoutCancel(r.Context()))
 		} else if ru.delay > 0 {
