@@ -52,5 +52,9 @@ func openPostgres(ctx context.Context, cfg *config.Config, readOnly bool) (*pgst
 		Schema:   cfg.State.Schema,
 		MaxConns: int32(cfg.State.MaxConns),
 		ReadOnly: readOnly,
+		// Half the lease: a leader frozen inside a fenced write loses its
+		// session (and its lock on the lease row) before the lease could
+		// expire, so the freeze never delays a takeover.
+		IdleInTransaction: cfg.State.LeaseTTL / 2,
 	})
 }

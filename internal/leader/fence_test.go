@@ -244,3 +244,50 @@ func TestFencedStoreOfAnEndedTenure(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestAWriteFrozenMidTransactionDoesNotBlockATakeover: a leader frozen
+// inside a fenced write (it holds a share lock on the lease row) loses its
+// session after IdleInTransaction, so a follower takes the expired lease
+// instead of waiting on the lock for as long as the freeze lasts; the
+// frozen write never commits.
+func TestAWriteFrozenMidTransactionDoesNotBlockATakeover(t *testing.T) {
+	d := newDB(t)
+	sa, err := pgstore.Open(context.Background(), pgstore.Options{
+		DSN: d.dsn, Schema: d.schema, IdleInTransaction: 300 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sa.Close() })
+	a := newLease(t, sa, "a", time.Second, clockwork.NewRealClock())
+	fs := mustAcquire(t, a)
+	ctx := context.Background()
+	tx, err := sa.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if err := fs.check(ctx, tx); err != nil {
+		t.Fatalf("the fence of the frozen write: %v", err)
+	}
+	// The process freezes here, its lock held. A follower campaigns.
+	b := newLease(t, d.replica(t), "b", time.Second, clockwork.NewRealClock())
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		ok, err := b.Acquire(actx)
+		cancel()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the follower cannot take over while a write is frozen (last error: %v)", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := tx.Exec(ctx, "SELECT 1"); err == nil {
+		if err := tx.Commit(ctx); err == nil {
+			t.Fatal("the frozen write committed after the takeover")
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,15 @@ type Options struct {
 	MaxConns int32
 	// Timeout bounds each Get, Put and All; 0 means 10s.
 	Timeout time.Duration
+	// IdleInTransaction, when positive, has the server end a session that
+	// sits idle inside a transaction for longer (PostgreSQL's
+	// idle_in_transaction_session_timeout). The store's own transactions
+	// never wait on the client between statements, so only a paused or
+	// partitioned process trips it: under HA its fenced write holds a share
+	// lock on the lease row, and without this bound a leader frozen
+	// mid-write (SIGSTOP, a VM freeze) would block every takeover for as
+	// long as it stays frozen.
+	IdleInTransaction time.Duration
 	// ReadOnly opens without creating or migrating anything (for
 	// --status and exports): the schema must exist at SchemaVersion, and
 	// Put fails.
@@ -88,6 +98,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	cfg.MaxConns = o.MaxConns
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "rotator"
+	}
+	if o.IdleInTransaction > 0 {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] =
+			strconv.FormatInt(max(o.IdleInTransaction.Milliseconds(), 1), 10)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
