@@ -95,7 +95,7 @@ type Lease struct {
 	pool *pgxpool.Pool
 	o    Options
 
-	acquire, renew, release, fence string
+	acquire, renew, release, fence, current string
 
 	mu       sync.Mutex
 	token    int64     // 0 when not held
@@ -152,6 +152,7 @@ func New(s *pgstore.Store, o Options) (*Lease, error) {
 			" WHERE name = $1 AND holder = $2 AND token = $3",
 		release: "UPDATE " + t + " SET expires_at = now() WHERE name = $1 AND holder = $2 AND token = $3",
 		fence:   "SELECT token FROM " + t + " WHERE name = $1 FOR SHARE",
+		current: "SELECT holder FROM " + t + " WHERE name = $1 AND expires_at > now()",
 	}, nil
 }
 
