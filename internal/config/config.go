@@ -44,6 +44,9 @@ type Config struct {
 	// ControlListen (control.listen) is the address of the control API
 	// over HTTP; empty: the unix socket only.
 	ControlListen string
+	// ControlSocket (control.socket, backend postgres only) is a replica's
+	// control socket; empty: none (bbolt's is beside StatePath).
+	ControlSocket string
 	// Providers and Sinks are in file order.
 	Providers []Section
 	Sinks     []Section
@@ -236,6 +239,8 @@ func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
 	c.ControlToken, err = controlToken(rc.Control, root, baseDir)
 	errs = append(errs, err)
 	c.ControlListen, err = controlListen(rc.Control, root)
+	errs = append(errs, err)
+	c.ControlSocket, err = controlSocket(rc.Control, c.State.Backend, top)
 	errs = append(errs, err)
 	c.Providers, err = backends(rc.Providers, "providers", baseDir)
 	errs = append(errs, err)

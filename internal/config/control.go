@@ -15,6 +15,24 @@ type rawControl struct {
 	// operators); it needs token_file. The unix socket beside the state
 	// file is always there.
 	Listen string `yaml:"listen"`
+	// Socket is the control socket of a replica (backend postgres, which
+	// has no state file to put it beside), resolved against the config
+	// folder. Unset, a replica has no socket.
+	Socket string `yaml:"socket"`
+}
+
+// controlSocket checks control.socket: backend postgres only (bbolt's is
+// beside its state file).
+func controlSocket(rc rawControl, backend string, top Section) (string, error) {
+	if rc.Socket == "" {
+		return "", nil
+	}
+	if backend != BackendPostgres {
+		sec := Section{Path: "control", Node: childNode(top.Node, "control")}
+		return "", sec.Errorf("socket", "is a setting of state.backend %s; with backend %s the socket is beside the state file (state.path + .sock)",
+			BackendPostgres, BackendBbolt)
+	}
+	return top.Resolve(rc.Socket), nil
 }
 
 // controlToken reads control.token_file (empty when unset).

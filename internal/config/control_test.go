@@ -28,3 +28,24 @@ func TestControlTokenFile(t *testing.T) {
 		t.Errorf("missing token file: %v, want an error naming control.token_file", err)
 	}
 }
+
+// control.socket: a replica's socket (backend postgres), resolved against
+// the config folder; with bbolt it is refused, naming the field.
+func TestControlSocket(t *testing.T) {
+	dir := t.TempDir()
+	pg := goodWith(`{backend: postgres, dsn: "postgres://rotator@db.example/rotator"}`)
+	c, err := Load(strings.NewReader("control: {socket: ./run/rotator.sock}\n"+pg), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "run", "rotator.sock"); c.ControlSocket != want {
+		t.Errorf("control socket %q, want %q", c.ControlSocket, want)
+	}
+	if c, err := Load(strings.NewReader(pg), dir); err != nil || c.ControlSocket != "" {
+		t.Errorf("no control.socket: %q, %v", c.ControlSocket, err)
+	}
+	_, err = Load(strings.NewReader("control: {socket: ./rotator.sock}\n"+good), dir)
+	if err == nil || !strings.Contains(err.Error(), "control.socket") || !strings.Contains(err.Error(), "beside the state file") {
+		t.Errorf("control.socket with bbolt: %v, want an error naming control.socket", err)
+	}
+}
