@@ -52,7 +52,7 @@ func (e *Engine) writeSinks(ctx context.Context, r *keyRunner, st *state.Key, ba
 		}
 		rot.Versions[t.Target.String()] = v
 		e.failpoint("after-sink-write")
-		r.log.Info("sink written", zap.String("sink", t.Sink), zap.String("target", t.Target.String()), zap.String("version", v))
+		r.log.Info("sink written", sinkWritten(t.Sink, t.Target.String(), rot.KeyID, v)...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		_ = e.put(st) // keep the versions that did land
@@ -65,6 +65,16 @@ func (e *Engine) writeSinks(ctx context.Context, r *keyRunner, st *state.Key, ba
 	e.failpoint("after-written")
 	e.record(r, "written", nil, state.Event{KeyID: rot.KeyID})
 	return nil
+}
+
+// sinkWritten are the fields of the one log line of a sink write (the
+// sinks log none): the version only where the sink keeps versions.
+func sinkWritten(sink, target, keyID, version string) []zap.Field {
+	f := []zap.Field{zap.String("sink", sink), zap.String("target", target), zap.String("key_id", keyID)}
+	if version != "" {
+		f = append(f, zap.String("version", version))
+	}
+	return f
 }
 
 // readBack checks that every target holds exactly what was written.
