@@ -41,9 +41,12 @@ func (c *cli) startControl(ctx context.Context, p daemonParts) (*controlRunner, 
 		},
 		reload: func(ctx context.Context) (string, error) { return c.reloadPolicy(ctx, r, p) },
 	}
-	r.server = control.NewServer(op.do)
-	if p.cfg.StatePath != "" {
-		path := control.SocketPath(p.cfg.StatePath)
+	handler := op.do
+	if p.replica != nil {
+		handler = p.replica.handler(op)
+	}
+	r.server = control.NewServer(handler)
+	if path := socketPath(p.cfg); path != "" {
 		ln, err := control.ListenUnix(path)
 		if err != nil {
 			return nil, err
@@ -87,6 +90,15 @@ func (c *cli) startControl(ctx context.Context, p daemonParts) (*controlRunner, 
 		}
 	}()
 	return r, nil
+}
+
+// socketPath is the daemon's control socket: beside the bbolt state
+// file, or a replica's control.socket; "" for a replica without one.
+func socketPath(cfg *config.Config) string {
+	if cfg.StatePath != "" {
+		return control.SocketPath(cfg.StatePath)
+	}
+	return cfg.ControlSocket
 }
 
 func (r *controlRunner) stop() {
@@ -138,6 +150,9 @@ func (c *cli) tryReload(ctx context.Context, p daemonParts) (rotate.ReloadResult
 	if err := errors.Join(errs...); err != nil {
 		closeSinks(built, p.logger)
 		return rotate.ReloadResult{}, fmt.Errorf("start-up checks of the new policy: %w", err)
+	}
+	if p.replica != nil { // the tenure's engine and later tenures' too
+		return p.replica.reload(built, p.engine)
 	}
 	return p.engine.Reload(rotate.Policy{Keys: built.Keys, Providers: built.Providers, Sinks: built.Sinks})
 }

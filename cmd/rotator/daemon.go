@@ -31,6 +31,9 @@ type daemonParts struct {
 	// serve runs the engine; nil: engine.Serve. With replicas (leader.go)
 	// it follows and runs an engine of its own while this one leads.
 	serve func(context.Context) error
+	// replica, with replicas, is how control requests reach the leader's
+	// engine (replicactl.go); nil: p.engine acts.
+	replica *replicaCtl
 }
 
 // listen opens the daemon's HTTP address; a busy port says how to choose

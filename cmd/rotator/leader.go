@@ -54,15 +54,17 @@ func leaderGauge(m *rotate.Metrics, leading bool) {
 // lead follows until this replica takes the lease, then runs an engine
 // built over the tenure's FencedStore until the tenure ends (the lease
 // lost, or ctx done), and follows again. It returns when ctx is done.
-func lead(ctx context.Context, l *leader.Lease, build func(engineStore) (*rotate.Engine, error), m *rotate.Metrics, logger *zap.Logger) error {
+// While the engine runs it is rc's: control requests and hooks reach it.
+func lead(ctx context.Context, l *leader.Lease, rc *replicaCtl, m *rotate.Metrics, logger *zap.Logger) error {
 	leaderGauge(m, false)
 	logger.Info("following: another replica may lead", zap.String("holder", l.Holder()))
 	l.Run(ctx, func(tctx context.Context, fs *leader.FencedStore) {
-		engine, err := build(fs)
+		engine, err := rc.begin(fs)
 		if err != nil {
 			logger.Error("cannot start the engine", zap.Error(err))
 			return
 		}
+		defer rc.end(engine)
 		leaderGauge(m, true)
 		defer leaderGauge(m, false)
 		logger.Info("leading: the engine runs", zap.Int64("token", fs.Token()))
@@ -77,7 +79,7 @@ func lead(ctx context.Context, l *leader.Lease, build func(engineStore) (*rotate
 }
 
 // errLeaseHeld: run-now refuses while another replica leads.
-var errLeaseHeld = errors.New("another replica holds the leadership lease: it does the work; `rotator rotate` asks it, or stop every replica first")
+var errLeaseHeld = errors.New("another replica holds the leadership lease: it does the work; send the command to that replica (its control.socket or control.listen), or stop every replica first")
 
 // runLeased runs f (run-now) once, as the leader: it takes the lease at
 // once or refuses (errLeaseHeld), renews it while f runs and releases it
@@ -88,6 +90,9 @@ func runLeased(ctx context.Context, l *leader.Lease, build func(engineStore) (*r
 		return exitFailed, err
 	}
 	if !ok {
+		if holder, err := l.LeaderHolder(ctx); err == nil && holder != "" {
+			return exitFailed, fmt.Errorf("%w (the leader is %s)", errLeaseHeld, holder)
+		}
 		return exitFailed, errLeaseHeld
 	}
 	rctx, cancel := context.WithCancel(ctx)
@@ -133,7 +138,8 @@ func asFollower(s stateBackend) engineStore {
 
 // replica is run and run-now with state.backend postgres: run-now acts
 // under the lease (or refuses while a daemon leads), the daemon serves
-// its endpoints on every replica and runs the engine while it leads.
+// its endpoints on every replica and runs the engine while it leads; its
+// control API and its hooks act through that engine only (replicaCtl).
 func (c *cli) replica(ctx context.Context, pg *pgstore.Store, p daemonParts, built *wire.Built) int {
 	l, err := newLease(pg, p.cfg, c.clock, p.logger)
 	if err != nil {
@@ -141,15 +147,23 @@ func (c *cli) replica(ctx context.Context, pg *pgstore.Store, p daemonParts, bui
 		return exitFailed
 	}
 	defer l.Close()
-	build := func(s engineStore) (*rotate.Engine, error) { return c.newEngine(p.cfg, built, s, p.metrics, p.logger) }
+	build := func(b *wire.Built, s engineStore) (*rotate.Engine, error) {
+		return c.newEngine(p.cfg, b, s, p.metrics, p.logger)
+	}
 	if p.o.cmd == "run-now" {
-		code, err := runLeased(ctx, l, build, func(ctx context.Context, e *rotate.Engine) int { return c.runNow(ctx, e, p.logger, p.o) })
+		code, err := runLeased(ctx, l, func(s engineStore) (*rotate.Engine, error) { return build(built, s) },
+			func(ctx context.Context, e *rotate.Engine) int { return c.runNow(ctx, e, p.logger, p.o) })
 		if err != nil {
 			fmt.Fprintf(c.stderr, "rotator: run-now: %v\n", err)
 		}
 		return code
 	}
+	rc := &replicaCtl{lease: l, build: build, policy: built}
+	if built.Hooks != nil {
+		built.Hooks.Start(rc.hookSucceeded) // rebinds: hooks release revocations through the tenure's engine
+	}
 	leaderGauge(p.metrics, false) // a follower until it takes the lease, also while starting
-	p.serve = func(ctx context.Context) error { return lead(ctx, l, build, p.metrics, p.logger) }
+	p.replica = rc
+	p.serve = func(ctx context.Context) error { return lead(ctx, l, rc, p.metrics, p.logger) }
 	return c.daemon(ctx, p)
 }

@@ -26,8 +26,8 @@ func (c *cli) operate(ctx context.Context, logger *zap.Logger, o *options) int {
 	if o.cmd == "reload" {
 		// The daemon validates the policy it reloads (and says so in its
 		// metrics): the CLI only needs to find its socket.
-		if path, err := looseStatePath(o.config); err == nil {
-			return c.send(ctx, path, control.Request{Command: "reload"})
+		if sock, err := looseSocketPath(o.config); err == nil {
+			return c.send(ctx, sock, control.Request{Command: "reload"})
 		}
 	}
 	metrics := rotate.NewMetrics(prometheus.NewRegistry())
@@ -38,8 +38,8 @@ func (c *cli) operate(ctx context.Context, logger *zap.Logger, o *options) int {
 	defer closeSinks(built, logger)
 	req := control.Request{Command: o.cmd, Keys: o.args, RevokeOldNow: o.revokeOldNow, Superseded: o.superseded,
 		Reason: o.reason, JSON: o.jsonOut, Since: o.since}
-	if cfg.State.Backend == config.BackendPostgres { // replicas: no socket to ask (operate_shared.go)
-		return c.printResponse(c.directShared(ctx, logger, cfg, built, metrics, req))
+	if cfg.State.Backend == config.BackendPostgres { // replicas: control.socket, else the database (replicacli.go)
+		return c.printResponse(c.viaReplica(ctx, logger, cfg, built, metrics, req))
 	}
 	resp, err := control.Unix(control.SocketPath(cfg.StatePath)).Do(ctx, req)
 	switch {
@@ -102,8 +102,8 @@ func (c *cli) direct(ctx context.Context, logger *zap.Logger, cfg *config.Config
 }
 
 // send sends a request to the daemon's socket; no daemon is exit 1.
-func (c *cli) send(ctx context.Context, statePath string, req control.Request) int {
-	resp, err := control.Unix(control.SocketPath(statePath)).Do(ctx, req)
+func (c *cli) send(ctx context.Context, sock string, req control.Request) int {
+	resp, err := control.Unix(sock).Do(ctx, req)
 	if errors.Is(err, control.ErrNoDaemon) {
 		err = errors.New("no daemon is running: there is nothing to reload (the next start reads the policy)")
 	}

@@ -22,7 +22,7 @@ func (c *cli) directShared(ctx context.Context, logger *zap.Logger, cfg *config.
 	metrics *rotate.Metrics, req control.Request) (control.Response, error) {
 	readOnly := req.Command == "status" || req.Command == "history"
 	if req.Command == "reload" {
-		return control.Response{}, fmt.Errorf("reload: with state.backend %s send it to the leader (control.listen, or SIGHUP every replica)", config.BackendPostgres)
+		return control.Response{}, fmt.Errorf("reload: with state.backend %s each replica reloads its own policy: set control.socket (then rotator reload asks this replica), or SIGHUP every replica", config.BackendPostgres)
 	}
 	pg, err := openPostgres(ctx, cfg, readOnly)
 	if err != nil {
