@@ -158,7 +158,7 @@ func TestUnusedRevocationAndHooks(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(hdir, "hmac"), key, 0o600))
 	envLog := filepath.Join(hdir, "hook-env.log")
 	must(t, os.WriteFile(filepath.Join(hdir, "envdump.sh"),
-		[]byte("#!/bin/sh\n{ env; echo ---; } >> \"$1\"\necho \"reloaded $ROTATOR_KEY\"\n"), 0o700))
+		[]byte("#!/bin/sh\n{ env; printf 'arg=%s\\n' \"$@\"; echo ---; } >> \"$1\"\necho \"reloaded $ROTATOR_KEY\"\n"), 0o700))
 	rc := newHookReceiver(t, key)
 
 	const quiet = 3 * time.Second
@@ -172,7 +172,7 @@ func TestUnusedRevocationAndHooks(t *testing.T) {
 	pol.KeyHooks = "[{hook: notify, on: [converged, revoked, failed, emergency]}, {hook: envdump, on: [converged, revoked]}]"
 	w := newWorld(t, pol)
 	rc.w = w
-	w.recordFile("the exec hook's environment", envLog)
+	w.recordFile("the exec hook's environment and arguments", envLog)
 
 	p := w.start(nil)
 	p.listening(t, 10*time.Second)

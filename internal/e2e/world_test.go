@@ -37,8 +37,9 @@ type policy struct {
 	Proxy bool
 	// Defaults is added to the defaults mapping (", revoke_when: unused");
 	// Hooks is a top-level hooks: section; KeyHooks is each key's hooks:
-	// value ("[{hook: notify, on: [converged]}]").
-	Defaults, Hooks, KeyHooks string
+	// value ("[{hook: notify, on: [converged]}]"), NewsHooks the news
+	// key's instead when set ("[]": none).
+	Defaults, Hooks, KeyHooks, NewsHooks string
 }
 
 func fastPolicy() policy {
@@ -130,8 +131,16 @@ keys:
     sinks: [{sink: out, path: news.json, fields: {api_key: EMAILIT_API_KEY}}]
 `, p.StateDir, p.ShutdownTimeout, p.Schedule, p.Grace, p.KeepAlive, p.Timeout, p.Defaults, p.Hooks,
 		smtpdURL, w.smtpd.Username(), p.RequestTimeout, retries, emailitURL, p.RequestTimeout, retries)
-	if p.KeyHooks != "" {
-		cfg = strings.ReplaceAll(cfg, "    sinks: [", "    hooks: "+p.KeyHooks+"\n    sinks: [")
+	newsHooks := p.NewsHooks
+	if newsHooks == "" {
+		newsHooks = p.KeyHooks
+	}
+	if p.KeyHooks != "" { // mail's sinks come first
+		cfg = strings.Replace(cfg, "    sinks: [", "    hooks: "+p.KeyHooks+"\n    sinks: [", 1)
+	}
+	if newsHooks != "" {
+		mail, news, _ := strings.Cut(cfg, "  - name: news\n")
+		cfg = mail + "  - name: news\n" + strings.Replace(news, "    sinks: [", "    hooks: "+newsHooks+"\n    sinks: [", 1)
 	}
 	w.config = filepath.Join(w.dir, "rotator.yaml")
 	must(w.t, os.WriteFile(w.config, []byte(cfg), 0o600))
