@@ -84,6 +84,11 @@ type BoundTarget struct {
 	Target sinks.Target
 	// Fields renames secret fields for this target.
 	Fields map[string]string
+	// Spec is the target's options as JSON (its YAML section without sink
+	// and fields: {"path":"mail.env"}), recorded in the key's state so
+	// that the target can be bound again to retire the key once it has
+	// left the policy ("" when the caller does not set it).
+	Spec string
 }
 
 // Store is where the engine records each key's state (state.Store: bbolt).
@@ -210,6 +215,10 @@ type Engine struct {
 	sched  atomic.Pointer[scheduler]
 	randMu sync.Mutex
 	rnd    *rand.Rand
+	// retireMu serialises Retire; retiredBound are the targets it bound
+	// again for keys no longer in the policy (retire.go).
+	retireMu     sync.Mutex
+	retiredBound map[retiredTarget]sinks.Target
 }
 
 // keyRunner serialises work on one key and holds the credential of the

@@ -53,6 +53,11 @@ func (e *Engine) Evaluate(ctx context.Context, name string, mode Mode) (Outcome,
 	if err != nil {
 		return Outcome{Next: e.clock.Now().Add(e.o.RetryBase)}, err
 	}
+	if e.noteTargets(r, &st) && !st.Idle() { // else the rotation's first write records them
+		if err := e.put(&st); err != nil {
+			return Outcome{Next: e.clock.Now().Add(e.o.RetryBase)}, err
+		}
+	}
 	d := Decide(r.k.Policy, st, mode, e.clock.Now())
 	r.actor, r.reason, r.note = mode.actor(), "", mode.Note
 	out := e.execute(ctx, r, &st, d)

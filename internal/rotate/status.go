@@ -41,8 +41,9 @@ type PendingRevocation struct {
 	LastError string    `json:"last_error,omitempty"`
 }
 
-// Status builds the rows for the configured keys and any key the state
-// still remembers but the configuration no longer has, as of now.
+// Status builds the rows for the configured keys and, as unmanaged
+// (Managed false), any key the state still remembers but the policy no
+// longer has and that was not retired, as of now.
 func Status(keys []config.Key, records []state.Key, now time.Time) []StatusRow {
 	return status(len(keys), func(i int) *config.Key { return &keys[i] }, records, now)
 }
@@ -82,7 +83,9 @@ func status(n int, key func(i int) *config.Key, records []state.Key, now time.Ti
 		rows = append(rows, row)
 	}
 	for _, r := range records {
-		if !seen[r.Name] {
+		// A key that left the policy is unmanaged until `rotator retire`
+		// revoked every provider key of it.
+		if !seen[r.Name] && !(r.Retired != nil && r.Idle()) {
 			row := statusRow(r)
 			if r.Current != nil {
 				row.Provider = r.Current.Provider
@@ -117,7 +120,7 @@ func WriteStatus(w io.Writer, rows []StatusRow, now time.Time) error {
 	for _, r := range rows {
 		name := r.Key
 		if !r.Managed {
-			name += " (not in config)"
+			name += " (unmanaged)"
 		}
 		if r.Paused {
 			name += " (paused)"

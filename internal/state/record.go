@@ -51,6 +51,13 @@ type Key struct {
 	// exist although its secret is lost, so a key that appears under one of
 	// these names is revoked.
 	Watch []Watched `json:"watch,omitempty"`
+	// Targets are the sink targets of the last policy that managed the key
+	// (retired.go): once the key leaves the policy, `rotator retire` reads
+	// them before it revokes the key's provider keys.
+	Targets []Target `json:"targets,omitempty"`
+	// Retired is set when an operator retired the key: its provider keys
+	// are revoked and the record is kept only for its audit trail.
+	Retired *Pause `json:"retired,omitempty"`
 }
 
 // Watched is the name of a create whose outcome is unknown.
