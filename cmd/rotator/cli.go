@@ -84,7 +84,7 @@ func (c *cli) run(args []string) int {
 	defer logger.Sync() //nolint:errcheck
 	ctx := c.signalContext(logger)
 	switch o.cmd {
-	case "rotate", "revoke", "pause", "resume", "reload", "status", "history":
+	case "rotate", "revoke", "retire", "pause", "resume", "reload", "status", "history":
 		return c.operate(ctx, logger, o)
 	case "preflight":
 		return c.preflight(ctx, logger, o)
@@ -128,7 +128,7 @@ func (c *cli) signalContext(logger *zap.Logger) context.Context {
 
 // loadPolicy loads and wires the policy; an error is printed (exit 2).
 func (c *cli) loadPolicy(o *options, logger *zap.Logger, metrics *rotate.Metrics) (*config.Config, *wire.Built, bool) {
-	cfg, err := config.LoadFile(o.config)
+	cfg, err := config.LoadFileWith(o.config, config.LoadOptions{Offline: o.offline})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "rotator: %s: %v\n", o.config, err)
 		return nil, nil, false
@@ -136,7 +136,7 @@ func (c *cli) loadPolicy(o *options, logger *zap.Logger, metrics *rotate.Metrics
 	if o.listen != "" {
 		cfg.Listen = o.listen
 	}
-	built, err := wire.Build(cfg, wire.Deps{Logger: logger, Clock: c.clock, UserAgent: "rotator/" + buildVersion(), Observer: metrics})
+	built, err := buildPolicy(cfg, wire.Deps{Logger: logger, Clock: c.clock, UserAgent: "rotator/" + buildVersion(), Observer: metrics})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "rotator: %s: %v\n", o.config, err)
 		return nil, nil, false
@@ -178,12 +178,15 @@ func (c *cli) start(ctx context.Context, logger *zap.Logger, o *options) int {
 		return exitConfig
 	}
 	if o.cmd == "check" {
+		for _, w := range built.Warnings {
+			fmt.Fprintf(c.stdout, "warning: %s\n", w)
+		}
 		fmt.Fprintf(c.stdout, "%s: OK (%d keys, %d providers, %d sinks)\n", o.config, len(cfg.Keys), len(cfg.Providers), len(cfg.Sinks))
 		return exitOK
 	}
-	// From here on each key's policy lives in the engine: the loaded copy
-	// would double the policy's memory (10,000 keys: ~2.5 MiB).
-	cfg.Keys = nil
+	// From here on the policy lives in what wire built: keep the settings
+	// only, so that the loaded policy and its YAML become garbage.
+	cfg = cfg.Settings()
 
 	store, err := openBackend(ctx, cfg, o.cmd == "plan")
 	if err != nil {

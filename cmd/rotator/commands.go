@@ -36,6 +36,14 @@ var commands = []command{
 	{name: "revoke", summary: "revoke a key's superseded keys now, ending their grace",
 		usage: "revoke --config FILE KEY --superseded [--reason TEXT]", flags: []string{"superseded", "reason"}, args: "key",
 		about: "Every superseded key of KEY is revoked through the sink guard: one that a sink still holds stays.\n\nExample:\n  rotator revoke --config rotator.yaml smtpd-send --superseded"},
+	{name: "retire", summary: "revoke every provider key of keys removed from the policy",
+		usage: "retire --config FILE KEY... [--reason TEXT]", flags: []string{"reason"}, args: "keys",
+		about: "A key removed from the policy is no longer rotated, but its provider keys stay alive (status lists it\n" +
+			"as unmanaged) until it is retired. Move its consumers first and delete its secret from the sink targets\n" +
+			"it was written to: the current key, every superseded key and the key of a rotation left in flight are\n" +
+			"revoked through the sink guard against those targets (recorded in the state), and one that a target\n" +
+			"still holds stays. Refused (exit 2) while KEY is in the policy. Exit 0 when every key is revoked, 1\n" +
+			"otherwise, naming what is left.\n\nExample:\n  rotator retire --config rotator.yaml old-mail --reason \"moved to smtpd-send\""},
 	{name: "pause", summary: "stop scheduled rotation of a key (keep-alive and due revocations go on)",
 		usage: "pause --config FILE KEY [--reason TEXT]", flags: []string{"reason"}, args: "key",
 		about: "The pause is recorded in the state file: it survives restarts until `rotator resume`.\n`status` shows the key as paused; the metric rotator_key_paused is 1.\n\nExample:\n  rotator pause --config rotator.yaml smtpd-send --reason \"incident 42\""},
@@ -52,8 +60,10 @@ var commands = []command{
 		usage: "preflight --config FILE",
 		about: "Logs in to each provider and lists its keys; checks each sink's auth and capabilities and reads\nevery target. One line per provider and per sink target: OK or FAILED and why. Exit 0 or 1.\nRun it in CI before deploying a policy.\n\nExample:\n  rotator preflight --config rotator.yaml"},
 	{name: "check", summary: "validate the policy (no network call)",
-		usage: "check --config FILE",
-		about: "Same as --check-config.\n\nExample:\n  rotator check --config rotator.yaml"},
+		usage: "check --config FILE [--offline]", flags: []string{"offline"},
+		about: "Same as --check-config. With --offline a secret file that does not exist here (a credentials file,\n" +
+			"token_file, dsn_file, ...) is a warning rather than an error, so that a production policy can be\n" +
+			"validated on a laptop or in CI.\n\nExamples:\n  rotator check --config rotator.yaml\n  rotator check --config /etc/rotator/rotator.yaml --offline"},
 	{name: "status", summary: "every key's state: current key, next rotation, pending revocations, paused",
 		usage: "status --config FILE [--json]", flags: []string{"json", "listen"},
 		about: "Asks the running daemon, or reads the state file when none runs. Before the first run every key\nis listed as never rotated.\n\nExample:\n  rotator status --config rotator.yaml --json"},
@@ -94,6 +104,7 @@ var flagHelp = map[string]string{
 	"superseded":     "--superseded          revoke the key's superseded keys (required)",
 	"json":           "--json                machine-readable output",
 	"since":          "--since DURATION      only events newer than this (24h, 7d)",
+	"offline":        "--offline             a missing secret file is a warning, not an error",
 }
 
 var globalFlags = []string{"config", "log-level", "log-format"}

@@ -20,7 +20,7 @@ import (
 	"github.com/rotator-dev/rotator/internal/state"
 )
 
-// operator carries out the control commands (rotate, revoke, pause,
+// operator carries out the control commands (rotate, revoke, retire, pause,
 // resume, reload, status, history) on an engine and its store: in the
 // daemon for requests through the control API, and in the CLI itself when
 // no daemon runs. Both print the same thing.
@@ -51,6 +51,8 @@ func (op *operator) dispatch(ctx context.Context, actor string, req control.Requ
 		return op.rotate(ctx, actor, req, out, errw)
 	case "revoke":
 		return op.revoke(ctx, actor, req, out, errw)
+	case "retire":
+		return op.retire(ctx, actor, req, out, errw)
 	case "pause", "resume":
 		return op.pause(ctx, actor, req, out, errw)
 	case "reload":

@@ -29,6 +29,7 @@ type options struct {
 	runNow              bool // plan: a one-off pass
 	revokeOldNow        bool
 	superseded, jsonOut bool
+	offline             bool // check: missing secret files are warnings
 	reason              string
 	since               time.Duration
 	demo                bool // the demo's policy: logs on the console
@@ -99,6 +100,7 @@ func (c *cli) parse(args []string) (*options, error) {
 	fs.BoolVar(&o.revokeOldNow, "revoke-old-now", false, "")
 	fs.BoolVar(&o.superseded, "superseded", false, "")
 	fs.BoolVar(&o.jsonOut, "json", false, "")
+	fs.BoolVar(&o.offline, "offline", false, "")
 	fs.StringVar(&o.reason, "reason", "", "")
 	fs.Func("since", "", func(v string) error {
 		d, err := config.ParseDuration(v)

@@ -1,5 +1,5 @@
 // Package control is the operator's way into a running daemon: the
-// commands rotate, revoke, pause, resume, reload, status and history sent
+// commands rotate, revoke, retire, pause, resume, reload, status and history sent
 // as JSON over a unix socket beside the state file (mode 0600, peers
 // checked with SO_PEERCRED) or over HTTP with a bearer token
 // (control.listen). The daemon carries each command out with the same
@@ -14,7 +14,8 @@ import (
 
 // Request is one operator command.
 type Request struct {
-	// Command is rotate, revoke, pause, resume, reload, status or history.
+	// Command is rotate, revoke, retire, pause, resume, reload, status or
+	// history.
 	Command string   `json:"command"`
 	Keys    []string `json:"keys,omitempty"`
 	// RevokeOldNow (rotate) revokes every superseded key as soon as every
