@@ -162,7 +162,23 @@ var ErrEmpty = errors.New("config file is empty")
 const MaxConfigFile = 32 << 20
 
 // LoadFile reads and validates the policy at path.
-func LoadFile(path string) (*Config, error) {
+func LoadFile(path string) (*Config, error) { return LoadFileWith(path, LoadOptions{}) }
+
+// LoadOptions change how a policy is loaded.
+type LoadOptions struct {
+	// Offline makes a secret file that does not exist (password_file,
+	// token_file, dsn_file, ...) a warning rather than an error, and its
+	// value OfflineSecret: `rotator check --offline` validates a
+	// production policy where its secrets are not.
+	Offline bool
+}
+
+// OfflineSecret is the value of a missing secret file loaded with
+// LoadOptions.Offline; it is never used against a provider or a store.
+const OfflineSecret Secret = "rotator-offline-placeholder"
+
+// LoadFileWith is LoadFile with options.
+func LoadFileWith(path string, o LoadOptions) (*Config, error) {
 	b, err := readBounded(path, MaxConfigFile)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
@@ -171,11 +187,13 @@ func LoadFile(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Load(bytes.NewReader(b), filepath.Dir(abs))
+	return load(bytes.NewReader(b), filepath.Dir(abs), o)
 }
 
 // Load reads and validates a policy; baseDir resolves relative paths.
-func Load(r io.Reader, baseDir string) (*Config, error) {
+func Load(r io.Reader, baseDir string) (*Config, error) { return load(r, baseDir, LoadOptions{}) }
+
+func load(r io.Reader, baseDir string, o LoadOptions) (*Config, error) {
 	src, err := io.ReadAll(io.LimitReader(r, MaxConfigFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
@@ -215,10 +233,10 @@ func Load(r io.Reader, baseDir string) (*Config, error) {
 	if err := root.Decode(&rc); err != nil {
 		return nil, fmt.Errorf("parse config: %w", cleanYAMLError(err))
 	}
-	return build(&rc, root, baseDir)
+	return build(&rc, root, baseDir, o)
 }
 
-func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
+func build(rc *raw, root *yaml.Node, baseDir string, o LoadOptions) (*Config, error) {
 	top := Section{Node: root, BaseDir: baseDir}
 	c := &Config{
 		Listen:             rc.Listen,
@@ -227,16 +245,16 @@ func build(rc *raw, root *yaml.Node, baseDir string) (*Config, error) {
 		ShutdownTimeout:    DefaultShutdownTimeout,
 		OrphanScanInterval: DefaultOrphanScanInterval,
 		BaseDir:            baseDir,
-		Warnings:           &Warnings{},
+		Warnings:           &Warnings{offline: o.Offline},
 	}
 	errs := c.applyTop(rc, top)
 
 	var err error
-	if c.State, err = buildState(rc.State, root, baseDir); c.State.Backend == BackendPostgres {
+	if c.State, err = buildState(rc.State, root, baseDir, c.Warnings); c.State.Backend == BackendPostgres {
 		c.StatePath = ""
 	}
 	errs = append(errs, err)
-	c.ControlToken, err = controlToken(rc.Control, root, baseDir)
+	c.ControlToken, err = controlToken(rc.Control, root, baseDir, c.Warnings)
 	errs = append(errs, err)
 	c.ControlListen, err = controlListen(rc.Control, root)
 	errs = append(errs, err)

@@ -36,8 +36,8 @@ func controlSocket(rc rawControl, backend string, top Section) (string, error) {
 }
 
 // controlToken reads control.token_file (empty when unset).
-func controlToken(rc rawControl, root *yaml.Node, baseDir string) (Secret, error) {
-	sec := Section{Path: "control", Node: childNode(root, "control"), BaseDir: baseDir}
+func controlToken(rc rawControl, root *yaml.Node, baseDir string, ws *Warnings) (Secret, error) {
+	sec := Section{Path: "control", Node: childNode(root, "control"), BaseDir: baseDir, Warnings: ws}
 	return sec.Secret("token", "", rc.TokenFile, false)
 }
 

@@ -210,6 +210,9 @@ func hmacKey(sec Section, file string) (Secret, error) {
 	}
 	path := sec.Resolve(file)
 	b, perm, err := readSecretFile(path)
+	if sec.offlineMissing("secret_file", path, err) {
+		return OfflineSecret, nil
+	}
 	if err != nil {
 		return "", sec.Field("secret_file", fmt.Errorf("read secret file: %w", err))
 	}

@@ -110,6 +110,9 @@ func (s Section) Secret(name string, inline Secret, file string, required bool) 
 	case file != "":
 		path := s.Resolve(file)
 		b, perm, err := readSecretFile(path)
+		if s.offlineMissing(name+"_file", path, err) {
+			return OfflineSecret, nil
+		}
 		if err != nil {
 			return "", s.Field(name+"_file", fmt.Errorf("read secret file: %w", err))
 		}

@@ -59,8 +59,8 @@ type rawState struct {
 
 // buildState validates the `state:` section. Errors name the YAML path and
 // never include the DSN.
-func buildState(rs rawState, root *yaml.Node, baseDir string) (State, error) {
-	sec := Section{Path: "state", Node: childNode(root, "state"), BaseDir: baseDir}
+func buildState(rs rawState, root *yaml.Node, baseDir string, ws *Warnings) (State, error) {
+	sec := Section{Path: "state", Node: childNode(root, "state"), BaseDir: baseDir, Warnings: ws}
 	st := State{Backend: rs.Backend}
 	switch rs.Backend {
 	case "", BackendBbolt:
@@ -82,7 +82,7 @@ func buildState(rs rawState, root *yaml.Node, baseDir string) (State, error) {
 	if err != nil {
 		return st, err
 	}
-	if err := checkDSN(dsn.Reveal()); err != nil {
+	if err := checkDSN(dsn.Reveal()); err != nil && dsn != OfflineSecret {
 		name := "dsn"
 		if rs.DSNFile != "" {
 			name = "dsn_file"

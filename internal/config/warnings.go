@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"sync"
 )
 
@@ -28,6 +30,8 @@ func (w Warning) String() string {
 type Warnings struct {
 	mu   sync.Mutex
 	list []Warning
+	// offline: a missing secret file is a warning (LoadOptions.Offline).
+	offline bool
 }
 
 // Add records w (the backends' cross-checks in internal/wire use it).
@@ -60,4 +64,14 @@ func (s Section) Warnf(name, format string, args ...any) {
 func (s Section) warning(name, format string, args ...any) Warning {
 	fe := s.Errorf(name, format, args...)
 	return Warning{Path: fe.Path, Line: fe.Line, Msg: fe.Err.Error()}
+}
+
+// offlineMissing reports whether err is a secret file that does not exist
+// while the policy is loaded offline; it then records the warning.
+func (s Section) offlineMissing(field, path string, err error) bool {
+	if err == nil || s.Warnings == nil || !s.Warnings.offline || !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	s.Warnf(field, "secret file %s does not exist here (offline: not read)", path)
+	return true
 }
