@@ -29,13 +29,24 @@ type proxy struct {
 	rules  []*rule
 	counts map[*rule]int
 	// late counts the requests held by a `late` rule that have not yet
-	// reached the upstream.
-	late sync.WaitGroup
+	// been answered by the upstream (guarded by mu: a WaitGroup must not
+	// see Add from zero while Wait runs, and here it would).
+	late int
 }
 
 // waitLate waits until every request held by a late rule has reached the
 // upstream, so that the next fault does not meet a straggler of this one.
-func (p *proxy) waitLate() { p.late.Wait() }
+func (p *proxy) waitLate() {
+	for {
+		p.mu.Lock()
+		n := p.late
+		p.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 // rule is one fault. A request matches the first rule whose method and
 // path match and that has not run out.
@@ -100,8 +111,11 @@ func newProxy(t *testing.T, upstream string, errBody func(int) []byte) *proxy {
 			return
 		}
 		if ru.late {
-			p.late.Add(1)
-			defer p.late.Done()
+			defer func() {
+				p.mu.Lock()
+				p.late--
+				p.mu.Unlock()
+			}()
 			time.Sleep(ru.delay)
 			r = r.WithContext(context.WithoutCancel(r.Context()))
 		} else if ru.delay > 0 {
@@ -140,6 +154,9 @@ func (p *proxy) match(r *http.Request) *rule {
 				continue
 			}
 			p.counts[ru]++
+			if ru.late {
+				p.late++ // under the lock that matched it: waitLate cannot miss it
+			}
 			return ru
 		}
 	}
