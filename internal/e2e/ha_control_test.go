@@ -79,7 +79,7 @@ func TestHAControlReachesTheLeader(t *testing.T) {
 
 	code, out, logs := hw.run(t, nil, "rotate", "mail", "--config", cfgA, "--reason", "drill-leader")
 	if code != 0 || !strings.Contains(out, "mail: rotated, new key ") {
-		t.Fatalf("rotate through the leader's socket: exit %d\n%s\n%s", code, out, tail(a.log))
+		t.Fatalf("rotate through the leader's socket: exit %d\n%s%s\n%s", code, out, logs, tail(a.log))
 	}
 	if n := hw.operatorRotations(t, "drill-leader"); n != 1 {
 		t.Errorf("rotations by the operator through the leader: %d, want 1", n)
