@@ -184,6 +184,10 @@ func (c *cli) start(ctx context.Context, logger *zap.Logger, o *options) int {
 		fmt.Fprintf(c.stdout, "%s: OK (%d keys, %d providers, %d sinks)\n", o.config, len(cfg.Keys), len(cfg.Providers), len(cfg.Sinks))
 		return exitOK
 	}
+	if err := checkKeyFlags(o.cmd, o.keys, cfg.Keys); err != nil {
+		fmt.Fprintf(c.stderr, "rotator: %v\n", err)
+		return exitConfig
+	}
 	// From here on the policy lives in what wire built: keep the settings
 	// only, so that the loaded policy and its YAML become garbage.
 	cfg = cfg.Settings()
