@@ -60,7 +60,7 @@ func (c *Client) attempt(ctx context.Context, req Request, u *url.URL, body []by
 		perr = &providers.Error{Op: req.Op, Reason: providers.ReasonClient, Status: hresp.StatusCode,
 			Err: fmt.Errorf("response body larger than %d bytes", limit)}
 	case err != nil:
-		code, perr = c.noResponse(ctx, actx, req.Op, err)
+		code, perr = c.noResponse(ctx, actx, req, u, err)
 	default:
 		code = fmt.Sprint(hresp.StatusCode)
 		resp = &Response{Status: hresp.StatusCode, Header: hresp.Header, Body: data}
@@ -72,7 +72,7 @@ func (c *Client) attempt(ctx context.Context, req Request, u *url.URL, body []by
 		c.obs.ObserveRequest(c.name, req.Op, code, took)
 	}
 	fields := []zap.Field{zap.String("op", req.Op), zap.String("method", req.Method),
-		zap.String("path", u.Path), zap.String("code", code), zap.Duration("took", took), zap.Int("attempt", attempt)}
+		zap.String("path", u.Path), zap.String("code", code), zap.Duration("took", took), zap.Int("attempt", attempt+1)}
 	switch {
 	case perr != nil && resp == nil:
 		fields = append(fields, zap.Error(perr))
@@ -150,18 +150,24 @@ func (c *Client) newRequest(ctx context.Context, req Request, u *url.URL, body [
 }
 
 // noResponse classifies a request that got no response, with the code of
-// its metric: the caller's context ended, the request timeout passed
-// ("timeout"), the connection was refused ("connection_refused": nothing
-// was sent), or the connection failed otherwise ("error").
-func (c *Client) noResponse(ctx, actx context.Context, op string, err error) (string, *providers.Error) {
+// its metric: the caller's context ended (see ended), the request timeout
+// passed ("timeout"), the connection was refused ("connection_refused":
+// nothing was sent), or the connection failed otherwise ("error"). A
+// timeout names the request and the provider: "list: timeout: GET
+// /v2/api-keys to emailit: no response within 30s: context deadline
+// exceeded".
+func (c *Client) noResponse(ctx, actx context.Context, req Request, u *url.URL, err error) (string, *providers.Error) {
+	timeout := func(err error) *providers.Error {
+		return &providers.Error{Op: req.Op, Reason: providers.ReasonTimeout, Err: err}
+	}
+	where := c.where(req, u)
 	switch {
 	case ctx.Err() != nil:
-		return "timeout", &providers.Error{Op: op, Reason: providers.ReasonTimeout, Err: ctx.Err()}
+		return "timeout", timeout(c.ended(ctx, req, u))
 	case errors.Is(actx.Err(), context.DeadlineExceeded):
-		return "timeout", &providers.Error{Op: op, Reason: providers.ReasonTimeout,
-			Err: fmt.Errorf("no response within %s: %w", c.timeout, context.DeadlineExceeded)}
+		return "timeout", timeout(fmt.Errorf("%s: no response within %s: %w", where, c.timeout, context.DeadlineExceeded))
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection_refused", &providers.Error{Op: op, Reason: providers.ReasonUnreachable, Err: netError(err)}
+		return "connection_refused", &providers.Error{Op: req.Op, Reason: providers.ReasonUnreachable, Err: netError(err)}
 	}
-	return "error", &providers.Error{Op: op, Reason: providers.ReasonTimeout, Err: netError(err)}
+	return "error", timeout(fmt.Errorf("%s: %w", where, netError(err)))
 }

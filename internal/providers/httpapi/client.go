@@ -305,7 +305,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	secrets := secretsOf(req)
 	for attempt := 0; ; attempt++ {
 		if err := c.waitTurn(ctx); err != nil {
-			return nil, c.ctxError(req.Op, err)
+			return nil, &providers.Error{Op: req.Op, Reason: providers.ReasonTimeout, Err: c.ended(ctx, req, u)}
 		}
 		resp, perr := c.attempt(ctx, req, u, body, attempt, secrets)
 		if perr == nil {
@@ -314,33 +314,18 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 			c.mu.Unlock()
 			return resp, nil
 		}
-		var wait time.Duration
-		switch {
-		case perr.Reason == providers.ReasonRateLimited:
-			c.learn()
-			wait = c.pause(perr.RetryAfter)
-			if !req.Idempotent && !req.RetryRateLimited {
-				return resp, perr
-			}
-			if wait > c.maxRetryWait {
-				return resp, perr
-			}
-			wait = 0 // waitTurn waits for the pause
-		case !req.Idempotent:
-			return resp, perr
-		case perr.Reason == providers.ReasonServer, perr.Reason == providers.ReasonUnreachable,
-			perr.Reason == providers.ReasonTimeout && perr.Status == 0 && ctx.Err() == nil:
-			wait = c.backoff(attempt)
-		default:
+		wait, retry := c.retryWait(ctx, req, perr, attempt)
+		if !retry {
 			return resp, perr
 		}
 		if attempt >= c.maxRetries {
+			c.logGiveUp(req, u, attempt, perr, "no attempts left")
 			return resp, perr
 		}
-		c.log.Debug("retrying request", zap.String("op", req.Op), zap.Int("attempt", attempt+1),
-			zap.Duration("wait", wait), zap.String("reason", string(perr.Reason)))
-		if wait > 0 {
+		c.logRetry(req, u, attempt, wait, perr)
+		if wait > 0 && perr.Reason != providers.ReasonRateLimited { // waitTurn waits out a 429's pause
 			if err := c.sleep(ctx, wait); err != nil {
+				c.logGiveUp(req, u, attempt, perr, context.Cause(ctx).Error())
 				return resp, perr
 			}
 		}
@@ -398,10 +383,6 @@ func (c *Client) jittered(d time.Duration) time.Duration {
 }
 
 func (c *Client) backoff(attempt int) time.Duration { return c.jittered(c.capped(attempt)) }
-
-func (c *Client) ctxError(op string, err error) error {
-	return &providers.Error{Op: op, Reason: providers.ReasonTimeout, Err: err}
-}
 
 // resolve turns req.Path (+Query) into a URL on the base URL's host.
 func (c *Client) resolve(req Request) (*url.URL, error) {

@@ -378,7 +378,7 @@ func TestRequestTimeout(t *testing.T) {
 	pe := reasonOf(t, r.err)
 	require.Equal(t, providers.ReasonTimeout, pe.Reason)
 	require.ErrorIs(t, r.err, context.DeadlineExceeded)
-	require.Contains(t, r.err.Error(), "no response within 50ms")
+	require.Equal(t, "create: timeout: POST /k to test: no response within 50ms: context deadline exceeded", r.err.Error())
 	require.Equal(t, "timeout", e.rec.next(t))
 	require.EqualValues(t, 1, e.hits.Load(), "a non-idempotent call is not retried")
 }
