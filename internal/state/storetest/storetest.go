@@ -61,6 +61,8 @@ func Run(t *testing.T, b Backend) {
 		{"FutureSchemaRefused", testFutureSchema},
 		{"AuditTrail", testAuditTrail},
 		{"AuditTrailKeepsTheNewest", testAuditTrailBound},
+		{"ConcurrentPutsKeepTheLastValue", testConcurrentPutsLastValue},
+		{"CrashAtEveryFailpoint", testCrashAtEveryFailpoint},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, b) })
