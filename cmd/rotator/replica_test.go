@@ -146,8 +146,13 @@ func TestReplicaControlReachesTheLeader(t *testing.T) {
 		t.Errorf("the follower told its hooks: %q", strings.TrimPrefix(got, hooksBefore))
 	}
 
-	// A reload on the follower is the policy of its next tenure.
+	// A reload on the follower is the policy of its next tenure; a target
+	// added to a key is no failure there (the leader writes it).
 	addKey(t, b.config, "mail2")
+	raw, err := os.ReadFile(b.config)
+	must(t, err)
+	grown := strings.Replace(string(raw), "path: mail.env}]", "path: mail.env}, {sink: out, path: mail-copy.env}]", 1)
+	must(t, os.WriteFile(b.config, []byte(grown), 0o600))
 	if code, out, errs := runCLI(t, "reload", "--config", b.config); code != exitOK || !strings.Contains(out, "added [mail2]") {
 		t.Fatalf("reload on the follower: exit %d\n%s%s", code, out, errs)
 	}
