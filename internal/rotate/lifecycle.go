@@ -269,7 +269,7 @@ func (e *Engine) rotationFailed(r *keyRunner, st *state.Key, err error) {
 	if st.Current == nil {
 		msg = "rotation failed; the key has no current provider key yet"
 	}
-	r.log.Error(msg, zap.Error(err), zap.Int("consecutive_failures", st.Failures), zap.Time("next_attempt", st.NextAttemptAt))
+	r.log.Error(msg, zap.Error(err), zap.Int("consecutive_failures", st.Failures), e.nextAttempt(st.NextAttemptAt))
 }
 
 // sinkHolding returns the first target that holds key id, "" when every

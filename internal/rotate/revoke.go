@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -82,7 +83,7 @@ func (e *Engine) revokeRetiring(ctx context.Context, r *keyRunner, st *state.Key
 		rt.LastError = err.Error()
 		st.Retiring[i] = rt
 		r.log.Error("revocation failed; it will be retried", zap.String("old_key_id", rt.ID), zap.Error(err),
-			zap.Int("attempts", rt.Attempts), zap.Time("next_attempt", rt.NextAttemptAt))
+			zap.Int("attempts", rt.Attempts), e.nextAttempt(rt.NextAttemptAt))
 	} else {
 		st.Retiring = slices.Delete(st.Retiring, i, i+1)
 		e.notify(r, HookEvent{Event: config.EventRevoked, KeyID: rt.ID, OldKeyIDs: oldIDs(st)})
@@ -114,4 +115,15 @@ func (e *Engine) mayAct(ctx context.Context) error {
 		return fmt.Errorf("%w: %w", errNotLeader, err)
 	}
 	return nil
+}
+
+// nextAttempt is the log field that says when a failed step is tried
+// again. The daemon (Serve) retries it at that time; a one-shot process
+// (run-now, a control command when no daemon runs) exits before then, so
+// rather than announce a time nobody keeps it says the next run retries it.
+func (e *Engine) nextAttempt(at time.Time) zap.Field {
+	if e.sched.Load() != nil {
+		return zap.Time("next_attempt", at)
+	}
+	return zap.String("retry", "at the next run (this process does not retry)")
 }

@@ -41,7 +41,7 @@ func (e *Engine) syncTargets(ctx context.Context, r *keyRunner, st *state.Key) e
 	if err != nil {
 		st.SyncRetryAt = e.clock.Now().Add(e.backoff(1))
 		r.log.Error("writing the current key to added targets failed; it will be retried", zap.String("key_id", cur.ID),
-			zap.Error(err), zap.Time("next_attempt", st.SyncRetryAt))
+			zap.Error(err), e.nextAttempt(st.SyncRetryAt))
 	} else {
 		st.SyncTargets, st.SyncRetryAt = false, time.Time{}
 		e.record(r, "synced", nil, state.Event{KeyID: cur.ID})

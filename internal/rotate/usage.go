@@ -41,7 +41,7 @@ func (e *Engine) checkUsage(ctx context.Context, r *keyRunner, st *state.Key, id
 		rt.NextAttemptAt = now.Add(e.backoff(rt.Attempts))
 		rt.LastError = err.Error()
 		r.log.Error("usage check of a superseded key failed; it will be retried", zap.String("old_key_id", id), zap.Error(err),
-			zap.Time("next_attempt", rt.NextAttemptAt))
+			e.nextAttempt(rt.NextAttemptAt))
 		err = fmt.Errorf("usage of %s: %w", id, err)
 	default:
 		rt.UsageCheckedAt = now
