@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 
 	"go.uber.org/zap"
@@ -45,20 +46,26 @@ func (e *Engine) Retire(ctx context.Context, name, actor, note string) (RetireRe
 	if err != nil {
 		return res, err
 	}
-	if st.Idle() && len(st.Watch) == 0 {
-		if st.Retired != nil {
-			res.Already = true
-			return res, nil
-		}
+	idle := st.Idle() && len(st.Watch) == 0
+	switch {
+	case idle && st.Retired != nil:
+		res.Already = true
+		return res, nil
+	case idle && reflect.DeepEqual(st, state.Key{Name: name}):
 		return res, fmt.Errorf("%s: %w", name, ErrNotInState)
 	}
-	r, err := e.retiredRunner(st)
-	if err != nil {
-		r = &keyRunner{k: &Managed{Policy: config.Key{Name: name}}, log: newKeyLog(e.log.WithOptions(zap.AddCallerSkip(2)), name)}
-		res.Left = append(res.Left, allIDs(st)...)
+	r := &keyRunner{k: &Managed{Policy: config.Key{Name: name}}, log: newKeyLog(e.log.WithOptions(zap.AddCallerSkip(2)), name)}
+	if !idle { // else it never got a provider key: nothing to revoke
+		rr, rerr := e.retiredRunner(st)
+		if rerr != nil {
+			err = rerr
+			res.Left = append(res.Left, allIDs(st)...)
+		} else {
+			r = rr
+		}
 	}
 	r.actor, r.reason, r.note = actor, "operator", note
-	if err == nil {
+	if err == nil && !idle {
 		err = e.retireKeys(ctx, r, &st, &res)
 	}
 	if err == nil && st.Idle() {

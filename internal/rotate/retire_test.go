@@ -143,3 +143,25 @@ func TestRetireRefusesWithoutRecordedTargets(t *testing.T) {
 		t.Error("a key was revoked without reading its targets")
 	}
 }
+
+// A key that left the policy before it ever got a provider key (its only
+// attempt failed) is listed as unmanaged and retired with nothing to
+// revoke.
+func TestRetireAKeyThatNeverGotAProviderKey(t *testing.T) {
+	h := newHarness(t, nil)
+	ghost := state.Key{Name: "ghost", Failures: 1, LastError: "create refused"}
+	if err := h.store.Put(ghost); err != nil {
+		t.Fatal(err)
+	}
+	if rows := Status(nil, []state.Key{ghost}, h.clock.Now()); len(rows) != 1 || rows[0].Managed {
+		t.Fatalf("status %+v, want ghost unmanaged", rows)
+	}
+	res, err := h.e.Retire(context.Background(), "ghost", "cli:alice", "")
+	if err != nil || len(res.Revoked) != 0 || len(res.Left) != 0 || res.Already {
+		t.Fatalf("retire: %+v, %v", res, err)
+	}
+	after, _ := h.store.Get("ghost")
+	if after.Retired == nil || len(Status(nil, []state.Key{after}, h.clock.Now())) != 0 {
+		t.Errorf("after retire: %+v, want it retired and no longer listed", after)
+	}
+}
