@@ -22,14 +22,21 @@ import (
 const watchFor = 24 * time.Hour
 
 // definiteFailure reports whether a failed create got an answer that says
-// no key was made (or was never sent: a refused connection): a 4xx other than 408 (the request may still be
-// processed) and 409 (a key of that name exists), or a 503 (the request
-// was not taken). A timeout, a dropped connection, a success whose body
-// cannot be read (the key likely exists), a 500, 502 or 504 leave the
-// outcome unknown.
+// no key was made, or was never sent: a failure of another request (the
+// login before it, or after a 401 on it), a refused connection, a 4xx
+// other than 408 (the request may still be processed) and 409 (a key of
+// that name exists), or a 503 (the request was not taken). A timeout, a
+// dropped connection, a success whose body cannot be read (the key likely
+// exists), a 500, 502 or 504 of the create leave the outcome unknown.
 func definiteFailure(err error) bool {
 	var pe *providers.Error
-	if !errors.As(err, &pe) || pe.Reason == providers.ReasonTimeout {
+	if !errors.As(err, &pe) {
+		return false
+	}
+	if pe.Op != "" && pe.Op != "create" {
+		return true // the create was not sent, or was refused unread (401)
+	}
+	if pe.Reason == providers.ReasonTimeout {
 		return false
 	}
 	if pe.Reason == providers.ReasonUnreachable {
