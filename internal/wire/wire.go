@@ -61,8 +61,10 @@ var (
 	SinkTypes     = []string{"aws-secretsmanager", "aws-ssm", "file", "vault"}
 )
 
-// Build wires every provider, sink and key. It drops the configuration's
-// YAML nodes once every backend has decoded them.
+// Build wires every provider, sink and key. It does not change cfg, and
+// what it returns keeps none of cfg's YAML sections: each key's policy is
+// copied without its target sections (the engine works from the bound
+// targets), and the hooks runner gets only the keys' hooks: references.
 func Build(cfg *config.Config, d Deps) (*Built, error) {
 	b := &Built{Providers: map[string]providers.Provider{}, Sinks: map[string]sinks.Sink{}}
 	var errs []error
@@ -104,7 +106,7 @@ func Build(cfg *config.Config, d Deps) (*Built, error) {
 		checkBudgets(cfg, b, rates)
 	}
 	if len(errs) == 0 {
-		h, err := hooks.New(hooks.Options{Hooks: cfg.Hooks, Keys: cfg.Keys, Logger: d.Logger.With(zap.String("component", "hooks")),
+		h, err := hooks.New(hooks.Options{Hooks: cfg.Hooks, Keys: hookRefs(cfg.Keys), Logger: d.Logger.With(zap.String("component", "hooks")),
 			Clock: d.Clock, Registerer: d.Registerer, UserAgent: d.UserAgent, DrainTimeout: cfg.ShutdownTimeout})
 		errs = append(errs, err)
 		b.Hooks = h
@@ -116,25 +118,19 @@ func Build(cfg *config.Config, d Deps) (*Built, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	// Every backend has decoded its sections: drop the YAML trees, which
-	// would otherwise stay alive for the daemon's life. The engine works
-	// from the bound targets, so a key's policy no longer needs its target
-	// sections either (sizes: docs/performance.md).
-	for i := range cfg.Keys {
-		for j := range cfg.Keys[i].Targets {
-			cfg.Keys[i].Targets[j].Section.Node = nil
+	return b, nil
+}
+
+// hookRefs is what the hooks runner keeps of the keys, for as long as it
+// runs: the name and hooks: references of each key that has any.
+func hookRefs(keys []config.Key) []config.Key {
+	var refs []config.Key
+	for _, k := range keys {
+		if len(k.Hooks) > 0 {
+			refs = append(refs, config.Key{Name: k.Name, Hooks: k.Hooks})
 		}
 	}
-	for _, m := range b.Keys {
-		m.Policy.Targets = nil
-	}
-	for i := range cfg.Providers {
-		cfg.Providers[i].Node = nil
-	}
-	for i := range cfg.Sinks {
-		cfg.Sinks[i].Node = nil
-	}
-	return b, nil
+	return refs
 }
 
 // buildProvider also returns the requests per second the provider allows
@@ -200,7 +196,9 @@ func buildKey(k config.Key, b *Built, written map[string]string) (*rotate.Manage
 		errs = append(errs, &config.FieldError{Path: k.Path + ".params", Line: k.Line, Err: err})
 	}
 	errs = append(errs, checkUsage(k, p), checkScope(k, p))
-	m := &rotate.Managed{Policy: k, Provider: p}
+	pol := k
+	pol.Targets = nil // bound below; the sections' YAML stays with cfg
+	m := &rotate.Managed{Policy: pol, Provider: p}
 	for j, t := range k.Targets {
 		s := b.Sinks[t.Sink]
 		if s == nil {
