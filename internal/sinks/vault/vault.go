@@ -47,6 +47,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-cleanhttp"
+	"github.com/hashicorp/go-retryablehttp"
 	"github.com/hashicorp/vault/api"
 	"github.com/jonboulle/clockwork"
 	"go.uber.org/zap"
@@ -88,7 +89,7 @@ func New(cfg Config, deps sinks.Deps) (*Sink, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	client, err := newClient(cfg, deps.UserAgent)
+	client, err := newClient(cfg, deps.UserAgent, log)
 	if err != nil {
 		return nil, fmt.Errorf("vault sink: %w", err)
 	}
@@ -115,10 +116,36 @@ func retryBackoff(min, max time.Duration, attempt int, resp *http.Response) time
 	return backoff.Policy{Base: min, Max: max, Jitter: 0.5}.Delay(attempt+1, rand.Float64())
 }
 
+// maxRetries is how many times the api client retries a failed request
+// (a 5xx, a 429, a connection error).
+const maxRetries = 2
+
+// loggedBackoff is retryBackoff that logs each retry at info as attempt n
+// of max_attempts, with the request and its status when there was an
+// answer. (The api client says nothing of its retries; the last attempt's
+// error reaches the caller, which logs it.)
+func loggedBackoff(log *zap.Logger) retryablehttp.Backoff {
+	return func(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
+		wait := retryBackoff(min, max, attempt, resp)
+		fields := []zap.Field{zap.Int("attempt", attempt+1), zap.Int("max_attempts", maxRetries+1), zap.Duration("retry_in", wait)}
+		switch {
+		case resp == nil:
+			fields = append(fields, zap.String("reason", "no response"))
+		case resp.Request != nil:
+			fields = append(fields, zap.String("method", resp.Request.Method), zap.String("path", resp.Request.URL.Path))
+			fallthrough
+		default:
+			fields = append(fields, zap.Int("status", resp.StatusCode))
+		}
+		log.Info("vault request failed; retrying", fields...)
+		return wait
+	}
+}
+
 // newClient builds an api.Client from cfg alone: unlike api.DefaultConfig
 // it ignores VAULT_* environment variables, so that nothing but the
 // configuration can turn off TLS verification or pick a token.
-func newClient(cfg Config, userAgent string) (*api.Client, error) {
+func newClient(cfg Config, userAgent string, log *zap.Logger) (*api.Client, error) {
 	hc := cleanhttp.DefaultPooledClient()
 	tr := hc.Transport.(*http.Transport)
 	tr.TLSHandshakeTimeout = 10 * time.Second
@@ -130,8 +157,8 @@ func newClient(cfg Config, userAgent string) (*api.Client, error) {
 		Timeout:          60 * time.Second,
 		MinRetryWait:     retryWait[0],
 		MaxRetryWait:     retryWait[1],
-		MaxRetries:       2,
-		Backoff:          retryBackoff,
+		MaxRetries:       maxRetries,
+		Backoff:          loggedBackoff(log),
 		CheckRetry:       checkRetry,
 		DisableRedirects: true, // see redirect.go
 	}
