@@ -136,7 +136,7 @@ func (c *cli) loadPolicy(o *options, logger *zap.Logger, metrics *rotate.Metrics
 	if o.listen != "" {
 		cfg.Listen = o.listen
 	}
-	built, err := buildPolicy(cfg, wire.Deps{Logger: logger, Clock: c.clock, UserAgent: "rotator/" + buildVersion(), Observer: metrics})
+	built, err := wire.Build(cfg, wire.Deps{Logger: logger, Clock: c.clock, UserAgent: "rotator/" + buildVersion(), Observer: metrics})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "rotator: %s: %v\n", o.config, err)
 		return nil, nil, false

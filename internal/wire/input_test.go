@@ -53,6 +53,21 @@ func TestBuildLeavesItsInputAlone(t *testing.T) {
 	}
 }
 
+// Each bound target carries its options, whoever calls Build (start-up,
+// reload, state rebuild), so that the state records them for retire.
+func TestBuildGivesEachTargetItsOptions(t *testing.T) {
+	b, err := build(t, policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"send": `{"format":"env","path":"send.env"}`, "mail": `{"path":"mail.json"}`}
+	for _, m := range b.Keys {
+		if got := m.Targets[0].Spec; got != want[m.Policy.Name] {
+			t.Errorf("%s: spec %s, want %s", m.Policy.Name, got, want[m.Policy.Name])
+		}
+	}
+}
+
 func targetsOf(b *Built) string {
 	var s []string
 	for _, m := range b.Keys {

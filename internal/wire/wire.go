@@ -221,7 +221,7 @@ func buildKey(k config.Key, b *Built, written map[string]string) (*rotate.Manage
 			continue
 		}
 		written[desc] = fmt.Sprintf("%s.sinks[%d]", k.Path, j)
-		m.Targets = append(m.Targets, rotate.BoundTarget{Sink: t.Sink, Target: target, Fields: t.Fields})
+		m.Targets = append(m.Targets, rotate.BoundTarget{Sink: t.Sink, Target: target, Fields: t.Fields, Spec: targetSpec(t)})
 	}
 	return m, errors.Join(errs...)
 }
