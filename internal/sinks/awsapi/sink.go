@@ -14,7 +14,8 @@ import (
 
 // Connect is the service-independent half of an AWS sink's New: the
 // aws.Config of cfg (Load, with the sink's user agent), for the service's
-// NewFromConfig, logging through deps.Logger (NewLogger). The error names
+// NewFromConfig, logging through deps.Logger (NewLogger, and each retry:
+// loggedRetryer). The error names
 // the sink: "aws-ssm sink ssm: ...".
 func Connect(cfg Config, deps sinks.Deps, sinkType string) (aws.Config, error) {
 	awsCfg, err := Load(cfg, deps.UserAgent)
@@ -22,6 +23,9 @@ func Connect(cfg Config, deps sinks.Deps, sinkType string) (aws.Config, error) {
 		return aws.Config{}, fmt.Errorf("%s sink %s: %w", sinkType, deps.Name, err)
 	}
 	awsCfg.Logger = NewLogger(deps.Logger)
+	if deps.Logger != nil {
+		logRetries(&awsCfg, deps.Logger)
+	}
 	return awsCfg, nil
 }
 
