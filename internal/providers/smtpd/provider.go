@@ -154,7 +154,7 @@ func (p *Provider) Create(ctx context.Context, name string, params map[string]st
 	if key.Name == "" {
 		key.Name = name
 	}
-	p.log.Info("created api key", zap.String("key_id", key.ID), zap.String("key_name", key.Name), zap.String("role", params["role"]))
+	p.log.Debug("created api key", zap.String("key_id", key.ID), zap.String("key_name", key.Name), zap.String("role", params["role"]))
 	return key, nil
 }
 
@@ -201,7 +201,9 @@ func (p *Provider) List(ctx context.Context, prefix string) ([]providers.KeyInfo
 }
 
 // Revoke revokes the key. An unknown key, or one the server refuses to
-// revoke because it is no longer active, counts as revoked.
+// revoke because it is no longer active, counts as revoked. Create and
+// Revoke log at debug only: the engine logs each step once, at info ("key
+// created", "old key revoked").
 func (p *Provider) Revoke(ctx context.Context, id string) error {
 	path, err := keyPath("revoke", id)
 	if err != nil {
@@ -213,10 +215,10 @@ func (p *Provider) Revoke(ctx context.Context, id string) error {
 	_, err = p.call(ctx, httpapi.Request{Op: "revoke", Method: http.MethodPut, Path: path + "/revoke", Idempotent: true})
 	switch {
 	case err == nil:
-		p.log.Info("revoked api key", zap.String("key_id", id))
+		p.log.Debug("revoked api key", zap.String("key_id", id))
 		return nil
 	case providers.IsNotFound(err):
-		p.log.Info("api key already gone", zap.String("key_id", id))
+		p.log.Debug("api key already gone", zap.String("key_id", id))
 		return nil
 	case providers.ReasonOf(err) != providers.ReasonClient:
 		return err
@@ -224,7 +226,7 @@ func (p *Provider) Revoke(ctx context.Context, id string) error {
 	// A 4xx other than 404: maybe "already revoked". Look.
 	info, gerr := p.Get(ctx, id)
 	if providers.IsNotFound(gerr) || (gerr == nil && !info.Active) {
-		p.log.Info("api key already revoked", zap.String("key_id", id))
+		p.log.Debug("api key already revoked", zap.String("key_id", id))
 		return nil
 	}
 	return err

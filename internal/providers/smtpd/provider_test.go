@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/rotator-dev/rotator/internal/providers"
 	"github.com/rotator-dev/rotator/internal/providers/providertest"
@@ -65,6 +66,9 @@ func TestLifecycle(t *testing.T) {
 	require.NoError(t, e.p.Revoke(ctx, "8a1c2f4e-0000-4000-8000-000000000000"), "unknown")
 	require.NoError(t, e.p.Revoke(ctx, "not/an+id=="), "malformed ids cannot exist")
 	require.False(t, e.srv.Keys()[0].Active)
+	// One line per step: the engine logs the create and the revocation
+	// ("key created", "old key revoked"); the provider adds nothing at info.
+	require.Zero(t, e.logs.FilterLevelExact(zapcore.InfoLevel).Len(), "the provider logged at info: %v", e.logs.FilterLevelExact(zapcore.InfoLevel).All())
 	_, err = e.p.Test(ctx, key.ID, key.Credential)
 	require.Equal(t, providers.ReasonAuth, providers.ReasonOf(err))
 	e.requireNoSecrets(t, err)
