@@ -172,7 +172,7 @@ func TestExitCodes(t *testing.T) {
 		"missing config file":   {[]string{"--config", "/nonexistent.yaml"}, exitConfig, "no such file"},
 		"no config":             {[]string{}, exitConfig, "--config is required"},
 		"--key without run-now": {[]string{"--config", e.config, "--key", "mail"}, exitConfig, "run does not take --key"},
-		"unknown key":           {[]string{"--config", e.config, "--run-now", "--key", "nope"}, exitFailed, "no such key"},
+		"unknown key":           {[]string{"--config", e.config, "--run-now", "--key", "nope"}, exitConfig, "run-now: --key nope: no such key in the policy"},
 		"bad log format":        {[]string{"--config", e.config, "--log-format", "xml"}, exitConfig, "--log-format"},
 		"stray argument":        {[]string{"--config", e.config, "now"}, exitConfig, `run takes no argument, got "now"`},
 		"version":               {[]string{"--version"}, exitOK, "rotator "},
