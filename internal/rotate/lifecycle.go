@@ -129,7 +129,9 @@ func checkCreated(k providers.Key) error {
 }
 
 // verifyCredential proves a new credential at the provider, a few times:
-// a provider may take a moment to accept a key it has just issued. It uses
+// a provider may take a moment to accept a key it has just issued. Each
+// retry is logged as attempt n of max_attempts; the last error is the
+// caller's. It uses
 // the provider's Verify (one round trip) when it has one, else Test, whose
 // metadata must then say the key is active.
 func (e *Engine) verifyCredential(ctx context.Context, r *keyRunner, id string, cred providers.Credential) error {
@@ -145,10 +147,13 @@ func (e *Engine) verifyCredential(ctx context.Context, r *keyRunner, id string, 
 		if reason := providers.ReasonOf(err); reason != providers.ReasonAuth && !providers.Retryable(err) {
 			break
 		}
+		wait := time.Duration(i) * time.Second
+		r.log.Info("new key not verified yet; retrying", zap.String("key_id", id), zap.Int("attempt", i),
+			zap.Int("max_attempts", e.o.VerifyAttempts), zap.Duration("retry_in", wait), zap.Error(err))
 		select {
 		case <-ctx.Done():
 			return errors.Join(err, context.Cause(ctx))
-		case <-e.clock.After(time.Duration(i) * time.Second):
+		case <-e.clock.After(wait):
 		}
 	}
 	return err
