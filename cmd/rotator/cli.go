@@ -48,13 +48,6 @@ func newCLI(stdout, stderr io.Writer) *cli {
 }
 
 func (c *cli) run(args []string) int {
-	if os.Getenv("GOGC") == "" {
-		// The daemon is idle almost all the time: a smaller heap headroom
-		// than Go's default (100%) costs a little GC work during a burst and
-		// saves ~45% of resident memory at 10,000 keys
-		// (docs/performance.md). GOGC in the environment still wins.
-		debug.SetGCPercent(25)
-	}
 	if len(args) >= 2 && args[0] == "state" && args[1] == "rebuild" {
 		return c.stateRebuild(args[2:])
 	}
