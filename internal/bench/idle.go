@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -48,6 +49,12 @@ func runIdle(ctx context.Context, out io.Writer, ns []int, idleFor time.Duration
 			results = append(results, r)
 		}
 	}
+	writeIdleTable(out, results, idleFor)
+	return nil
+}
+
+// writeIdleTable writes the idle phase's report: a column per daemon.
+func writeIdleTable(out io.Writer, results []idleResult, idleFor time.Duration) {
 	fmt.Fprintf(out, "## Idle daemon: the real binary (built as the Dockerfile does: CGO_ENABLED=0 go build -trimpath -ldflags=\"-s -w\" ./cmd/rotator), nothing due for a minute\n\n")
 	fmt.Fprint(out, "| figure |")
 	for _, r := range results {
@@ -72,6 +79,12 @@ func runIdle(ctx context.Context, out io.Writer, ns []int, idleFor time.Duration
 	row("of which anonymous (heap, stacks) + file-backed (binary, state file)", "", func(r idleResult) string {
 		return bytesIEC(r.rssAnon) + " + " + bytesIEC(r.rssFile)
 	})
+	row("file-backed: the binary + the state file's mapped pages", "", func(r idleResult) string {
+		return bytesIEC(r.rssBinary) + " + " + bytesIEC(r.rssState)
+	})
+	row("Go heap: allocated objects / spans in use (go_memstats at the scrape)", "", func(r idleResult) string {
+		return bytesIEC(r.goHeap.alloc) + " / " + bytesIEC(r.goHeap.inuse)
+	})
 	row("peak resident memory (VmHWM)", "", func(r idleResult) string { return bytesIEC(r.hwm) })
 	row("resident memory after one /metrics scrape", "", func(r idleResult) string { return bytesIEC(r.rssAfterScrape) })
 	row("/metrics size (uncompressed), time", "", func(r idleResult) string {
@@ -85,7 +98,6 @@ func runIdle(ctx context.Context, out io.Writer, ns []int, idleFor time.Duration
 		return fmt.Sprintf("%.2f/s (%d)", r.wakeups, r.switches)
 	})
 	fmt.Fprintln(out)
-	return nil
 }
 
 // idleResult is what measureIdle saw of one daemon.
@@ -95,6 +107,8 @@ type idleResult struct {
 	ready, settled, metricsTook, idleCPUTime   time.Duration
 	startupCPU                                 int64
 	rss, rssAnon, rssFile, hwm, rssAfterScrape int64
+	rssBinary, rssState                        int64
+	goHeap                                     goHeap
 	metricsBytes                               int64
 	threads                                    int
 	idleCPU, wakeups                           float64
@@ -102,7 +116,7 @@ type idleResult struct {
 }
 
 func measureIdle(bin string, n int, idleFor time.Duration, dsn string) (idleResult, error) {
-	var res idleResult
+	res := idleResult{keys: n, postgres: dsn != ""}
 	port, err := freePort()
 	if err != nil {
 		return res, err
@@ -115,62 +129,111 @@ func measureIdle(bin string, n int, idleFor time.Duration, dsn string) (idleResu
 	if err := seedState(w, n); err != nil {
 		return res, fmt.Errorf("seed state: %w", err)
 	}
-	logf, err := os.Create(filepath.Join(w.dir, "daemon.log"))
+	d, err := startDaemon(bin, w, port)
 	if err != nil {
 		return res, err
 	}
-	defer logf.Close()
+	defer d.stop()
+	if res.ready, err = d.waitReady(); err != nil {
+		return res, err
+	}
+	if res.settled, res.startupCPU, err = d.waitSettled(); err != nil {
+		return res, err
+	}
 
+	cpu0, _ := cpuNanos(d.pid)
+	sw0, _ := switches(d.pid)
+	time.Sleep(idleFor)
+	cpu1, err := cpuNanos(d.pid)
+	if err != nil {
+		return res, err
+	}
+	sw1, _ := switches(d.pid)
+	res.idleCPU, res.idleCPUTime = float64(cpu1-cpu0)/float64(idleFor.Nanoseconds())*100, time.Duration(cpu1-cpu0)
+	res.wakeups, res.switches = float64(sw1-sw0)/idleFor.Seconds(), sw1-sw0
+	res.rss, res.hwm, res.threads = procStatus(d.pid)
+	fields := procStatusFields(d.pid)
+	res.rssAnon, res.rssFile = fields["RssAnon"], fields["RssFile"]
+	res.rssBinary, res.rssState = mappedRSS(d.pid, bin), mappedRSS(d.pid, w.statePath())
+
+	// One scrape after the idle window, to size /metrics; the Go runtime's
+	// figures in it are read before the per-key series are written, so they
+	// are the idle daemon's.
+	res.metricsBytes, res.metricsTook, res.goHeap = scrapeMetrics(port)
+	res.rssAfterScrape, _, _ = procStatus(d.pid)
+	return res, nil
+}
+
+// daemon is the real binary, running on a world's policy.
+type daemon struct {
+	// start is just before exec.
+	start time.Time
+	cmd   *exec.Cmd
+	pid   int
+	port  int
+	log   string
+	once  sync.Once
+}
+
+func startDaemon(bin string, w *world, port int) (*daemon, error) {
+	logf, err := os.Create(filepath.Join(w.dir, "daemon.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child has its own descriptor
 	cmd := exec.Command(bin, "--config", w.cfgPath, "--log-format", "json")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return res, err
+		return nil, err
 	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			_ = cmd.Process.Signal(os.Interrupt)
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
-		})
-	}
-	defer stop()
-	pid := cmd.Process.Pid
+	return &daemon{start: start, cmd: cmd, pid: cmd.Process.Pid, port: port, log: logf.Name()}, nil
+}
 
-	readyURL := fmt.Sprintf("http://127.0.0.1:%d/readyz", port)
-	client := &http.Client{Timeout: time.Second}
-	var ready time.Duration
-	for {
-		if time.Since(start) > time.Minute {
-			return res, fmt.Errorf("no 200 from /readyz within a minute (log: %s)", logf.Name())
+// stop interrupts the daemon, and kills it after 10 s.
+func (d *daemon) stop() {
+	d.once.Do(func() {
+		_ = d.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = d.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = d.cmd.Process.Kill()
+			<-done
 		}
+	})
+}
+
+// waitReady polls /readyz and returns the time from exec to its first 200.
+func (d *daemon) waitReady() (time.Duration, error) {
+	start := d.start
+	readyURL := fmt.Sprintf("http://127.0.0.1:%d/readyz", d.port)
+	client := &http.Client{Timeout: time.Second}
+	for time.Since(start) < time.Minute {
 		resp, err := client.Get(readyURL)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				ready = time.Since(start)
-				break
+				return time.Since(start), nil
 			}
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	// The start-up evaluation of every key runs after /readyz: it is over
-	// when the CPU time stops moving for a second.
-	var settled time.Duration
-	last, _ := cpuNanos(pid)
-	quiet := 0
-	for quiet < 10 {
+	return 0, fmt.Errorf("no 200 from /readyz within a minute (log: %s)", d.log)
+}
+
+// waitSettled waits for the start-up evaluation of every key, which runs
+// after /readyz: it is over when the CPU time stops moving for a second.
+// It returns when that was (from exec) and the CPU time used so far.
+func (d *daemon) waitSettled() (settled time.Duration, cpu int64, err error) {
+	start := d.start
+	last, _ := cpuNanos(d.pid)
+	for quiet := 0; quiet < 10; {
 		time.Sleep(100 * time.Millisecond)
-		now, err := cpuNanos(pid)
+		now, err := cpuNanos(d.pid)
 		if err != nil {
-			return res, err
+			return 0, 0, err
 		}
 		if now-last < int64(time.Millisecond) {
 			quiet++
@@ -180,46 +243,69 @@ func measureIdle(bin string, n int, idleFor time.Duration, dsn string) (idleResu
 		}
 		last = now
 		if time.Since(start) > 50*time.Second {
-			return res, fmt.Errorf("the daemon did not settle within 50s")
+			return 0, 0, fmt.Errorf("the daemon did not settle within 50s")
 		}
 	}
-	startupCPU := last
+	return settled, last, nil
+}
 
-	cpu0, _ := cpuNanos(pid)
-	sw0, _ := switches(pid)
-	time.Sleep(idleFor)
-	cpu1, err := cpuNanos(pid)
+// scrapeMetrics reads /metrics once: its size, how long it took, and the
+// Go runtime's heap figures in it.
+func scrapeMetrics(port int) (size int64, took time.Duration, heap goHeap) {
+	start := time.Now()
+	resp, err := (&http.Client{Timeout: time.Minute}).Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 	if err != nil {
-		return res, err
+		return 0, 0, heap
 	}
-	sw1, _ := switches(pid)
-	rss, hwm, threads := procStatus(pid)
-	fields := procStatusFields(pid)
-
-	// One scrape after the idle window, to size /metrics.
-	mstart := time.Now()
-	scrape := &http.Client{Timeout: time.Minute}
-	resp, err := scrape.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
-	var metricsBytes int64
-	var metricsTook time.Duration
-	if err == nil {
-		metricsBytes, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		metricsTook = time.Since(mstart)
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		size += int64(len(line)) + 1
+		if name, v, ok := strings.Cut(line, " "); ok && strings.HasPrefix(name, "go_memstats_heap_") {
+			f, _ := strconv.ParseFloat(v, 64)
+			switch name {
+			case "go_memstats_heap_alloc_bytes":
+				heap.alloc = int64(f)
+			case "go_memstats_heap_inuse_bytes":
+				heap.inuse = int64(f)
+			}
+		}
 	}
-	rssAfterScrape, _, _ := procStatus(pid)
-	stop()
+	return size, time.Since(start), heap
+}
 
-	return idleResult{keys: n, postgres: dsn != "", ready: ready, settled: settled, startupCPU: startupCPU,
-		rss: rss, rssAnon: fields["RssAnon"], rssFile: fields["RssFile"], hwm: hwm, rssAfterScrape: rssAfterScrape,
-		metricsBytes: metricsBytes, metricsTook: metricsTook, threads: threads,
-		idleCPU: float64(cpu1-cpu0) / float64(idleFor.Nanoseconds()) * 100, idleCPUTime: time.Duration(cpu1 - cpu0),
-		wakeups: float64(sw1-sw0) / idleFor.Seconds(), switches: sw1 - sw0}, nil
+// goHeap is the Go heap of the idle daemon: allocated objects, and the
+// spans in use that hold them (the difference: free slots between them).
+type goHeap struct{ alloc, inuse int64 }
+
+// mappedRSS is the resident size of pid's mappings of the file path.
+func mappedRSS(pid int, path string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		return 0
+	}
+	var total int64
+	var in bool
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
+			in = len(f) >= 6 && f[5] == path
+		case in && len(f) >= 2 && f[0] == "Rss:":
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			total += kb << 10
+		}
+	}
+	return total
 }
 
 // seedState writes a record per key saying it was rotated and kept alive
-// just now, so that nothing is due when the daemon starts. Puts run
-// concurrently so that the store batches them.
+// just now, so that nothing is due when the daemon starts, with the
+// targets the engine records (as after a daemon's first start: otherwise
+// the start-up pass would rewrite every record). Puts run concurrently so
+// that the store batches them.
 func seedState(w *world, n int) error {
 	st, err := w.seedStore()
 	if err != nil {
@@ -235,7 +321,9 @@ func seedState(w *world, n int) error {
 		name := keyName(i)
 		rec := state.Key{Name: name, Current: &state.ProviderKey{Provider: "p", ID: fmt.Sprintf("id-%d", i),
 			Name: "rotator-" + name + "-" + now.Format("20060102T150405Z") + "-seed00", CreatedAt: now},
-			LastSuccessAt: now, LastAttemptAt: now, LastKeepAliveAt: now, LastUsedAt: now, Rotations: 1}
+			LastSuccessAt: now, LastAttemptAt: now, LastKeepAliveAt: now, LastUsedAt: now, Rotations: 1,
+			Targets: []state.Target{{Sink: "out", Target: "file " + filepath.Join(w.dir, "out", name+".env"),
+				Spec: `{"format":"env","path":"` + name + `.env"}`}}}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
