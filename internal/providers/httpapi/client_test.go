@@ -19,7 +19,6 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/rotator-dev/rotator/internal/backend"
-	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
 	"github.com/rotator-dev/rotator/internal/providers/httpapi"
 )
@@ -362,25 +361,6 @@ func TestNextURLHostCheck(t *testing.T) {
 	_, err := c.Do(context.Background(), httpapi.Request{Op: "list", Method: "GET", Path: e.srv.URL + "/v2/api-keys?page=2&limit=10"})
 	require.NoError(t, err)
 	require.Equal(t, "/v2/api-keys?page=2&limit=10", got)
-}
-
-func TestRequestTimeout(t *testing.T) {
-	release := make(chan struct{})
-	t.Cleanup(func() { close(release) })
-	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	})
-	c := e.client(t, httpapi.Config{RequestTimeout: config.Duration(50 * time.Millisecond)})
-	r := wait(t, goDo(context.Background(), c, httpapi.Request{Op: "create", Method: "POST", Path: "/k"}))
-	pe := reasonOf(t, r.err)
-	require.Equal(t, providers.ReasonTimeout, pe.Reason)
-	require.ErrorIs(t, r.err, context.DeadlineExceeded)
-	require.Equal(t, "create: timeout: POST /k to test: no response within 50ms: context deadline exceeded", r.err.Error())
-	require.Equal(t, "timeout", e.rec.next(t))
-	require.EqualValues(t, 1, e.hits.Load(), "a non-idempotent call is not retried")
 }
 
 func TestContextCancelReturnsPromptly(t *testing.T) {

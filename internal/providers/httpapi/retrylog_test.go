@@ -47,6 +47,27 @@ func TestRetriesAreLoggedAsAttemptNOfN(t *testing.T) {
 	require.Zero(t, e.logs.FilterMessage("retrying request").Len())
 }
 
+// A request with no answer ends at request_timeout, naming the request,
+// the provider and the timeout; a create is not retried.
+func TestRequestTimeout(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	c := e.client(t, httpapi.Config{RequestTimeout: config.Duration(50 * time.Millisecond)})
+	r := wait(t, goDo(context.Background(), c, httpapi.Request{Op: "create", Method: "POST", Path: "/k"}))
+	pe := reasonOf(t, r.err)
+	require.Equal(t, providers.ReasonTimeout, pe.Reason)
+	require.ErrorIs(t, r.err, context.DeadlineExceeded)
+	require.Equal(t, "create: timeout: POST /k to test: no response within 50ms: context deadline exceeded", r.err.Error())
+	require.Equal(t, "timeout", e.rec.next(t))
+	require.EqualValues(t, 1, e.hits.Load(), "a non-idempotent call is not retried")
+}
+
 // A provider that never answers: the request ends at the caller's
 // deadline (the rotation timeout), not after request_timeout times the
 // attempts, and the error names the request and the provider and says
