@@ -3,11 +3,13 @@ package rotate
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rotator-dev/rotator/internal/providers"
+	"github.com/rotator-dev/rotator/internal/state"
 )
 
 // A create that was never sent (the provider's login before it timed
@@ -39,5 +41,37 @@ func TestCreateNotSentIsADefiniteFailure(t *testing.T) {
 		if m := fmt.Sprint(e.Message, " ", e.ContextMap()["error"]); strings.Contains(m, "outcome is unknown") || strings.Contains(m, "look") {
 			t.Errorf("the log speaks of a look-up: %s", m)
 		}
+	}
+}
+
+// A create ended by the rotation's own timeout (a provider that never
+// answers) is not looked up at once, which could only fail the same way:
+// the error says the name is looked up at the next attempt, and it is.
+func TestCreateCutByTheRotationTimeoutIsLookedUpNextAttempt(t *testing.T) {
+	h := newHarness(t, nil)
+	h.mustEval(Mode{})
+	h.key.Timeout = 300 * time.Millisecond // on the real clock
+	h.restart()
+	h.prov.CreateFunc = func(ctx context.Context, _ string, _ map[string]string) (providers.Key, error) {
+		<-ctx.Done() // never answers
+		return providers.Key{}, &providers.Error{Op: "create", Reason: providers.ReasonTimeout, Err: context.Cause(ctx)}
+	}
+	lists := 0
+	list := h.prov.ListFunc
+	h.prov.ListFunc = func(ctx context.Context, prefix string) ([]providers.KeyInfo, error) {
+		lists++
+		return list(ctx, prefix)
+	}
+	h.clock.Advance(24 * time.Hour)
+	_, err, _ := h.eval(Mode{})
+	st := h.state()
+	if err == nil || !strings.HasSuffix(err.Error(), "(its outcome is unknown: "+st.Rotation.KeyName+" is looked up at the next attempt)") || lists != 0 {
+		t.Fatalf("err = %v after %d look-ups, want the look-up left to the next attempt", err, lists)
+	}
+	name := st.Rotation.KeyName
+	h.clock.Advance(time.Hour)
+	h.eval(Mode{})
+	if st := h.state(); lists == 0 || !slices.ContainsFunc(st.Watch, func(w state.Watched) bool { return w.Name == name }) {
+		t.Errorf("%d look-ups, watch %+v: want %s looked up and watched at the next attempt", lists, st.Watch, name)
 	}
 }

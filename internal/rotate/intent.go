@@ -54,7 +54,8 @@ func definiteFailure(err error) bool {
 
 // createFailed ends an attempt whose create failed. After a definite
 // answer nothing was created: the intent is simply cleared. Otherwise the
-// name is looked up now, and watched if the key is not there yet. Either
+// name is looked up now (at the next attempt when the rotation's deadline
+// has passed), and watched if the key is not there yet. Either
 // way the attempt counts as one failure and the next one starts after the
 // normal backoff.
 func (e *Engine) createFailed(ctx context.Context, r *keyRunner, st *state.Key, cause error) error {
@@ -66,6 +67,12 @@ func (e *Engine) createFailed(ctx context.Context, r *keyRunner, st *state.Key, 
 		return fmt.Errorf("create key: %w", cause)
 	}
 	name := st.Rotation.KeyName
+	if ctx.Err() != nil {
+		// The rotation's own deadline ended the create: a look-up now
+		// could only fail the same way. The intent stays; the next
+		// attempt looks the name up first.
+		return fmt.Errorf("create key: %w (its outcome is unknown: %s is looked up at the next attempt)", cause, name)
+	}
 	if err := e.forgetIntent(ctx, r, st); err != nil {
 		return fmt.Errorf("create key: %w (its outcome is unknown, and looking up %s failed: %v; it is looked up again later)", cause, name, err)
 	}
