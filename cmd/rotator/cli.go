@@ -218,7 +218,7 @@ func (c *cli) start(ctx context.Context, logger *zap.Logger, o *options) int {
 	case "run-now":
 		return c.runNow(ctx, engine, logger, o)
 	}
-	return c.daemon(ctx, daemonParts{cfg: cfg, engine: engine, store: store, reg: reg, metrics: metrics, logger: logger, o: o})
+	return c.daemon(ctx, daemonParts{cfg: cfg, engine: engine, store: store, reg: reg, metrics: metrics, logger: logger, o: o, hooks: built.Hooks})
 }
 
 func (c *cli) runNow(ctx context.Context, engine *rotate.Engine, logger *zap.Logger, o *options) int {

@@ -154,5 +154,8 @@ func (c *cli) tryReload(ctx context.Context, p daemonParts) (rotate.ReloadResult
 	if p.replica != nil { // the tenure's engine and later tenures' too
 		return p.replica.reload(built, p.engine)
 	}
+	if p.hooks != nil && built.Hooks != nil {
+		p.hooks.Reload(built.Hooks)
+	}
 	return p.engine.Reload(rotate.Policy{Keys: built.Keys, Providers: built.Providers, Sinks: built.Sinks})
 }

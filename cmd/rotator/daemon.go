@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/rotator-dev/rotator/internal/config"
+	hookrun "github.com/rotator-dev/rotator/internal/hooks"
 	"github.com/rotator-dev/rotator/internal/rotate"
 	"github.com/rotator-dev/rotator/internal/sdnotify"
 )
@@ -34,6 +35,9 @@ type daemonParts struct {
 	// replica, with replicas, is how control requests reach the leader's
 	// engine (replicactl.go); nil: p.engine acts.
 	replica *replicaCtl
+	// hooks is the running hooks runner; a reload gives it the new
+	// policy's definitions (it keeps its queues).
+	hooks *hookrun.Runner
 }
 
 // listen opens the daemon's HTTP address; a busy port says how to choose

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestReloadGivesTheDaemonTheNewHooks: a reload that adds a hook to a key
+// makes the running daemon run it on that key's next event (before, the
+// engine took the new policy and the hooks runner kept the old, empty one:
+// the hook never ran).
+func TestReloadGivesTheDaemonTheNewHooks(t *testing.T) {
+	e := newEnv(t, "1h")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb bytes.Buffer
+	c := newCLI(&out, &errb)
+	c.ctx = ctx
+	done := make(chan int, 1)
+	go func() { done <- c.run([]string{"run", "--config", e.config, "--log-format", "json"}) }()
+	defer func() {
+		cancel()
+		if code := <-done; code != exitOK {
+			t.Errorf("daemon exit %d\n%s", code, errb.String())
+		}
+	}()
+	waitStatus(t, e, "mail")
+
+	mark := filepath.Join(e.dir, "hook-ran")
+	script := filepath.Join(e.dir, "note.sh")
+	must(t, os.WriteFile(script, []byte("#!/bin/sh\necho \"$ROTATOR_EVENT\" >> "+mark+"\n"), 0o700))
+	b, err := os.ReadFile(e.config)
+	must(t, err)
+	policy := strings.Replace(string(b), "providers:\n",
+		"hooks:\n  note: {type: exec, command: ./note.sh, timeout: 5s}\nproviders:\n", 1)
+	policy = strings.Replace(policy, "    params: {role: send_only}\n",
+		"    params: {role: send_only}\n    hooks: [{hook: note, on: [converged]}]\n", 1)
+	must(t, os.WriteFile(e.config, []byte(policy), 0o600))
+	if code, o, errs := runCLI(t, "reload", "--config", e.config); code != exitOK {
+		t.Fatalf("reload: %d %s%s", code, o, errs)
+	}
+	if code, o, errs := runCLI(t, "rotate", "mail", "--config", e.config); code != exitOK {
+		t.Fatalf("rotate: %d %s%s", code, o, errs)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if got, err := os.ReadFile(mark); err == nil && len(got) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the hook added by the reload never ran\n%s", errb.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
