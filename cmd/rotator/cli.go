@@ -205,7 +205,7 @@ func (c *cli) start(ctx context.Context, logger *zap.Logger, o *options) int {
 	built.Hooks.Start(engine.HookSucceeded)
 	defer built.Hooks.Close()
 	if pg, ok := store.(*pgstore.Store); ok && o.cmd != "plan" { // replicas: act only under the lease
-		return c.replica(ctx, pg, daemonParts{cfg: cfg, engine: engine, store: store, reg: reg, metrics: metrics, logger: logger, o: o}, built)
+		return c.replica(ctx, pg, daemonParts{cfg: cfg, engine: engine, store: store, reg: reg, metrics: metrics, logger: logger, o: o, built: built}, built)
 	}
 
 	switch o.cmd {
@@ -218,7 +218,7 @@ func (c *cli) start(ctx context.Context, logger *zap.Logger, o *options) int {
 	case "run-now":
 		return c.runNow(ctx, engine, logger, o)
 	}
-	return c.daemon(ctx, daemonParts{cfg: cfg, engine: engine, store: store, reg: reg, metrics: metrics, logger: logger, o: o, hooks: built.Hooks})
+	return c.daemon(ctx, daemonParts{cfg: cfg, engine: engine, store: store, reg: reg, metrics: metrics, logger: logger, o: o, hooks: built.Hooks, built: built})
 }
 
 func (c *cli) runNow(ctx context.Context, engine *rotate.Engine, logger *zap.Logger, o *options) int {

@@ -28,6 +28,10 @@ type controlRunner struct {
 	servers []*http.Server
 	hup     chan os.Signal
 	reload  sync.Mutex // one reload at a time
+	// reloaded is the policy of the last successful reload (nil before
+	// one): the next reload and stop close its sinks, so that a reload
+	// leaves no Vault token renewer of the policy it replaced running.
+	reloaded *wire.Built
 }
 
 // startControl serves the control API until stop. Requests are refused
@@ -59,7 +63,7 @@ func (c *cli) startControl(ctx context.Context, p daemonParts) (*controlRunner, 
 	if p.cfg.ControlListen != "" {
 		ln, err := net.Listen("tcp", p.cfg.ControlListen)
 		if err != nil {
-			r.stop()
+			r.stop(p.logger)
 			return nil, fmt.Errorf("control.listen %s: %w", p.cfg.ControlListen, err)
 		}
 		h := requireOperator(p.cfg.ControlToken, r.server.Handler(func(*http.Request) (string, error) { return "http:token", nil }))
@@ -101,8 +105,15 @@ func socketPath(cfg *config.Config) string {
 	return cfg.ControlSocket
 }
 
-func (r *controlRunner) stop() {
+func (r *controlRunner) stop(logger *zap.Logger) {
 	r.server.Drain()
+	defer func() {
+		r.reload.Lock()
+		defer r.reload.Unlock()
+		if r.reloaded != nil {
+			closeSinks(r.reloaded, logger)
+		}
+	}()
 	if r.hup != nil {
 		signal.Stop(r.hup)
 	}
@@ -118,7 +129,10 @@ func (r *controlRunner) stop() {
 func (c *cli) reloadPolicy(ctx context.Context, r *controlRunner, p daemonParts) (string, error) {
 	r.reload.Lock()
 	defer r.reload.Unlock()
-	res, err := c.tryReload(ctx, p)
+	res, built, err := c.tryReload(ctx, p)
+	if built != nil { // the engine runs the new policy (even after a late error)
+		r.replaced(built, p)
+	}
 	p.metrics.ReloadDone(err == nil, c.clock.Now())
 	if err != nil {
 		p.logger.Error("reload failed: keeping the running policy", zap.String("config", p.o.config), zap.Error(err))
@@ -128,14 +142,33 @@ func (c *cli) reloadPolicy(ctx context.Context, r *controlRunner, p daemonParts)
 		len(res.Removed), res.Removed, len(res.Changed)), nil
 }
 
-func (c *cli) tryReload(ctx context.Context, p daemonParts) (rotate.ReloadResult, error) {
+// replaced closes the sinks of the policy built replaced (the start-up
+// one's again at exit, which is harmless). Evaluations of changed keys
+// have ended (Engine.Reload waits for them); one of a removed key or an
+// orphan scan still in flight fails closed: a closed sink writes nothing,
+// and an unreadable sink blocks every revocation.
+func (r *controlRunner) replaced(built *wire.Built, p daemonParts) {
+	prev := r.reloaded
+	if prev == nil {
+		prev = p.built
+	}
+	r.reloaded = built
+	if prev != nil {
+		closeSinks(prev, p.logger)
+	}
+}
+
+// tryReload loads, wires and checks the policy file and makes it the
+// engine's; it returns the new policy's parts (their sinks are the
+// caller's to close once replaced).
+func (c *cli) tryReload(ctx context.Context, p daemonParts) (rotate.ReloadResult, *wire.Built, error) {
 	cfg, err := config.LoadFile(p.o.config)
 	if err != nil {
-		return rotate.ReloadResult{}, fmt.Errorf("%s: %w", p.o.config, err)
+		return rotate.ReloadResult{}, nil, fmt.Errorf("%s: %w", p.o.config, err)
 	}
 	built, err := wire.Build(cfg, wire.Deps{Logger: p.logger, Clock: c.clock, UserAgent: "rotator/" + buildVersion(), Observer: p.metrics})
 	if err != nil {
-		return rotate.ReloadResult{}, fmt.Errorf("%s: %w", p.o.config, err)
+		return rotate.ReloadResult{}, nil, fmt.Errorf("%s: %w", p.o.config, err)
 	}
 	var errs []error
 	for name, s := range built.Sinks {
@@ -149,13 +182,16 @@ func (c *cli) tryReload(ctx context.Context, p daemonParts) (rotate.ReloadResult
 	}
 	if err := errors.Join(errs...); err != nil {
 		closeSinks(built, p.logger)
-		return rotate.ReloadResult{}, fmt.Errorf("start-up checks of the new policy: %w", err)
+		return rotate.ReloadResult{}, nil, fmt.Errorf("start-up checks of the new policy: %w", err)
 	}
+	var res rotate.ReloadResult
 	if p.replica != nil { // the tenure's engine and later tenures' too
-		return p.replica.reload(built, p.engine)
+		res, err = p.replica.reload(built, p.engine)
+	} else {
+		if p.hooks != nil && built.Hooks != nil {
+			p.hooks.Reload(built.Hooks)
+		}
+		res, err = p.engine.Reload(rotate.Policy{Keys: built.Keys, Providers: built.Providers, Sinks: built.Sinks})
 	}
-	if p.hooks != nil && built.Hooks != nil {
-		p.hooks.Reload(built.Hooks)
-	}
-	return p.engine.Reload(rotate.Policy{Keys: built.Keys, Providers: built.Providers, Sinks: built.Sinks})
+	return res, built, err
 }

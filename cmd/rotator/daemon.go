@@ -18,6 +18,7 @@ import (
 	hookrun "github.com/rotator-dev/rotator/internal/hooks"
 	"github.com/rotator-dev/rotator/internal/rotate"
 	"github.com/rotator-dev/rotator/internal/sdnotify"
+	"github.com/rotator-dev/rotator/internal/wire"
 )
 
 // daemonParts is what the daemon runs with.
@@ -38,6 +39,9 @@ type daemonParts struct {
 	// hooks is the running hooks runner; a reload gives it the new
 	// policy's definitions (it keeps its queues).
 	hooks *hookrun.Runner
+	// built is the start-up policy's parts (its sinks are closed when a
+	// reload replaces it).
+	built *wire.Built
 }
 
 // listen opens the daemon's HTTP address; a busy port says how to choose
@@ -107,7 +111,7 @@ func (c *cli) daemon(ctx context.Context, p daemonParts) int {
 		logger.Error("cannot serve the control API", zap.Error(err))
 		return exitFailed
 	}
-	defer ctl.stop()
+	defer ctl.stop(p.logger)
 	ready.Store(true)
 	if err := sdnotify.Ready(fmt.Sprintf("managing %d keys", engine.Len())); err != nil {
 		logger.Warn("cannot notify systemd", zap.Error(err))

@@ -8,6 +8,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/rotator-dev/rotator/internal/control"
+	"github.com/rotator-dev/rotator/internal/sinks"
+	"github.com/rotator-dev/rotator/internal/wire"
 )
 
 // TestReloadGivesTheDaemonTheNewHooks: a reload that adds a hook to a key
@@ -55,5 +61,40 @@ func TestReloadGivesTheDaemonTheNewHooks(t *testing.T) {
 			t.Fatalf("the hook added by the reload never ran\n%s", errb.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// closingSink counts Close calls (a Vault sink stops its token renewer).
+type closingSink struct {
+	sinks.Sink
+	closed int
+}
+
+func (s *closingSink) Close() error { s.closed++; return nil }
+
+// TestReloadClosesTheReplacedSinks: each reload closes the sinks of the
+// policy it replaced (a Vault token renewer per reload ran on before), and
+// stop closes the last reload's.
+func TestReloadClosesTheReplacedSinks(t *testing.T) {
+	parts := func() (*wire.Built, *closingSink) {
+		s := &closingSink{}
+		return &wire.Built{Sinks: map[string]sinks.Sink{"vault": s}}, s
+	}
+	b0, s0 := parts()
+	b1, s1 := parts()
+	b2, s2 := parts()
+	p := daemonParts{built: b0, logger: zap.NewNop()}
+	r := &controlRunner{server: control.NewServer(nil)}
+	r.replaced(b1, p)
+	if s0.closed != 1 || s1.closed != 0 {
+		t.Fatalf("first reload: start-up sinks closed %d times, new %d; want 1, 0", s0.closed, s1.closed)
+	}
+	r.replaced(b2, p)
+	if s1.closed != 1 || s2.closed != 0 {
+		t.Fatalf("second reload: replaced sinks closed %d times, new %d; want 1, 0", s1.closed, s2.closed)
+	}
+	r.stop(zap.NewNop())
+	if s2.closed != 1 || s0.closed != 1 {
+		t.Fatalf("stop: last policy's sinks closed %d times (want 1), start-up's %d (want 1: the CLI closes them)", s2.closed, s0.closed)
 	}
 }
