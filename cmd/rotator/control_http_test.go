@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rotator-dev/rotator/internal/control"
 )
@@ -27,12 +25,8 @@ func TestControlOverHTTPNeedsTheToken(t *testing.T) {
 	must(t, err)
 	must(t, os.WriteFile(e.config, append(raw, []byte("control: {token_file: ./token, listen: "+addr+"}\n")...), 0o600))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb bytes.Buffer
-	c := newCLI(&out, &errb)
-	c.ctx = ctx
-	done := make(chan int, 1)
-	go func() { done <- c.run([]string{"run", "--config", e.config, "--log-format", "json"}) }()
+	errb, stop := runDaemon(t, e)
+	ctx := context.Background()
 	waitStatus(t, e, "mail")
 	url := "http://" + addr
 	pause := control.Request{Command: "pause", Keys: []string{"mail"}}
@@ -48,12 +42,7 @@ func TestControlOverHTTPNeedsTheToken(t *testing.T) {
 	if err != nil || resp.Exit != 0 || resp.Stdout != "mail: paused by http:token\n" {
 		t.Fatalf("with the token: %+v %v", resp, err)
 	}
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("daemon did not stop")
-	}
+	stop()
 	if strings.Contains(errb.String(), "operator-token") {
 		t.Error("the token appears in the logs")
 	}

@@ -120,12 +120,7 @@ func TestControlCommandsWithoutDaemon(t *testing.T) {
 // control socket (0600), with the same output.
 func TestControlCommandsThroughDaemon(t *testing.T) {
 	e := newEnv(t, "1h")
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb bytes.Buffer
-	c := newCLI(&out, &errb)
-	c.ctx = ctx
-	done := make(chan int, 1)
-	go func() { done <- c.run([]string{"run", "--config", e.config, "--log-format", "json"}) }()
+	errb, stop := runDaemon(t, e)
 	sock := control.SocketPath(filepath.Join(e.dir, "state.db"))
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -145,8 +140,7 @@ func TestControlCommandsThroughDaemon(t *testing.T) {
 	if code, out, errs := runCLI(t, "reload", "--config", e.config); code != exitOK || !strings.Contains(out, "policy reloaded") {
 		t.Errorf("reload: %d %s%s", code, out, errs)
 	}
-	cancel()
-	if code := <-done; code != exitOK {
+	if code := stop(); code != exitOK {
 		t.Errorf("daemon exit %d", code)
 	}
 	if !strings.Contains(errb.String(), `"actor":"cli:`) && !strings.Contains(errb.String(), "cli:") {

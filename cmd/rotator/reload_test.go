@@ -22,15 +22,9 @@ import (
 // the hook never ran).
 func TestReloadGivesTheDaemonTheNewHooks(t *testing.T) {
 	e := newEnv(t, "1h")
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb bytes.Buffer
-	c := newCLI(&out, &errb)
-	c.ctx = ctx
-	done := make(chan int, 1)
-	go func() { done <- c.run([]string{"run", "--config", e.config, "--log-format", "json"}) }()
+	errb, stop := runDaemon(t, e)
 	defer func() {
-		cancel()
-		if code := <-done; code != exitOK {
+		if code := stop(); code != exitOK {
 			t.Errorf("daemon exit %d\n%s", code, errb.String())
 		}
 	}()
@@ -61,6 +55,30 @@ func TestReloadGivesTheDaemonTheNewHooks(t *testing.T) {
 			t.Fatalf("the hook added by the reload never ran\n%s", errb.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// runDaemon runs `rotator run` on e's policy in the background (JSON
+// logs into the returned buffer); stop cancels it and returns its exit
+// code.
+func runDaemon(t *testing.T, e *env) (logs *bytes.Buffer, stop func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	logs = &bytes.Buffer{}
+	c := newCLI(&out, logs)
+	c.ctx = ctx
+	done := make(chan int, 1)
+	go func() { done <- c.run([]string{"run", "--config", e.config, "--log-format", "json"}) }()
+	return logs, func() int {
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(30 * time.Second):
+			t.Fatal("the daemon did not stop")
+			return -1
+		}
 	}
 }
 
