@@ -4,11 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/stretchr/testify/require"
 
 	"github.com/rotator-dev/rotator/internal/testing/faults"
 )
@@ -29,11 +29,21 @@ func TestFailNextAppliesRulesInQueueOrder(t *testing.T) {
 		}
 		return status
 	}
-	require.Equal(t, 500, take("list"), "the create rule does not match; the any-operation one does")
-	require.Equal(t, 0, take("list"))
-	require.Equal(t, 503, take("create"))
-	require.Equal(t, 503, take("create"))
-	require.Equal(t, 0, take("create"))
+	if got := take("list"); got != 500 {
+		t.Fatalf("the create rule does not match; the any-operation one does: got %v, want %v", got, 500)
+	}
+	if got := take("list"); got != 0 {
+		t.Fatalf("take(\"list\") = %v, want %v", got, 0)
+	}
+	if got := take("create"); got != 503 {
+		t.Fatalf("take(\"create\") = %v, want %v", got, 503)
+	}
+	if got := take("create"); got != 503 {
+		t.Fatalf("take(\"create\") = %v, want %v", got, 503)
+	}
+	if got := take("create"); got != 0 {
+		t.Fatalf("take(\"create\") = %v, want %v", got, 0)
+	}
 }
 
 // TestInterceptCountsServesAndDelays: every request is counted; a
@@ -43,29 +53,45 @@ func TestInterceptCountsServesAndDelays(t *testing.T) {
 	clk := clockwork.NewFakeClock()
 	f := faults.New(clk, 0)
 	w := httptest.NewRecorder()
-	require.False(t, f.Intercept(w, httptest.NewRequest("GET", "/", nil), "list"))
+	if f.Intercept(w, httptest.NewRequest("GET", "/", nil), "list") {
+		t.Fatalf("f.Intercept(w, httptest.NewRequest(\"GET\", \"/\", nil), \"list\"): got true, want false")
+	}
 
 	f.ServeWith("list", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
-	require.True(t, f.Intercept(w, httptest.NewRequest("GET", "/", nil), "list"))
-	require.Equal(t, http.StatusTeapot, w.Code)
+	if !f.Intercept(w, httptest.NewRequest("GET", "/", nil), "list") {
+		t.Fatalf("f.Intercept(w, httptest.NewRequest(\"GET\", \"/\", nil), \"list\"): got false, want true")
+	}
+	if w.Code != http.StatusTeapot {
+		t.Fatalf("w.Code = %v, want %v", w.Code, http.StatusTeapot)
+	}
 	f.ServeWith("list", nil)
 
 	f.SetLatency(time.Second)
 	done := make(chan bool)
 	go func() { done <- f.Intercept(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil), "get") }()
-	require.NoError(t, clk.BlockUntilContext(t.Context(), 1))
+	if err := clk.BlockUntilContext(t.Context(), 1); err != nil {
+		t.Fatalf("clk.BlockUntilContext(t.Context(), 1): %v", err)
+	}
 	clk.Advance(time.Second)
-	require.False(t, <-done, "after the latency the server answers")
+	if <-done {
+		t.Fatalf("after the latency the server answers: got true, want false")
+	}
 
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
 		done <- f.Intercept(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil).WithContext(ctx), "get")
 	}()
-	require.NoError(t, clk.BlockUntilContext(t.Context(), 1))
+	if err := clk.BlockUntilContext(t.Context(), 1); err != nil {
+		t.Fatalf("clk.BlockUntilContext(t.Context(), 1): %v", err)
+	}
 	cancel()
-	require.True(t, <-done, "a client that gave up ends the request")
+	if !(<-done) {
+		t.Fatalf("a client that gave up ends the request: got false, want true")
+	}
 
-	require.Equal(t, map[string]int{"list": 2, "get": 2}, f.Requests())
+	if got, want := f.Requests(), map[string]int{"list": 2, "get": 2}; !reflect.DeepEqual(want, got) {
+		t.Fatalf("f.Requests() = %+v, want %+v", got, want)
+	}
 }
 
 // TestDropCreateClosesTheConnection: a queued drop closes the connection
@@ -81,9 +107,15 @@ func TestDropCreateClosesTheConnection(t *testing.T) {
 	defer srv.Close()
 	f.DropNextCreate()
 	_, err := srv.Client().Post(srv.URL, "application/json", nil)
-	require.Error(t, err)
+	if err == nil {
+		t.Fatalf("srv.Client().Post: got no error, want one")
+	}
 	resp, err := srv.Client().Post(srv.URL, "application/json", nil)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("srv.Client().Post: %v", err)
+	}
 	_ = resp.Body.Close()
-	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("resp.StatusCode = %v, want %v", resp.StatusCode, http.StatusCreated)
+	}
 }
