@@ -121,18 +121,9 @@ func ParseConfig(sec config.Section) (Config, error) {
 
 		AllowInsecureHTTP: raw.AllowInsecure,
 	}
-	if cfg.Address == "" {
-		return Config{}, sec.Errorf("address", "required: the Vault server's URL, such as https://vault.example.com:8200")
-	}
-	u, err := url.Parse(cfg.Address)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return Config{}, sec.Errorf("address", "%q is not an http:// or https:// URL", raw.Address)
-	}
-	if u.User != nil {
-		return Config{}, sec.Errorf("address", "must not hold credentials")
-	}
-	if u.Scheme == "http" && !loopback(u.Hostname()) && !cfg.AllowInsecureHTTP {
-		return Config{}, sec.Errorf("address", "%q is http:// to a host other than this machine: the token and every secret would cross the network in cleartext; use https://, or set allow_insecure_http: true on %s to accept that", cfg.Address, sec.Path)
+	u, err := parseAddress(sec, cfg, raw.Address)
+	if err != nil {
+		return Config{}, err
 	}
 	if cfg.Mount == "" {
 		cfg.Mount = "secret"
@@ -144,7 +135,38 @@ func ParseConfig(sec config.Section) (Config, error) {
 	default:
 		return Config{}, sec.Errorf("kv_version", "%d is not 1 or 2", raw.KVVersion)
 	}
+	if err := parseAuth(sec, raw, &cfg); err != nil {
+		return Config{}, err
+	}
+	if err := checkTLS(sec, cfg, u); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
 
+// parseAddress checks cfg.Address (rawAddress as written, for errors): an
+// http:// or https:// URL without credentials, http:// only to this machine
+// unless cfg.AllowInsecureHTTP.
+func parseAddress(sec config.Section, cfg Config, rawAddress string) (*url.URL, error) {
+	if cfg.Address == "" {
+		return nil, sec.Errorf("address", "required: the Vault server's URL, such as https://vault.example.com:8200")
+	}
+	u, err := url.Parse(cfg.Address)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, sec.Errorf("address", "%q is not an http:// or https:// URL", rawAddress)
+	}
+	if u.User != nil {
+		return nil, sec.Errorf("address", "must not hold credentials")
+	}
+	if u.Scheme == "http" && !loopback(u.Hostname()) && !cfg.AllowInsecureHTTP {
+		return nil, sec.Errorf("address", "%q is http:// to a host other than this machine: the token and every secret would cross the network in cleartext; use https://, or set allow_insecure_http: true on %s to accept that", cfg.Address, sec.Path)
+	}
+	return u, nil
+}
+
+// parseAuth checks that exactly one auth method is configured and sets it
+// on cfg: a token (or token file), approle or kubernetes.
+func parseAuth(sec config.Section, raw rawConfig, cfg *Config) error {
 	methods := 0
 	if raw.Token != "" || raw.TokenFile != "" {
 		methods++
@@ -156,52 +178,65 @@ func ParseConfig(sec config.Section) (Config, error) {
 		methods++
 	}
 	if methods != 1 {
-		return Config{}, sec.Errorf("token", "exactly one of token, token_file, approle, kubernetes must be configured (found %d)", methods)
+		return sec.Errorf("token", "exactly one of token, token_file, approle, kubernetes must be configured (found %d)", methods)
 	}
 	switch {
 	case raw.AppRole != nil:
 		ar, err := parseAppRole(sec, raw.AppRole)
 		if err != nil {
-			return Config{}, err
+			return err
 		}
 		cfg.AppRole = ar
 	case raw.Kubernetes != nil:
-		k := raw.Kubernetes
-		if k.Role == "" {
-			return Config{}, sec.Errorf("kubernetes.role", "required: the Vault role bound to the service account")
+		k, err := parseKubernetes(sec, raw.Kubernetes)
+		if err != nil {
+			return err
 		}
-		cfg.Kubernetes = &Kubernetes{Role: k.Role, TokenPath: k.ServiceAccountTokenPath, MountPath: strings.Trim(k.MountPath, "/")}
-		if cfg.Kubernetes.TokenPath == "" {
-			cfg.Kubernetes.TokenPath = DefaultServiceAccountTokenPath
-		} else {
-			cfg.Kubernetes.TokenPath = sec.Resolve(cfg.Kubernetes.TokenPath)
-		}
-		if cfg.Kubernetes.MountPath == "" {
-			cfg.Kubernetes.MountPath = "kubernetes"
-		}
+		cfg.Kubernetes = k
 	default:
 		tok, err := sec.Secret("token", raw.Token, raw.TokenFile, true)
 		if err != nil {
-			return Config{}, err
+			return err
 		}
 		cfg.Token, cfg.TokenFile = tok, sec.Resolve(raw.TokenFile)
 	}
+	return nil
+}
 
+func parseKubernetes(sec config.Section, k *rawKubernetes) (*Kubernetes, error) {
+	if k.Role == "" {
+		return nil, sec.Errorf("kubernetes.role", "required: the Vault role bound to the service account")
+	}
+	kc := &Kubernetes{Role: k.Role, TokenPath: k.ServiceAccountTokenPath, MountPath: strings.Trim(k.MountPath, "/")}
+	if kc.TokenPath == "" {
+		kc.TokenPath = DefaultServiceAccountTokenPath
+	} else {
+		kc.TokenPath = sec.Resolve(kc.TokenPath)
+	}
+	if kc.MountPath == "" {
+		kc.MountPath = "kubernetes"
+	}
+	return kc, nil
+}
+
+// checkTLS rejects TLS settings on an address (u) that is not https, and a
+// ca_cert that cannot be read.
+func checkTLS(sec config.Section, cfg Config, u *url.URL) error {
 	if cfg.CACert != "" {
 		if u.Scheme != "https" {
-			return Config{}, sec.Errorf("ca_cert", "is set but address %q is not https", cfg.Address)
+			return sec.Errorf("ca_cert", "is set but address %q is not https", cfg.Address)
 		}
 		if _, err := os.Stat(cfg.CACert); err != nil {
-			return Config{}, sec.Errorf("ca_cert", "%v", err)
+			return sec.Errorf("ca_cert", "%v", err)
 		}
 	}
 	if cfg.TLSSkipVerify && u.Scheme != "https" {
-		return Config{}, sec.Errorf("tls_skip_verify", "is set but address %q is not https", cfg.Address)
+		return sec.Errorf("tls_skip_verify", "is set but address %q is not https", cfg.Address)
 	}
 	if cfg.TLSServerName != "" && u.Scheme != "https" {
-		return Config{}, sec.Errorf("tls_server_name", "is set but address %q is not https", cfg.Address)
+		return sec.Errorf("tls_server_name", "is set but address %q is not https", cfg.Address)
 	}
-	return cfg, nil
+	return nil
 }
 
 // loopback reports whether host is this machine: localhost or a loopback
