@@ -3,9 +3,11 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,7 +15,6 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -75,7 +76,9 @@ func (e *env) blockUntil(t *testing.T, n int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, e.clock.BlockUntilContext(ctx, n), "waiting for %d sleepers on the fake clock", n)
+	if err := e.clock.BlockUntilContext(ctx, n); err != nil {
+		t.Fatalf("waiting for %d sleepers on the fake clock: %v", n, err)
+	}
 }
 
 func (e *env) client(t *testing.T, cfg httpapi.Config, opts ...httpapi.Option) *httpapi.Client {
@@ -87,7 +90,9 @@ func (e *env) client(t *testing.T, cfg httpapi.Config, opts ...httpapi.Option) *
 	}
 	opts = append([]httpapi.Option{httpapi.WithBackoff(100*time.Millisecond, time.Second)}, opts...)
 	c, err := httpapi.New(cfg, 1000, providers.Deps{Deps: backend.Deps{Name: "test", Logger: zap.New(core), Clock: e.clock, UserAgent: "rotator/test"}, Observer: e.rec}, decodeErr, opts...)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("httpapi.New: %v", err)
+	}
 	return c
 }
 
@@ -119,7 +124,9 @@ func wait(t *testing.T, ch chan result) result {
 func reasonOf(t *testing.T, err error) *providers.Error {
 	t.Helper()
 	var pe *providers.Error
-	require.ErrorAs(t, err, &pe)
+	if !errors.As(err, &pe) {
+		t.Fatalf("got error %v, want one that is a %T", err, pe)
+	}
 	return pe
 }
 
@@ -138,17 +145,39 @@ func TestDoSendsJSONWithUserAgentAndQuery(t *testing.T) {
 	c := e.client(t, httpapi.Config{})
 	resp, err := c.Do(context.Background(), httpapi.Request{Op: "create", Method: "POST", Path: "/api/v1/x?grant_type=password",
 		Query: map[string][]string{"limit": {"10"}}, Body: map[string]string{"name": "n"}})
-	require.NoError(t, err)
-	require.Equal(t, 201, resp.Status)
-	require.Equal(t, `{"ok":true}`, string(resp.Body))
-	require.Equal(t, "POST", got.method)
-	require.Equal(t, "/api/v1/x", got.path)
-	require.Equal(t, "grant_type=password&limit=10", got.query)
-	require.Equal(t, "rotator/test", got.ua)
-	require.Equal(t, "application/json", got.ctype)
-	require.Equal(t, "application/json", got.accept)
-	require.Equal(t, map[string]string{"name": "n"}, got.body)
-	require.Equal(t, "201", e.rec.next(t))
+	if err != nil {
+		t.Fatalf("c.Do: %v", err)
+	}
+	if resp.Status != 201 {
+		t.Fatalf("resp.Status = %v, want %v", resp.Status, 201)
+	}
+	if string(resp.Body) != `{"ok":true}` {
+		t.Fatalf("string(resp.Body) = %q, want %q", string(resp.Body), `{"ok":true}`)
+	}
+	if got.method != "POST" {
+		t.Fatalf("got.method = %q, want %q", got.method, "POST")
+	}
+	if got.path != "/api/v1/x" {
+		t.Fatalf("got.path = %q, want %q", got.path, "/api/v1/x")
+	}
+	if got.query != "grant_type=password&limit=10" {
+		t.Fatalf("got.query = %q, want %q", got.query, "grant_type=password&limit=10")
+	}
+	if got.ua != "rotator/test" {
+		t.Fatalf("got.ua = %q, want %q", got.ua, "rotator/test")
+	}
+	if got.ctype != "application/json" {
+		t.Fatalf("got.ctype = %q, want %q", got.ctype, "application/json")
+	}
+	if got.accept != "application/json" {
+		t.Fatalf("got.accept = %q, want %q", got.accept, "application/json")
+	}
+	if want := map[string]string{"name": "n"}; !reflect.DeepEqual(want, got.body) {
+		t.Fatalf("got.body = %+v, want %+v", got.body, want)
+	}
+	if got := e.rec.next(t); got != "201" {
+		t.Fatalf("e.rec.next(t) = %q, want %q", got, "201")
+	}
 }
 
 func TestBaseURLWithPathPrefix(t *testing.T) {
@@ -156,8 +185,12 @@ func TestBaseURLWithPathPrefix(t *testing.T) {
 	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) { path = r.URL.Path })
 	c := e.client(t, httpapi.Config{BaseURL: e.srv.URL + "/prefix/"})
 	_, err := c.Do(context.Background(), httpapi.Request{Op: "list", Method: "GET", Path: "/v2/api-keys"})
-	require.NoError(t, err)
-	require.Equal(t, "/prefix/v2/api-keys", path)
+	if err != nil {
+		t.Fatalf("c.Do: %v", err)
+	}
+	if path != "/prefix/v2/api-keys" {
+		t.Fatalf("path = %q, want %q", path, "/prefix/v2/api-keys")
+	}
 }
 
 func TestStatusClassification(t *testing.T) {
@@ -174,12 +207,24 @@ func TestStatusClassification(t *testing.T) {
 		c := e.client(t, httpapi.Config{})
 		resp, err := c.Do(context.Background(), httpapi.Request{Op: "get", Method: "GET", Path: "/k"})
 		pe := reasonOf(t, err)
-		require.Equal(t, want, pe.Reason, "status %d", status)
-		require.Equal(t, status, pe.Status)
-		require.Equal(t, "40410", pe.Code)
-		require.Equal(t, "resource not found", pe.Message)
-		require.Equal(t, status, resp.Status)
-		require.EqualValues(t, 1, e.hits.Load(), "non-idempotent call must not be retried")
+		if pe.Reason != want {
+			t.Fatalf("status %d: got %q, want %q", status, pe.Reason, want)
+		}
+		if pe.Status != status {
+			t.Fatalf("pe.Status = %v, want %v", pe.Status, status)
+		}
+		if pe.Code != "40410" {
+			t.Fatalf("pe.Code = %q, want %q", pe.Code, "40410")
+		}
+		if pe.Message != "resource not found" {
+			t.Fatalf("pe.Message = %q, want %q", pe.Message, "resource not found")
+		}
+		if resp.Status != status {
+			t.Fatalf("resp.Status = %v, want %v", resp.Status, status)
+		}
+		if got := e.hits.Load(); got != int64(1) {
+			t.Fatalf("non-idempotent call must not be retried: got %v, want %v", got, int64(1))
+		}
 	}
 }
 
@@ -195,16 +240,28 @@ func TestIdempotentRetriesServerErrorsOnTheClock(t *testing.T) {
 	c := e.client(t, httpapi.Config{})
 	ch := goDo(context.Background(), c, httpapi.Request{Op: "list", Method: "GET", Path: "/k", Idempotent: true})
 	for i := 0; i < 2; i++ {
-		require.Equal(t, "503", e.rec.next(t))
+		if got := e.rec.next(t); got != "503" {
+			t.Fatalf("e.rec.next(t) = %q, want %q", got, "503")
+		}
 		e.blockUntil(t, 1) // the backoff timer
-		require.EqualValues(t, i+1, e.hits.Load(), "retried before the backoff elapsed")
+		if got := e.hits.Load(); got != int64(i+1) {
+			t.Fatalf("retried before the backoff elapsed: got %v, want %v", got, int64(i+1))
+		}
 		e.clock.Advance(time.Second)
 	}
-	require.Equal(t, "200", e.rec.next(t))
+	if got := e.rec.next(t); got != "200" {
+		t.Fatalf("e.rec.next(t) = %q, want %q", got, "200")
+	}
 	r := wait(t, ch)
-	require.NoError(t, r.err)
-	require.Equal(t, "[]", string(r.resp.Body))
-	require.EqualValues(t, 3, e.hits.Load())
+	if r.err != nil {
+		t.Fatalf("r.err: %v", r.err)
+	}
+	if string(r.resp.Body) != "[]" {
+		t.Fatalf("string(r.resp.Body) = %q, want %q", string(r.resp.Body), "[]")
+	}
+	if got := e.hits.Load(); got != int64(3) {
+		t.Fatalf("e.hits.Load() = %v, want %v", got, int64(3))
+	}
 }
 
 func TestRetriesAreBounded(t *testing.T) {
@@ -212,14 +269,22 @@ func TestRetriesAreBounded(t *testing.T) {
 	c := e.client(t, httpapi.Config{MaxRetries: 2})
 	ch := goDo(context.Background(), c, httpapi.Request{Op: "list", Method: "GET", Path: "/k", Idempotent: true})
 	for i := 0; i < 2; i++ {
-		require.Equal(t, "500", e.rec.next(t))
+		if got := e.rec.next(t); got != "500" {
+			t.Fatalf("e.rec.next(t) = %q, want %q", got, "500")
+		}
 		e.blockUntil(t, 1)
 		e.clock.Advance(time.Second)
 	}
-	require.Equal(t, "500", e.rec.next(t))
+	if got := e.rec.next(t); got != "500" {
+		t.Fatalf("e.rec.next(t) = %q, want %q", got, "500")
+	}
 	r := wait(t, ch)
-	require.Equal(t, providers.ReasonServer, reasonOf(t, r.err).Reason)
-	require.EqualValues(t, 3, e.hits.Load())
+	if got := reasonOf(t, r.err).Reason; got != providers.ReasonServer {
+		t.Fatalf("reasonOf(t, r.err).Reason = %q, want %q", got, providers.ReasonServer)
+	}
+	if got := e.hits.Load(); got != int64(3) {
+		t.Fatalf("e.hits.Load() = %v, want %v", got, int64(3))
+	}
 }
 
 func TestNonIdempotentNotRetried(t *testing.T) {
@@ -227,8 +292,12 @@ func TestNonIdempotentNotRetried(t *testing.T) {
 		e := newEnv(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(502) })
 		c := e.client(t, httpapi.Config{})
 		_, err := c.Do(context.Background(), httpapi.Request{Op: "create", Method: "POST", Path: "/k", Body: map[string]string{}})
-		require.Equal(t, providers.ReasonServer, reasonOf(t, err).Reason)
-		require.EqualValues(t, 1, e.hits.Load())
+		if got := reasonOf(t, err).Reason; got != providers.ReasonServer {
+			t.Fatalf("reasonOf(t, err).Reason = %q, want %q", got, providers.ReasonServer)
+		}
+		if got := e.hits.Load(); got != int64(1) {
+			t.Fatalf("e.hits.Load() = %v, want %v", got, int64(1))
+		}
 	})
 	t.Run("dropped connection", func(t *testing.T) {
 		e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
@@ -240,11 +309,21 @@ func TestNonIdempotentNotRetried(t *testing.T) {
 		c := e.client(t, httpapi.Config{})
 		_, err := c.Do(context.Background(), httpapi.Request{Op: "create", Method: "POST", Path: "/k", Body: map[string]string{}})
 		pe := reasonOf(t, err)
-		require.Equal(t, providers.ReasonTimeout, pe.Reason)
-		require.Zero(t, pe.Status)
-		require.NotContains(t, err.Error(), e.srv.URL, "errors stay short")
-		require.Equal(t, "error", e.rec.next(t))
-		require.EqualValues(t, 1, e.hits.Load())
+		if pe.Reason != providers.ReasonTimeout {
+			t.Fatalf("pe.Reason = %q, want %q", pe.Reason, providers.ReasonTimeout)
+		}
+		if pe.Status != 0 {
+			t.Fatalf("pe.Status = %v, want zero", pe.Status)
+		}
+		if got := err.Error(); strings.Contains(got, e.srv.URL) {
+			t.Fatalf("errors stay short: got %q, want it not to contain %q", got, e.srv.URL)
+		}
+		if got := e.rec.next(t); got != "error" {
+			t.Fatalf("e.rec.next(t) = %q, want %q", got, "error")
+		}
+		if got := e.hits.Load(); got != int64(1) {
+			t.Fatalf("e.hits.Load() = %v, want %v", got, int64(1))
+		}
 	})
 	t.Run("429 without RetryRateLimited", func(t *testing.T) {
 		e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
@@ -254,9 +333,15 @@ func TestNonIdempotentNotRetried(t *testing.T) {
 		c := e.client(t, httpapi.Config{})
 		_, err := c.Do(context.Background(), httpapi.Request{Op: "create", Method: "POST", Path: "/k"})
 		pe := reasonOf(t, err)
-		require.Equal(t, providers.ReasonRateLimited, pe.Reason)
-		require.Equal(t, 3*time.Second, pe.RetryAfter, "body's retry_after used without a header")
-		require.EqualValues(t, 1, e.hits.Load())
+		if pe.Reason != providers.ReasonRateLimited {
+			t.Fatalf("pe.Reason = %q, want %q", pe.Reason, providers.ReasonRateLimited)
+		}
+		if pe.RetryAfter != 3*time.Second {
+			t.Fatalf("body's retry_after used without a header: got %v, want %v", pe.RetryAfter, 3*time.Second)
+		}
+		if got := e.hits.Load(); got != int64(1) {
+			t.Fatalf("e.hits.Load() = %v, want %v", got, int64(1))
+		}
 	})
 }
 
@@ -272,12 +357,18 @@ func TestRetryRateLimitedNonIdempotent(t *testing.T) {
 	})
 	c := e.client(t, httpapi.Config{})
 	ch := goDo(context.Background(), c, httpapi.Request{Op: "create", Method: "POST", Path: "/k", RetryRateLimited: true})
-	require.Equal(t, "429", e.rec.next(t))
+	if got := e.rec.next(t); got != "429" {
+		t.Fatalf("e.rec.next(t) = %q, want %q", got, "429")
+	}
 	e.blockUntil(t, 1)
 	e.clock.Advance(2 * time.Second)
 	r := wait(t, ch)
-	require.NoError(t, r.err)
-	require.EqualValues(t, 2, e.hits.Load())
+	if r.err != nil {
+		t.Fatalf("r.err: %v", r.err)
+	}
+	if got := e.hits.Load(); got != int64(2) {
+		t.Fatalf("e.hits.Load() = %v, want %v", got, int64(2))
+	}
 }
 
 func TestRetryAfterPausesEveryCaller(t *testing.T) {
@@ -295,22 +386,30 @@ func TestRetryAfterPausesEveryCaller(t *testing.T) {
 	ctx := context.Background()
 	req := httpapi.Request{Op: "get", Method: "GET", Path: "/k", Idempotent: true}
 	a := goDo(ctx, c, req)
-	require.Equal(t, "429", e.rec.next(t))
+	if got := e.rec.next(t); got != "429" {
+		t.Fatalf("e.rec.next(t) = %q, want %q", got, "429")
+	}
 	e.blockUntil(t, 1) // a waits out the pause
 	b, d := goDo(ctx, c, req), goDo(ctx, c, req)
 	e.blockUntil(t, 3) // b and d wait too instead of calling
 	e.clock.Advance(6 * time.Second)
 	e.blockUntil(t, 3) // the header's 7s wins over the body's 1s
-	require.EqualValues(t, 1, e.hits.Load())
+	if got := e.hits.Load(); got != int64(1) {
+		t.Fatalf("e.hits.Load() = %v, want %v", got, int64(1))
+	}
 	e.clock.Advance(time.Second)
 	// After the pause the three share the rate limit (1000/s, burst 1):
 	// one goes now, the other two about 1 and 2 ms later.
 	e.blockUntil(t, 2)
 	e.clock.Advance(3 * time.Millisecond)
 	for _, ch := range []chan result{a, b, d} {
-		require.NoError(t, wait(t, ch).err)
+		if err2 := wait(t, ch).err; err2 != nil {
+			t.Fatalf("wait(t, ch).err: %v", err2)
+		}
 	}
-	require.EqualValues(t, 4, e.hits.Load(), "the 429, then a's retry, b and d")
+	if got := e.hits.Load(); got != int64(4) {
+		t.Fatalf("the 429, then a's retry, b and d: got %v, want %v", got, int64(4))
+	}
 }
 
 func TestRateLimitSharedOnTheClock(t *testing.T) {
@@ -318,17 +417,27 @@ func TestRateLimitSharedOnTheClock(t *testing.T) {
 	core, _ := observer.New(zapcore.DebugLevel)
 	c, err := httpapi.New(httpapi.Config{BaseURL: e.srv.URL, RateLimit: 1}, 50,
 		providers.Deps{Deps: backend.Deps{Logger: zap.New(core), Clock: e.clock}, Observer: e.rec}, decodeErr)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("httpapi.New: %v", err)
+	}
 	req := httpapi.Request{Op: "get", Method: "GET", Path: "/k", Idempotent: true}
-	require.NoError(t, wait(t, goDo(context.Background(), c, req)).err) // the burst token
+	if err2 := wait(t, goDo(context.Background(), c, req)).err; err2 != nil {
+		t.Fatalf("wait(t, goDo(context.Background(), c, req)).err: %v", err2)
+	} // the burst token
 	second := goDo(context.Background(), c, req)
 	e.blockUntil(t, 1)
 	e.clock.Advance(999 * time.Millisecond)
 	e.blockUntil(t, 1)
-	require.EqualValues(t, 1, e.hits.Load(), "second call inside the same second")
+	if got := e.hits.Load(); got != int64(1) {
+		t.Fatalf("second call inside the same second: got %v, want %v", got, int64(1))
+	}
 	e.clock.Advance(time.Millisecond)
-	require.NoError(t, wait(t, second).err)
-	require.EqualValues(t, 2, e.hits.Load())
+	if err2 := wait(t, second).err; err2 != nil {
+		t.Fatalf("wait(t, second).err: %v", err2)
+	}
+	if got := e.hits.Load(); got != int64(2) {
+		t.Fatalf("e.hits.Load() = %v, want %v", got, int64(2))
+	}
 }
 
 func TestBodySizeBound(t *testing.T) {
@@ -338,14 +447,22 @@ func TestBodySizeBound(t *testing.T) {
 	c := e.client(t, httpapi.Config{}, httpapi.WithMaxBody(1024))
 	_, err := c.Do(context.Background(), httpapi.Request{Op: "list", Method: "GET", Path: "/k"})
 	pe := reasonOf(t, err)
-	require.Equal(t, providers.ReasonClient, pe.Reason)
-	require.Contains(t, err.Error(), "larger than 1024 bytes")
+	if pe.Reason != providers.ReasonClient {
+		t.Fatalf("pe.Reason = %q, want %q", pe.Reason, providers.ReasonClient)
+	}
+	if got := err.Error(); !strings.Contains(got, "larger than 1024 bytes") {
+		t.Fatalf("got %q, want it to contain %q", got, "larger than 1024 bytes")
+	}
 
 	e2 := newEnv(t, func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, strings.Repeat("x", 1024)) })
 	c2 := e2.client(t, httpapi.Config{}, httpapi.WithMaxBody(1024))
 	resp, err := c2.Do(context.Background(), httpapi.Request{Op: "list", Method: "GET", Path: "/k"})
-	require.NoError(t, err)
-	require.Len(t, resp.Body, 1024)
+	if err != nil {
+		t.Fatalf("c2.Do: %v", err)
+	}
+	if len(resp.Body) != 1024 {
+		t.Fatalf("len(resp.Body) = %d, want %d: %+v", len(resp.Body), 1024, resp.Body)
+	}
 }
 
 func TestNextURLHostCheck(t *testing.T) {
@@ -354,13 +471,23 @@ func TestNextURLHostCheck(t *testing.T) {
 	c := e.client(t, httpapi.Config{})
 	for _, bad := range []string{"http://evil.example/v2/api-keys?page=2", "https://" + strings.TrimPrefix(e.srv.URL, "http://") + "/x", "//evil.example/x"} {
 		_, err := c.Do(context.Background(), httpapi.Request{Op: "list", Method: "GET", Path: bad, Idempotent: true})
-		require.Equal(t, providers.ReasonClient, reasonOf(t, err).Reason, bad)
-		require.Contains(t, err.Error(), "another host")
+		if got := reasonOf(t, err).Reason; got != providers.ReasonClient {
+			t.Fatalf("%s: got %q, want %q", bad, got, providers.ReasonClient)
+		}
+		if got := err.Error(); !strings.Contains(got, "another host") {
+			t.Fatalf("got %q, want it to contain %q", got, "another host")
+		}
 	}
-	require.Zero(t, e.hits.Load())
+	if got := e.hits.Load(); got != 0 {
+		t.Fatalf("e.hits.Load() = %v, want zero", got)
+	}
 	_, err := c.Do(context.Background(), httpapi.Request{Op: "list", Method: "GET", Path: e.srv.URL + "/v2/api-keys?page=2&limit=10"})
-	require.NoError(t, err)
-	require.Equal(t, "/v2/api-keys?page=2&limit=10", got)
+	if err != nil {
+		t.Fatalf("c.Do: %v", err)
+	}
+	if got != "/v2/api-keys?page=2&limit=10" {
+		t.Fatalf("got = %q, want %q", got, "/v2/api-keys?page=2&limit=10")
+	}
 }
 
 func TestContextCancelReturnsPromptly(t *testing.T) {
@@ -381,22 +508,34 @@ func TestContextCancelReturnsPromptly(t *testing.T) {
 		<-entered
 		cancel()
 		r := wait(t, ch)
-		require.ErrorIs(t, r.err, context.Canceled)
-		require.Equal(t, providers.ReasonTimeout, reasonOf(t, r.err).Reason)
-		require.EqualValues(t, 1, e.hits.Load(), "a cancelled call is not retried")
+		if !errors.Is(r.err, context.Canceled) {
+			t.Fatalf("r.err: got error %v, want one that is %v", r.err, context.Canceled)
+		}
+		if got := reasonOf(t, r.err).Reason; got != providers.ReasonTimeout {
+			t.Fatalf("reasonOf(t, r.err).Reason = %q, want %q", got, providers.ReasonTimeout)
+		}
+		if got := e.hits.Load(); got != int64(1) {
+			t.Fatalf("a cancelled call is not retried: got %v, want %v", got, int64(1))
+		}
 	})
 	t.Run("waiting for the rate limit", func(t *testing.T) {
 		e2 := newEnv(t, func(w http.ResponseWriter, r *http.Request) {})
 		c2, err := httpapi.New(httpapi.Config{BaseURL: e2.srv.URL, RateLimit: 0.001}, 1,
 			providers.Deps{Deps: backend.Deps{Clock: e2.clock}}, decodeErr)
-		require.NoError(t, err)
-		require.NoError(t, wait(t, goDo(context.Background(), c2, httpapi.Request{Op: "get", Method: "GET", Path: "/"})).err)
+		if err != nil {
+			t.Fatalf("httpapi.New: %v", err)
+		}
+		if err2 := wait(t, goDo(context.Background(), c2, httpapi.Request{Op: "get", Method: "GET", Path: "/"})).err; err2 != nil {
+			t.Fatalf("%v", err2)
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		ch := goDo(ctx, c2, httpapi.Request{Op: "get", Method: "GET", Path: "/"})
 		e2.blockUntil(t, 1)
 		cancel()
 		r := wait(t, ch)
-		require.ErrorIs(t, r.err, context.Canceled)
+		if !errors.Is(r.err, context.Canceled) {
+			t.Fatalf("r.err: got error %v, want one that is %v", r.err, context.Canceled)
+		}
 	})
 }
 
@@ -412,16 +551,26 @@ func TestNoCredentialInErrorsOrLogs(t *testing.T) {
 	_, err := c.Do(context.Background(), httpapi.Request{Op: "login", Method: "POST", Path: "/oauth/token",
 		Header: httpapi.AuthHeader(httpapi.BasicAuth(user, pass)), Body: map[string]string{"refresh_token": refresh},
 		Secrets: []string{refresh}})
-	require.Error(t, err)
+	if err == nil {
+		t.Fatalf("c.Do: got no error, want one")
+	}
 	for _, s := range []string{user, pass, refresh, httpapi.BasicAuth(user, pass)} {
-		require.NotContains(t, err.Error(), s)
+		if got := err.Error(); strings.Contains(got, s) {
+			t.Fatalf("got %q, want it not to contain %q", got, s)
+		}
 		for _, entry := range e.logs.All() {
 			line, _ := json.Marshal(entry.ContextMap())
-			require.NotContains(t, entry.Message+string(line), s)
+			if strings.Contains(entry.Message+string(line), s) {
+				t.Fatalf("got %q, want it not to contain %q", entry.Message+string(line), s)
+			}
 		}
 	}
-	require.Contains(t, err.Error(), "code 40102")
-	require.NotEmpty(t, e.logs.All())
+	if got := err.Error(); !strings.Contains(got, "code 40102") {
+		t.Fatalf("got %q, want it to contain %q", got, "code 40102")
+	}
+	if got := e.logs.All(); len(got) == 0 {
+		t.Fatalf("e.logs.All() = %+v, want non-empty", got)
+	}
 }
 
 func TestObserverSeesEveryAttempt(t *testing.T) {
@@ -434,10 +583,16 @@ func TestObserverSeesEveryAttempt(t *testing.T) {
 	})
 	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404) })
 	c, err := httpapi.New(httpapi.Config{BaseURL: e.srv.URL}, 10, providers.Deps{Deps: backend.Deps{Name: "p", Clock: e.clock}, Observer: obs}, nil)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("httpapi.New: %v", err)
+	}
 	_, err = c.Do(context.Background(), httpapi.Request{Op: "get", Method: "GET", Path: "/k", Idempotent: true})
-	require.True(t, providers.IsNotFound(err))
-	require.Equal(t, []string{"p/get/404"}, ops)
+	if !providers.IsNotFound(err) {
+		t.Fatalf("providers.IsNotFound(err): got false, want true")
+	}
+	if want := []string{"p/get/404"}; !reflect.DeepEqual(want, ops) {
+		t.Fatalf("ops = %+v, want %+v", ops, want)
+	}
 }
 
 type observeFunc func(provider, op, code string)
@@ -452,8 +607,12 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{BaseURL: "https://x", MaxRetries: -1}, {BaseURL: "http://x"}, {BaseURL: "https://x", ListMaxKeys: -1},
 	} {
 		_, err := httpapi.New(cfg, 1, providers.Deps{}, nil)
-		require.Error(t, err, "%+v", cfg)
-		require.NotContains(t, err.Error(), "u:p")
+		if err == nil {
+			t.Fatalf("%+v: got no error, want one", cfg)
+		}
+		if got := err.Error(); strings.Contains(got, "u:p") {
+			t.Fatalf("got %q, want it not to contain %q", got, "u:p")
+		}
 	}
 }
 
@@ -464,12 +623,18 @@ func TestParseRetryAfter(t *testing.T) {
 		"Thu, 01 Jan 2026 00:00:10 GMT": 10 * time.Second,
 	} {
 		got, ok := httpapi.ParseRetryAfter(v, now)
-		require.True(t, ok, v)
-		require.Equal(t, want, got, v)
+		if !ok {
+			t.Fatalf("%s: got false, want true", v)
+		}
+		if got != want {
+			t.Fatalf("%s: got %v, want %v", v, got, want)
+		}
 	}
 	for _, v := range []string{"", "soon", "-1", "99999999", "3abc", "NaN"} {
 		_, ok := httpapi.ParseRetryAfter(v, now)
-		require.False(t, ok, v)
+		if ok {
+			t.Fatalf("%s: got true, want false", v)
+		}
 	}
 }
 
@@ -481,10 +646,18 @@ func TestRequestMaxBody(t *testing.T) {
 	})
 	c := e.client(t, httpapi.Config{}, httpapi.WithMaxBody(1024))
 	_, err := c.Do(context.Background(), httpapi.Request{Op: "get", Method: "GET", Path: "/k"})
-	require.ErrorContains(t, err, "larger than 1024 bytes")
+	if err == nil || !strings.Contains(err.Error(), "larger than 1024 bytes") {
+		t.Fatalf("c.Do: got error %v, want one containing %q", err, "larger than 1024 bytes")
+	}
 	resp, err := c.Do(context.Background(), httpapi.Request{Op: "list", Method: "GET", Path: "/k", MaxBody: 4096})
-	require.NoError(t, err)
-	require.Len(t, resp.Body, 2048)
+	if err != nil {
+		t.Fatalf("c.Do: %v", err)
+	}
+	if len(resp.Body) != 2048 {
+		t.Fatalf("len(resp.Body) = %d, want %d: %+v", len(resp.Body), 2048, resp.Body)
+	}
 	_, err = c.Do(context.Background(), httpapi.Request{Op: "list", Method: "GET", Path: "/k", MaxBody: 2000})
-	require.ErrorContains(t, err, "larger than 2000 bytes")
+	if err == nil || !strings.Contains(err.Error(), "larger than 2000 bytes") {
+		t.Fatalf("c.Do: got error %v, want one containing %q", err, "larger than 2000 bytes")
+	}
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/rotator-dev/rotator/internal/providers/httpapi"
 )
 
@@ -28,11 +26,19 @@ func TestErrorMessageNeverKeepsPartOfASecret(t *testing.T) {
 	for offset = 250; offset <= 310; offset++ {
 		_, err := c.Do(context.Background(), httpapi.Request{Op: "login", Method: "POST", Path: "/oauth/token",
 			Header: httpapi.AuthHeader(httpapi.BasicAuth(user, pass))})
-		require.Error(t, err)
+		if err == nil {
+			t.Fatalf("c.Do: got no error, want one")
+		}
 		msg := reasonOf(t, err).Message
-		require.NotContains(t, msg, pass[:4], "offset %d", offset)
-		require.False(t, strings.HasSuffix(strings.TrimSuffix(msg, "…"), pass[:1]), "offset %d: %q ends in the password's first byte", offset, msg)
-		require.LessOrEqual(t, len(msg), 300+len("…"))
+		if strings.Contains(msg, pass[:4]) {
+			t.Fatalf("offset %d: got %q, want it not to contain %q", offset, msg, pass[:4])
+		}
+		if strings.HasSuffix(strings.TrimSuffix(msg, "…"), pass[:1]) {
+			t.Fatalf("offset %d: %q ends in the password's first byte: got true, want false", offset, msg)
+		}
+		if len(msg) > 300+len("…") {
+			t.Fatalf("len(msg) = %v, want at most %v", len(msg), 300+len("…"))
+		}
 	}
 }
 
@@ -46,14 +52,20 @@ func TestErrorMessageHasNoControlCharacters(t *testing.T) {
 	})
 	c := e.client(t, httpapi.Config{})
 	_, err := c.Do(context.Background(), httpapi.Request{Op: "get", Method: "GET", Path: "/x"})
-	require.Error(t, err)
+	if err == nil {
+		t.Fatalf("c.Do: got no error, want one")
+	}
 	pe := reasonOf(t, err)
 	for _, s := range []string{pe.Message, pe.Code, err.Error()} {
 		for _, c := range s {
-			require.False(t, c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == '\u202e', "%q holds control character %U", s, c)
+			if c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == '\u202e' {
+				t.Fatalf("%q holds control character %U: got true, want false", s, c)
+			}
 		}
 	}
-	require.Contains(t, pe.Message, "red")
+	if !strings.Contains(pe.Message, "red") {
+		t.Fatalf("got %q, want it to contain %q", pe.Message, "red")
+	}
 }
 
 func TestCleanText(t *testing.T) {
@@ -69,6 +81,8 @@ func TestCleanText(t *testing.T) {
 		"0123456789012345678\u00e9\u00e9": "0123456789012345678…",
 		"a pass\tword!":                   "a <redacted>!",
 	} {
-		require.Equal(t, want, httpapi.CleanText(in, 20, secrets), "CleanText(%q)", in)
+		if got := httpapi.CleanText(in, 20, secrets); got != want {
+			t.Fatalf("CleanText(%q): got %q, want %q", in, got, want)
+		}
 	}
 }

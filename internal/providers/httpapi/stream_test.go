@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/rotator-dev/rotator/internal/providers"
 	"github.com/rotator-dev/rotator/internal/providers/httpapi"
 )
@@ -31,24 +29,42 @@ func TestStream(t *testing.T) {
 		return err
 	}
 	resp, err := c.Do(context.Background(), httpapi.Request{Op: "list", Method: "GET", Path: "/", Stream: read})
-	require.NoError(t, err)
-	require.Equal(t, body, got)
-	require.Nil(t, resp.Body, "a streamed body is not kept")
+	if err != nil {
+		t.Fatalf("c.Do: %v", err)
+	}
+	if got != body {
+		t.Fatalf("got = %q, want %q", got, body)
+	}
+	if resp.Body != nil {
+		t.Fatalf("a streamed body is not kept: got %v, want nil", resp.Body)
+	}
 
 	_, err = c.Do(context.Background(), httpapi.Request{Op: "list", Method: "GET", Path: "/", Stream: read, MaxBody: 999})
-	require.ErrorContains(t, err, "response body larger than 999 bytes")
-	require.Equal(t, providers.ReasonClient, providers.ReasonOf(err))
+	if err == nil || !strings.Contains(err.Error(), "response body larger than 999 bytes") {
+		t.Fatalf("c.Do: got error %v, want one containing %q", err, "response body larger than 999 bytes")
+	}
+	if got := providers.ReasonOf(err); got != providers.ReasonClient {
+		t.Fatalf("providers.ReasonOf(err) = %q, want %q", got, providers.ReasonClient)
+	}
 
 	_, err = c.Do(context.Background(), httpapi.Request{Op: "list", Method: "GET", Path: "/", MaxBody: 1000,
 		Stream: func(io.Reader) error { return errors.New("not a list") }})
-	require.EqualError(t, err, "list: client (HTTP 200): not a list")
+	if err == nil || err.Error() != "list: client (HTTP 200): not a list" {
+		t.Fatalf("c.Do: got error %v, want %q", err, "list: client (HTTP 200): not a list")
+	}
 
 	status, body = 404, `{"message":"no such thing"}`
 	got = ""
 	_, err = c.Do(context.Background(), httpapi.Request{Op: "list", Method: "GET", Path: "/", Stream: read})
-	require.Equal(t, providers.ReasonNotFound, providers.ReasonOf(err))
-	require.Contains(t, err.Error(), "no such thing")
-	require.Empty(t, got, "an error body is not streamed")
+	if got := providers.ReasonOf(err); got != providers.ReasonNotFound {
+		t.Fatalf("providers.ReasonOf(err) = %q, want %q", got, providers.ReasonNotFound)
+	}
+	if got := err.Error(); !strings.Contains(got, "no such thing") {
+		t.Fatalf("got %q, want it to contain %q", got, "no such thing")
+	}
+	if got != "" {
+		t.Fatalf("an error body is not streamed: got %q, want empty", got)
+	}
 }
 
 // TestStreamCutShort: a body that ends before its length is a transport
@@ -62,5 +78,7 @@ func TestStreamCutShort(t *testing.T) {
 	c := e.client(t, httpapi.Config{})
 	_, err := c.Do(context.Background(), httpapi.Request{Op: "list", Method: "GET", Path: "/",
 		Stream: func(r io.Reader) error { _, err := io.ReadAll(r); return err }})
-	require.Equal(t, providers.ReasonTimeout, providers.ReasonOf(err), "%v", err)
+	if got := providers.ReasonOf(err); got != providers.ReasonTimeout {
+		t.Fatalf("%v: got %q, want %q", err, got, providers.ReasonTimeout)
+	}
 }
