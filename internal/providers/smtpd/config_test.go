@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
 	"github.com/rotator-dev/rotator/internal/config"
@@ -17,13 +16,17 @@ import (
 func section(t *testing.T, dir, src string) config.Section {
 	t.Helper()
 	var doc yaml.Node
-	require.NoError(t, yaml.Unmarshal([]byte(src), &doc))
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		t.Fatalf("yaml.Unmarshal([]byte(src), &doc): %v", err)
+	}
 	return config.Section{Path: "providers.smtpd-prod", Type: "smtpd", BaseDir: dir, Node: doc.Content[0]}
 }
 
 func TestParseConfig(t *testing.T) {
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "pw"), []byte("file-password\n"), 0o600))
+	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte("file-password\n"), 0o600); err != nil {
+		t.Fatalf("%v", err)
+	}
 
 	cfg, err := smtpd.ParseConfig(section(t, dir, `
 type: smtpd
@@ -32,17 +35,35 @@ password_file: pw
 rate_limit: 0.5
 request_timeout: 10s
 `))
-	require.NoError(t, err)
-	require.Equal(t, "https://api.smtpd.dev", cfg.BaseURL, "default base_url")
-	require.Equal(t, "ops@example.com", cfg.Username)
-	require.Equal(t, "file-password", cfg.Password.Reveal())
-	require.Equal(t, 0.5, cfg.RateLimit)
-	require.Equal(t, config.Duration(10*time.Second), cfg.RequestTimeout)
+	if err != nil {
+		t.Fatalf("smtpd.ParseConfig: %v", err)
+	}
+	if cfg.BaseURL != "https://api.smtpd.dev" {
+		t.Fatalf("default base_url: got %q, want %q", cfg.BaseURL, "https://api.smtpd.dev")
+	}
+	if cfg.Username != "ops@example.com" {
+		t.Fatalf("cfg.Username = %q, want %q", cfg.Username, "ops@example.com")
+	}
+	if got := cfg.Password.Reveal(); got != "file-password" {
+		t.Fatalf("cfg.Password.Reveal() = %q, want %q", got, "file-password")
+	}
+	if cfg.RateLimit != 0.5 {
+		t.Fatalf("cfg.RateLimit = %v, want %v", cfg.RateLimit, 0.5)
+	}
+	if cfg.RequestTimeout != config.Duration(10*time.Second) {
+		t.Fatalf("cfg.RequestTimeout = %v, want %v", cfg.RequestTimeout, config.Duration(10*time.Second))
+	}
 
 	cfg, err = smtpd.ParseConfig(section(t, dir, `{type: smtpd, base_url: "http://127.0.0.1:8080", username: u, password: inline-pw}`))
-	require.NoError(t, err)
-	require.Equal(t, "http://127.0.0.1:8080", cfg.BaseURL)
-	require.Equal(t, "inline-pw", cfg.Password.Reveal())
+	if err != nil {
+		t.Fatalf("smtpd.ParseConfig: %v", err)
+	}
+	if cfg.BaseURL != "http://127.0.0.1:8080" {
+		t.Fatalf("cfg.BaseURL = %q, want %q", cfg.BaseURL, "http://127.0.0.1:8080")
+	}
+	if got := cfg.Password.Reveal(); got != "inline-pw" {
+		t.Fatalf("cfg.Password.Reveal() = %q, want %q", got, "inline-pw")
+	}
 }
 
 // TestParseConfigInsecureHTTP: cleartext to a host that is not loopback
@@ -50,18 +71,28 @@ request_timeout: 10s
 func TestParseConfigInsecureHTTP(t *testing.T) {
 	for _, base := range []string{"http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080", "https://api.example.com"} {
 		_, err := smtpd.ParseConfig(section(t, "", `{type: smtpd, username: u, password: pw, base_url: "`+base+`"}`))
-		require.NoError(t, err, base)
+		if err != nil {
+			t.Fatalf("%s: %v", base, err)
+		}
 	}
 	_, err := smtpd.ParseConfig(section(t, "", `{type: smtpd, username: u, password: pw, base_url: "http://10.0.0.5:8080"}`))
-	require.ErrorContains(t, err, "providers.smtpd-prod.base_url (line 1): \"http://10.0.0.5:8080\" would send credentials in cleartext")
+	if err == nil || !strings.Contains(err.Error(), "providers.smtpd-prod.base_url (line 1): \"http://10.0.0.5:8080\" would send credentials in cleartext") {
+		t.Fatalf("smtpd.ParseConfig: got error %v, want one containing %q", err, "providers.smtpd-prod.base_url (line 1): \"http://10.0.0.5:8080\" would send credentials in cleartext")
+	}
 	cfg, err := smtpd.ParseConfig(section(t, "", `{type: smtpd, username: u, password: pw, base_url: "http://10.0.0.5:8080", allow_insecure_http: true}`))
-	require.NoError(t, err)
-	require.True(t, cfg.AllowInsecureHTTP)
+	if err != nil {
+		t.Fatalf("smtpd.ParseConfig: %v", err)
+	}
+	if !cfg.AllowInsecureHTTP {
+		t.Fatalf("cfg.AllowInsecureHTTP: got false, want true")
+	}
 }
 
 func TestParseConfigErrors(t *testing.T) {
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600))
+	if err := os.WriteFile(filepath.Join(dir, "empty"), nil, 0o600); err != nil {
+		t.Fatalf("os.WriteFile(filepath.Join(dir, \"empty\"), nil, 0o600): %v", err)
+	}
 	for src, want := range map[string]string{
 		`{type: smtpd, username: u, password: topsecret-pw, api_key: x}`:                       `providers.smtpd-prod.api_key: unknown field "api_key"`,
 		`{type: smtpd, password: topsecret-pw}`:                                                `providers.smtpd-prod.username: is required`,
@@ -79,17 +110,27 @@ func TestParseConfigErrors(t *testing.T) {
 		`{type: smtpd, username: u, password_file: /dev/zero}`:                                 `providers.smtpd-prod.password_file: read secret file: /dev/zero is a device: a secret file must be a regular file`,
 	} {
 		_, err := smtpd.ParseConfig(section(t, dir, src))
-		require.Error(t, err, src)
+		if err == nil {
+			t.Fatalf("%s: got no error, want one", src)
+		}
 		if path, msg, ok := strings.Cut(want, ": "); ok && strings.HasPrefix(path, "providers.") {
-			require.Contains(t, err.Error(), path, src)
+			if got := err.Error(); !strings.Contains(got, path) {
+				t.Fatalf("%s: got %q, want it to contain %q", src, got, path)
+			}
 			want = msg
 		}
-		require.Contains(t, err.Error(), want, src)
-		require.NotContains(t, err.Error(), "topsecret-pw", src)
+		if got := err.Error(); !strings.Contains(got, want) {
+			t.Fatalf("%s: got %q, want it to contain %q", src, got, want)
+		}
+		if got := err.Error(); strings.Contains(got, "topsecret-pw") {
+			t.Fatalf("%s: got %q, want it not to contain %q", src, got, "topsecret-pw")
+		}
 	}
 }
 
 func TestNewRequiresCredentials(t *testing.T) {
 	_, err := smtpd.New(smtpd.Config{Username: "u"}, depsForNew())
-	require.Error(t, err)
+	if err == nil {
+		t.Fatalf("smtpd.New: got no error, want one")
+	}
 }

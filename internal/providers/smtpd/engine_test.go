@@ -1,10 +1,14 @@
 package smtpd_test
 
 import (
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -42,22 +45,32 @@ func newRig(t *testing.T, o envOpt, mutate func(*config.Key)) *rig {
 	t.Helper()
 	e := newEnv(t, o)
 	dir := t.TempDir()
-	require.NoError(t, os.Mkdir(filepath.Join(dir, "out"), 0o700))
+	if err := os.Mkdir(filepath.Join(dir, "out"), 0o700); err != nil {
+		t.Fatalf("os.Mkdir(filepath.Join(dir, \"out\"), 0o700): %v", err)
+	}
 	core, logs := observer.New(zap.DebugLevel)
 	log := zap.New(core)
 	fs, err := file.New(file.Config{Dir: filepath.Join(dir, "out"), Mode: 0o600}, sinks.Deps{Name: "out", Logger: log, Clock: e.clock})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("file.New: %v", err)
+	}
 	target, err := fs.Bind(section(t, dir, "sink: out\npath: mail.env\n"))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("fs.Bind: %v", err)
+	}
 	sched, err := config.ParseSchedule("@every 8760h")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("config.ParseSchedule: %v", err)
+	}
 	key := config.Key{Name: "mail", Provider: "smtpd", Params: map[string]string{"role": "send_only"}, ScheduleSpec: "@every 8760h",
 		Schedule: sched, Grace: time.Hour, KeepAlive: 7 * 24 * time.Hour, Timeout: time.Minute, NamePrefix: "rotator-"}
 	if mutate != nil {
 		mutate(&key)
 	}
 	store, err := state.Open(filepath.Join(dir, "state.db"), state.Options{})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("state.Open: %v", err)
+	}
 	t.Cleanup(func() { store.Close() })
 	r := &rig{env: e, store: store, target: target, reg: prometheus.NewRegistry(), logs: logs}
 	r.m = rotate.NewMetrics(r.reg)
@@ -66,7 +79,9 @@ func newRig(t *testing.T, o envOpt, mutate func(*config.Key)) *rig {
 		Providers: map[string]providers.Provider{"smtpd": e.p},
 		Store:     store, Logger: log, Metrics: r.m, Clock: e.clock,
 	})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("rotate.New: %v", err)
+	}
 	return r
 }
 
@@ -84,9 +99,12 @@ func (r *rig) eval(t *testing.T, mode rotate.Mode) (rotate.Outcome, error) {
 func (r *rig) sinkCred(t *testing.T) string {
 	t.Helper()
 	got, err := r.target.Read(ctx)
-	require.NoError(t, err)
-	require.True(t, r.srv.Valid(providers.Credential{"key": got["key"], "secret": got["secret"]}),
-		"the sink holds key %s, which smtpd refuses", got[rotate.FieldKeyID])
+	if err != nil {
+		t.Fatalf("r.target.Read: %v", err)
+	}
+	if !r.srv.Valid(providers.Credential{"key": got["key"], "secret": got["secret"]}) {
+		t.Fatalf("the sink holds key %s, which smtpd refuses: got false, want true", got[rotate.FieldKeyID])
+	}
 	return got[rotate.FieldKeyID]
 }
 
@@ -114,22 +132,43 @@ func (r *rig) record(t *testing.T, id string) smtpdtest.KeyRecord {
 func TestEngineRotateGraceRevoke(t *testing.T) {
 	r := newRig(t, envOpt{}, nil)
 	out, err := r.eval(t, rotate.Mode{})
-	require.NoError(t, err)
-	require.True(t, out.Rotated)
+	if err != nil {
+		t.Fatalf("r.eval: %v", err)
+	}
+	if !out.Rotated {
+		t.Fatalf("out.Rotated: got false, want true")
+	}
 	first := r.sinkCred(t)
 
 	out, err = r.eval(t, rotate.Mode{Force: true})
-	require.NoError(t, err)
-	require.True(t, out.Rotated)
+	if err != nil {
+		t.Fatalf("r.eval: %v", err)
+	}
+	if !out.Rotated {
+		t.Fatalf("out.Rotated: got false, want true")
+	}
 	second := r.sinkCred(t)
-	require.NotEqual(t, first, second)
-	require.ElementsMatch(t, []string{first, second}, r.active(), "both keys live during grace")
+	if second == first {
+		t.Fatalf("second = %q, want anything else", second)
+	}
+	active, both := r.active(), []string{first, second}
+	slices.Sort(active)
+	slices.Sort(both)
+	if !slices.Equal(active, both) {
+		t.Fatalf("both keys live during grace: active keys %q, want %q", active, both)
+	}
 
 	r.clock.Advance(time.Hour + time.Minute)
 	out, err = r.eval(t, rotate.Mode{})
-	require.NoError(t, err)
-	require.Equal(t, 1, out.Revoked)
-	require.Equal(t, []string{second}, r.active())
+	if err != nil {
+		t.Fatalf("r.eval: %v", err)
+	}
+	if out.Revoked != 1 {
+		t.Fatalf("out.Revoked = %v, want %v", out.Revoked, 1)
+	}
+	if got, want := r.active(), []string{second}; !reflect.DeepEqual(want, got) {
+		t.Fatalf("r.active() = %+v, want %+v", got, want)
+	}
 	r.requireNoSecrets(t, r.errs...)
 	requireNoSecretInLogs(t, r)
 }
@@ -140,21 +179,35 @@ func TestEngineRotateGraceRevoke(t *testing.T) {
 func TestEngineKeepAliveBeatsInactivityRevocation(t *testing.T) {
 	r := newRig(t, envOpt{}, nil)
 	_, err := r.eval(t, rotate.Mode{})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("r.eval: %v", err)
+	}
 	id := r.sinkCred(t)
 	for day := 0; day < 200; day += 7 {
 		r.clock.Advance(7 * 24 * time.Hour)
 		out, err := r.eval(t, rotate.Mode{})
-		require.NoError(t, err)
-		require.True(t, out.KeptAlive, "day %d: no keep-alive", day)
-		require.False(t, out.Rotated, "day %d: rotated", day)
+		if err != nil {
+			t.Fatalf("r.eval: %v", err)
+		}
+		if !out.KeptAlive {
+			t.Fatalf("day %d: no keep-alive: got false, want true", day)
+		}
+		if out.Rotated {
+			t.Fatalf("day %d: rotated: got true, want false", day)
+		}
 	}
 	rec := r.record(t, id)
-	require.True(t, rec.Active, "smtpd revoked the key for inactivity despite keep-alive")
+	if !rec.Active {
+		t.Fatalf("smtpd revoked the key for inactivity despite keep-alive: got false, want true")
+	}
 	lastUsed := testutil.ToFloat64(metric(r, "rotator_key_last_used_timestamp_seconds"))
-	require.InDelta(t, float64(rec.LastAccessedAt.Unix()), lastUsed, 1, "last-used metric does not follow smtpd")
+	if want := float64(rec.LastAccessedAt.Unix()); !(math.Abs(want-lastUsed) <= 1) {
+		t.Fatalf("last-used metric does not follow smtpd: got %v, want %v ± %v", lastUsed, want, 1)
+	}
 	deadline := testutil.ToFloat64(metric(r, "rotator_key_inactivity_deadline_timestamp_seconds"))
-	require.InDelta(t, float64(rec.LastAccessedAt.Add(90*24*time.Hour).Unix()), deadline, 1)
+	if want := float64(rec.LastAccessedAt.Add(90 * 24 * time.Hour).Unix()); !(math.Abs(want-deadline) <= 1) {
+		t.Fatalf("deadline = %v, want %v ± %v", deadline, want, 1)
+	}
 }
 
 // TestEngineInactiveCurrentKeyIsAnEmergency: a keep-alive interval longer
@@ -163,71 +216,125 @@ func TestEngineKeepAliveBeatsInactivityRevocation(t *testing.T) {
 func TestEngineInactiveCurrentKeyIsAnEmergency(t *testing.T) {
 	r := newRig(t, envOpt{}, func(k *config.Key) { k.KeepAlive = 100 * 24 * time.Hour })
 	_, err := r.eval(t, rotate.Mode{})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("r.eval: %v", err)
+	}
 	dead := r.sinkCred(t)
 	r.clock.Advance(100 * 24 * time.Hour)
 	_, err = r.eval(t, rotate.Mode{})
-	require.Error(t, err, "the keep-alive of an inactive key must fail loudly")
-	require.False(t, r.record(t, dead).Active)
+	if err == nil {
+		t.Fatalf("the keep-alive of an inactive key must fail loudly: got no error, want one")
+	}
+	if r.record(t, dead).Active {
+		t.Fatalf("r.record(t, dead).Active: got true, want false")
+	}
 	out, err := r.eval(t, rotate.Mode{})
-	require.NoError(t, err)
-	require.True(t, out.Rotated)
-	require.Equal(t, rotate.ReasonEmergency, out.Reason)
-	require.NotEqual(t, dead, r.sinkCred(t))
-	require.Equal(t, 1.0, testutil.ToFloat64(metric(r, "rotator_emergency_rotations_total")))
+	if err != nil {
+		t.Fatalf("r.eval: %v", err)
+	}
+	if !out.Rotated {
+		t.Fatalf("out.Rotated: got false, want true")
+	}
+	if out.Reason != rotate.ReasonEmergency {
+		t.Fatalf("out.Reason = %q, want %q", out.Reason, rotate.ReasonEmergency)
+	}
+	if got := r.sinkCred(t); got == dead {
+		t.Fatalf("r.sinkCred(t) = %q, want anything else", got)
+	}
+	if got := testutil.ToFloat64(metric(r, "rotator_emergency_rotations_total")); got != 1.0 {
+		t.Fatalf("testutil.ToFloat64(metric(r, \"rotator_emergency_rotations_total\")) = %v, want %v", got, 1.0)
+	}
 	var loud bool
 	for _, e := range r.logs.All() {
 		if e.Level == zap.ErrorLevel && e.Message == "rotating now: the provider no longer accepts the current key" {
 			loud = true
 		}
 	}
-	require.True(t, loud, "the emergency was not logged at error level")
+	if !loud {
+		t.Fatalf("the emergency was not logged at error level: got false, want true")
+	}
 }
 
 func TestEngineDroppedCreate(t *testing.T) {
 	r := newRig(t, envOpt{}, nil)
 	r.srv.DropNextCreate()
 	_, err := r.eval(t, rotate.Mode{})
-	require.Equal(t, providers.ReasonTimeout, providers.ReasonOf(err), "err = %v", err)
-	require.Empty(t, r.active(), "the key created by the dropped call is still active")
+	if got := providers.ReasonOf(err); got != providers.ReasonTimeout {
+		t.Fatalf("err = %v: got %q, want %q", err, got, providers.ReasonTimeout)
+	}
+	if got := r.active(); len(got) != 0 {
+		t.Fatalf("the key created by the dropped call is still active: got %+v, want empty", got)
+	}
 	r.clock.Advance(time.Hour)
 	out, err := r.eval(t, rotate.Mode{})
-	require.NoError(t, err)
-	require.True(t, out.Rotated)
-	require.Equal(t, []string{r.sinkCred(t)}, r.active())
+	if err != nil {
+		t.Fatalf("r.eval: %v", err)
+	}
+	if !out.Rotated {
+		t.Fatalf("out.Rotated: got false, want true")
+	}
+	if got, want := r.active(), []string{r.sinkCred(t)}; !reflect.DeepEqual(want, got) {
+		t.Fatalf("r.active() = %+v, want %+v", got, want)
+	}
 }
 
 func TestEngineTokenExpiryAndRelogin(t *testing.T) {
 	r := newRig(t, envOpt{}, nil)
 	_, err := r.eval(t, rotate.Mode{})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("r.eval: %v", err)
+	}
 	logins := r.srv.Requests()[smtpdtest.OpLogin]
 	r.srv.ExpireAccessTokens() // the server forgets every token: the next call gets 401
 	_, err = r.eval(t, rotate.Mode{Force: true})
-	require.NoError(t, err, "a rotation after the token expired must log in again")
+	if err != nil {
+		t.Fatalf("a rotation after the token expired must log in again: %v", err)
+	}
 	r.clock.Advance(2 * time.Hour) // past the token's own expiry too
 	out, err := r.eval(t, rotate.Mode{Force: true})
-	require.NoError(t, err)
-	require.True(t, out.Rotated)
-	require.Greater(t, r.srv.Requests()[smtpdtest.OpLogin], logins+1, "no new login")
+	if err != nil {
+		t.Fatalf("r.eval: %v", err)
+	}
+	if !out.Rotated {
+		t.Fatalf("out.Rotated: got false, want true")
+	}
+	if got := r.srv.Requests()[smtpdtest.OpLogin]; got <= logins+1 {
+		t.Fatalf("no new login: got %v, want more than %v", got, logins+1)
+	}
 	r.sinkCred(t)
 }
 
 func TestEngineOrphans(t *testing.T) {
 	r := newRig(t, envOpt{}, func(k *config.Key) { k.PruneOrphans = true })
 	_, err := r.eval(t, rotate.Mode{})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("r.eval: %v", err)
+	}
 	orphan, err := r.p.Create(ctx, rotate.ProviderKeyName("rotator-", "mail", r.clock.Now()), map[string]string{"role": "send_only"})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("r.p.Create: %v", err)
+	}
 	left, err := r.eng.ScanOrphans(ctx, "smtpd")
-	require.NoError(t, err)
-	require.Equal(t, 1, left, "a young orphan may be a create still in flight: it must be left alone")
+	if err != nil {
+		t.Fatalf("r.eng.ScanOrphans: %v", err)
+	}
+	if left != 1 {
+		t.Fatalf("a young orphan may be a create still in flight: it must be left alone: got %v, want %v", left, 1)
+	}
 	r.clock.Advance(time.Hour) // older than the orphan minimum age
 	left, err = r.eng.ScanOrphans(ctx, "smtpd")
-	require.NoError(t, err)
-	require.Zero(t, left)
-	require.False(t, r.record(t, orphan.ID).Active, "the orphan was not revoked")
-	require.Equal(t, []string{r.sinkCred(t)}, r.active())
+	if err != nil {
+		t.Fatalf("r.eng.ScanOrphans: %v", err)
+	}
+	if left != 0 {
+		t.Fatalf("left = %v, want zero", left)
+	}
+	if r.record(t, orphan.ID).Active {
+		t.Fatalf("the orphan was not revoked: got true, want false")
+	}
+	if got, want := r.active(), []string{r.sinkCred(t)}; !reflect.DeepEqual(want, got) {
+		t.Fatalf("r.active() = %+v, want %+v", got, want)
+	}
 }
 
 // metric is the sum of a family's series as /metrics serves them, -1 when
@@ -259,9 +366,13 @@ func requireNoSecretInLogs(t *testing.T, r *rig) {
 	for _, e := range r.logs.All() {
 		for _, s := range r.srv.IssuedSecrets() {
 			for _, f := range e.Context {
-				require.NotContains(t, f.String, s)
+				if strings.Contains(f.String, s) {
+					t.Fatalf("got %q, want it not to contain %q", f.String, s)
+				}
 			}
-			require.NotContains(t, e.Message, s)
+			if strings.Contains(e.Message, s) {
+				t.Fatalf("got %q, want it not to contain %q", e.Message, s)
+			}
 		}
 	}
 }

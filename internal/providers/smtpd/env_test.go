@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -86,7 +85,9 @@ func (e *env) provider(t *testing.T, o envOpt) *smtpd.Provider {
 			ListMaxKeys: o.listMaxKeys},
 		Username: e.srv.Username(), Password: config.Secret(o.password),
 	}, providers.Deps{Deps: backend.Deps{Name: "smtpd-test", Logger: zap.New(core), Clock: e.clock, UserAgent: "rotator/test"}, Observer: e.codes}, o.opts...)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("smtpd.New: %v", err)
+	}
 	return p
 }
 
@@ -113,7 +114,9 @@ func (e *env) drive(t *testing.T, step time.Duration) (stop func()) {
 func (e *env) requireNoSecrets(t *testing.T, errs ...error) {
 	t.Helper()
 	secrets := e.srv.IssuedSecrets()
-	require.NotEmpty(t, secrets)
+	if len(secrets) == 0 {
+		t.Fatalf("secrets = %+v, want non-empty", secrets)
+	}
 	var texts []string
 	for _, err := range errs {
 		if err != nil {

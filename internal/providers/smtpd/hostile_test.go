@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/rotator-dev/rotator/internal/providers"
 	"github.com/rotator-dev/rotator/internal/providers/smtpd/smtpdtest"
 )
@@ -100,10 +98,16 @@ func TestListOfSixtyMiBStaysSmall(t *testing.T) {
 		got, err = e.p.List(ctx, "rotator-")
 		return err
 	})
-	require.NoError(t, err)
-	require.Len(t, got, (n+9999)/10000)
+	if err != nil {
+		t.Fatalf("peakHeap: %v", err)
+	}
+	if len(got) != (n+9999)/10000 {
+		t.Fatalf("len(got) = %d, want %d: %+v", len(got), (n+9999)/10000, got)
+	}
 	t.Logf("%d items, 60 MiB: heap in use rose by %.1f MiB at most", n, float64(peak)/(1<<20))
-	require.Less(t, peak, uint64(16<<20), "heap in use rose by %d MiB", peak>>20)
+	if peak >= uint64(16<<20) {
+		t.Fatalf("heap in use rose by %d MiB: got %v, want less than %v", peak>>20, peak, uint64(16<<20))
+	}
 }
 
 // TestListCapsTheKeysKept: an endless list of keys carrying the prefix
@@ -114,9 +118,15 @@ func TestListCapsTheKeysKept(t *testing.T) {
 		return fmt.Sprintf(`{"id":"%d","name":"rotator-%d"}`, i, i)
 	}))
 	_, err := e.p.List(ctx, "rotator-")
-	require.Error(t, err)
-	require.Equal(t, providers.ReasonClient, providers.ReasonOf(err))
-	require.Contains(t, err.Error(), `provider smtpd-test lists more than 1000 keys named "rotator-"*: raise list_max_keys in providers.smtpd-test`)
+	if err == nil {
+		t.Fatalf("e.p.List: got no error, want one")
+	}
+	if got := providers.ReasonOf(err); got != providers.ReasonClient {
+		t.Fatalf("providers.ReasonOf(err) = %q, want %q", got, providers.ReasonClient)
+	}
+	if got := err.Error(); !strings.Contains(got, `provider smtpd-test lists more than 1000 keys named "rotator-"*: raise list_max_keys in providers.smtpd-test`) {
+		t.Fatalf("got %q, want it to contain %q", got, `provider smtpd-test lists more than 1000 keys named "rotator-"*: raise list_max_keys in providers.smtpd-test`)
+	}
 
 	// At the default limit, what is kept stays small too.
 	e = newEnv(t, envOpt{})
@@ -124,9 +134,13 @@ func TestListCapsTheKeysKept(t *testing.T) {
 		return fmt.Sprintf(`{"id":"%d","name":"rotator-%d"}`, i, i)
 	}))
 	peak, err := peakHeap(func() error { _, err := e.p.List(ctx, "rotator-"); return err })
-	require.ErrorContains(t, err, "lists more than 50000 keys")
+	if err == nil || !strings.Contains(err.Error(), "lists more than 50000 keys") {
+		t.Fatalf("peakHeap: got error %v, want one containing %q", err, "lists more than 50000 keys")
+	}
 	t.Logf("default limit: heap in use rose by %.1f MiB at most", float64(peak)/(1<<20))
-	require.Less(t, peak, uint64(32<<20))
+	if peak >= uint64(32<<20) {
+		t.Fatalf("peak = %v, want less than %v", peak, uint64(32<<20))
+	}
 }
 
 // TestListRefusesAHugeValue: one value larger than any key (a 20 MiB
@@ -144,9 +158,15 @@ func TestListRefusesAHugeValue(t *testing.T) {
 		_, _ = w.Write([]byte(`"}]`))
 	})
 	peak, err := peakHeap(func() error { _, err := e.p.List(ctx, ""); return err })
-	require.Error(t, err)
-	require.Contains(t, err.Error(), "list response: a value is larger than 65536 bytes")
-	require.Less(t, peak, uint64(8<<20))
+	if err == nil {
+		t.Fatalf("peakHeap: got no error, want one")
+	}
+	if got := err.Error(); !strings.Contains(got, "list response: a value is larger than 65536 bytes") {
+		t.Fatalf("got %q, want it to contain %q", got, "list response: a value is larger than 65536 bytes")
+	}
+	if peak >= uint64(8<<20) {
+		t.Fatalf("peak = %v, want less than %v", peak, uint64(8<<20))
+	}
 }
 
 // TestListOfBrokenJSON: the decoder's errors name an offset, never the
@@ -164,10 +184,16 @@ func TestListOfBrokenJSON(t *testing.T) {
 		e.srv.ServeWith(smtpdtest.OpList, func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(body)) })
 		_, err := e.p.List(ctx, "")
 		if want == "" {
-			require.NoError(t, err, body)
+			if err != nil {
+				t.Fatalf("%s: %v", body, err)
+			}
 			continue
 		}
-		require.ErrorContains(t, err, want, body)
-		require.NotContains(t, err.Error(), "secret-ish")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("%s: got error %v, want one containing %q", body, err, want)
+		}
+		if got := err.Error(); strings.Contains(got, "secret-ish") {
+			t.Fatalf("got %q, want it not to contain %q", got, "secret-ish")
+		}
 	}
 }
