@@ -7,13 +7,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/stretchr/testify/require"
 
 	"github.com/rotator-dev/rotator/internal/providers"
 	"github.com/rotator-dev/rotator/internal/providers/smtpd/smtpdtest"
@@ -36,7 +37,9 @@ type reply struct {
 func (r reply) obj(t *testing.T) map[string]any {
 	t.Helper()
 	var m map[string]any
-	require.NoError(t, json.Unmarshal(r.raw, &m), string(r.raw))
+	if err := json.Unmarshal(r.raw, &m); err != nil {
+		t.Fatalf("%s: %v", string(r.raw), err)
+	}
 	return m
 }
 
@@ -47,7 +50,9 @@ func do(t *testing.T, s *smtpdtest.Server, c call) reply {
 		body = strings.NewReader(c.body)
 	}
 	req, err := http.NewRequest(c.method, s.URL()+c.path, body)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("http.NewRequest: %v", err)
+	}
 	if c.basic[0] != "" {
 		req.SetBasicAuth(c.basic[0], c.basic[1])
 	}
@@ -60,10 +65,14 @@ func do(t *testing.T, s *smtpdtest.Server, c call) reply {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("http.DefaultClient.Do: %v", err)
+	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("io.ReadAll: %v", err)
+	}
 	return reply{resp.StatusCode, resp.Header, raw}
 }
 
@@ -80,7 +89,9 @@ func newServer(t *testing.T, cfg smtpdtest.Config) (*smtpdtest.Server, *clockwor
 func login(t *testing.T, s *smtpdtest.Server, user, pass string) map[string]any {
 	t.Helper()
 	r := do(t, s, call{method: "POST", path: "/oauth/token?grant_type=password", basic: [2]string{user, pass}, ctype: "application/json"})
-	require.Equal(t, 200, r.status, string(r.raw))
+	if r.status != 200 {
+		t.Fatalf("%s: got %v, want %v", string(r.raw), r.status, 200)
+	}
 	return r.obj(t)
 }
 
@@ -92,57 +103,103 @@ func create(t *testing.T, s *smtpdtest.Server, tok, name, role string) map[strin
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"name": name, "role": role})
 	r := do(t, s, call{method: "POST", path: "/api/v1/account/api_key", bearer: tok, body: string(body)})
-	require.Equal(t, 201, r.status, string(r.raw))
+	if r.status != 201 {
+		t.Fatalf("%s: got %v, want %v", string(r.raw), r.status, 201)
+	}
 	return r.obj(t)
 }
 
 func TestPasswordGrantMatchesDocs(t *testing.T) {
 	s, fc := newServer(t, smtpdtest.Config{})
 	tok := login(t, s, "admin@example.com", "admin-password")
-	require.Equal(t, "bearer", tok["token_type"])
-	require.Equal(t, []any{"admin"}, tok["Scope"])
-	require.NotEmpty(t, tok["refresh_token"])
+	if !reflect.DeepEqual("bearer", tok["token_type"]) {
+		t.Fatalf("tok[\"token_type\"] = %+v, want %+v", tok["token_type"], "bearer")
+	}
+	if want := []any{"admin"}; !reflect.DeepEqual(want, tok["Scope"]) {
+		t.Fatalf("tok[\"Scope\"] = %+v, want %+v", tok["Scope"], want)
+	}
+	if tok["refresh_token"] == nil || reflect.ValueOf(tok["refresh_token"]).IsZero() {
+		t.Fatalf("refresh_token = %v, want non-empty", tok["refresh_token"])
+	}
 	// expires_at is milliseconds, one TokenTTL ahead
-	require.EqualValues(t, fc.Now().Add(time.Hour).UnixMilli(), tok["expires_at"])
+	if want := float64(fc.Now().Add(time.Hour).UnixMilli()); tok["expires_at"] != want {
+		t.Fatalf("expires_at = %v, want %v", tok["expires_at"], want)
+	}
 	// the access token is a JWT whose exp claim is in seconds
 	parts := strings.Split(tok["access_token"].(string), ".")
-	require.Len(t, parts, 3)
+	if len(parts) != 3 {
+		t.Fatalf("len(parts) = %d, want %d: %+v", len(parts), 3, parts)
+	}
 	claims, err := base64.RawURLEncoding.DecodeString(parts[1])
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("base64.RawURLEncoding.DecodeString: %v", err)
+	}
 	var c map[string]any
-	require.NoError(t, json.Unmarshal(claims, &c))
-	require.EqualValues(t, fc.Now().Add(time.Hour).Unix(), c["exp"])
-	require.Equal(t, "SMTPD Inc", c["iss"])
+	if err := json.Unmarshal(claims, &c); err != nil {
+		t.Fatalf("json.Unmarshal(claims, &c): %v", err)
+	}
+	if want := float64(fc.Now().Add(time.Hour).Unix()); c["exp"] != want {
+		t.Fatalf("exp = %v, want %v", c["exp"], want)
+	}
+	if !reflect.DeepEqual("SMTPD Inc", c["iss"]) {
+		t.Fatalf("c[\"iss\"] = %+v, want %+v", c["iss"], "SMTPD Inc")
+	}
 
 	bad := do(t, s, call{method: "POST", path: "/oauth/token?grant_type=password", basic: [2]string{"admin@example.com", "nope"}})
-	require.Equal(t, 403, bad.status)
-	require.Equal(t, map[string]any{"code": float64(40102), "message": "Username and password are incorrect"}, bad.obj(t))
+	if bad.status != 403 {
+		t.Fatalf("bad.status = %v, want %v", bad.status, 403)
+	}
+	if got, want := bad.obj(t), map[string]any{"code": float64(40102), "message": "Username and password are incorrect"}; !reflect.DeepEqual(want, got) {
+		t.Fatalf("bad.obj(t) = %+v, want %+v", got, want)
+	}
 
-	require.Equal(t, 401, do(t, s, call{method: "POST", path: "/oauth/token?grant_type=password"}).status)
-	require.Equal(t, 400, do(t, s, call{method: "POST", path: "/oauth/token", basic: [2]string{"admin@example.com", "admin-password"}}).status)
-	require.Equal(t, 405, do(t, s, call{method: "GET", path: "/oauth/token?grant_type=password"}).status)
+	if got := do(t, s, call{method: "POST", path: "/oauth/token?grant_type=password"}).status; got != 401 {
+		t.Fatalf("got %v, want %v", got, 401)
+	}
+	if got := do(t, s, call{method: "POST", path: "/oauth/token", basic: [2]string{"admin@example.com", "admin-password"}}).status; got != 400 {
+		t.Fatalf("got %v, want %v", got, 400)
+	}
+	if got := do(t, s, call{method: "GET", path: "/oauth/token?grant_type=password"}).status; got != 405 {
+		t.Fatalf("got %v, want %v", got, 405)
+	}
 }
 
 func TestBearerRequiredAndTokensExpire(t *testing.T) {
 	s, fc := newServer(t, smtpdtest.Config{TokenTTL: 10 * time.Minute})
-	require.Equal(t, 401, do(t, s, call{method: "GET", path: "/api/v1/account/api_key"}).status)
-	require.Equal(t, 401, do(t, s, call{method: "GET", path: "/api/v1/account/api_key", bearer: "forged.token.x"}).status)
+	if got := do(t, s, call{method: "GET", path: "/api/v1/account/api_key"}).status; got != 401 {
+		t.Fatalf("do(t, s, call{method: \"GET\", path: \"/api/v1/account/api_key\"}).status = %v, want %v", got, 401)
+	}
+	if got := do(t, s, call{method: "GET", path: "/api/v1/account/api_key", bearer: "forged.token.x"}).status; got != 401 {
+		t.Fatalf("got %v, want %v", got, 401)
+	}
 	// the docs' "Authentication" header name is not accepted
 	req, _ := http.NewRequest("GET", s.URL()+"/api/v1/account/api_key", nil)
 	tok := adminToken(t, s)
 	req.Header.Set("Authentication", "Bearer "+tok)
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("http.DefaultClient.Do: %v", err)
+	}
 	resp.Body.Close()
-	require.Equal(t, 401, resp.StatusCode)
+	if resp.StatusCode != 401 {
+		t.Fatalf("resp.StatusCode = %v, want %v", resp.StatusCode, 401)
+	}
 
-	require.Equal(t, 200, do(t, s, call{method: "GET", path: "/api/v1/account/api_key", bearer: tok}).status)
+	if got := do(t, s, call{method: "GET", path: "/api/v1/account/api_key", bearer: tok}).status; got != 200 {
+		t.Fatalf("got %v, want %v", got, 200)
+	}
 	fc.Advance(10*time.Minute - time.Second)
-	require.Equal(t, 200, do(t, s, call{method: "GET", path: "/api/v1/account/api_key", bearer: tok}).status)
+	if got := do(t, s, call{method: "GET", path: "/api/v1/account/api_key", bearer: tok}).status; got != 200 {
+		t.Fatalf("got %v, want %v", got, 200)
+	}
 	fc.Advance(time.Second)
 	r := do(t, s, call{method: "GET", path: "/api/v1/account/api_key", bearer: tok})
-	require.Equal(t, 401, r.status)
-	require.EqualValues(t, 40103, r.obj(t)["code"])
+	if r.status != 401 {
+		t.Fatalf("r.status = %v, want %v", r.status, 401)
+	}
+	if got := r.obj(t)["code"]; got != float64(40103) {
+		t.Fatalf("code = %v, want 40103", got)
+	}
 }
 
 func TestRefreshTokens(t *testing.T) {
@@ -152,25 +209,41 @@ func TestRefreshTokens(t *testing.T) {
 		body, _ := json.Marshal(map[string]string{"refresh_token": rt})
 		return do(t, s, call{method: "POST", path: "/oauth/token?grant_type=refresh_token", body: string(body), ctype: ctype})
 	}
-	require.Equal(t, 400, refresh(first["refresh_token"].(string), "text/plain").status, "JSON body required")
+	if got := refresh(first["refresh_token"].(string), "text/plain").status; got != 400 {
+		t.Fatalf("JSON body required: got %v, want %v", got, 400)
+	}
 	r := refresh(first["refresh_token"].(string), "")
-	require.Equal(t, 200, r.status, string(r.raw))
+	if r.status != 200 {
+		t.Fatalf("%s: got %v, want %v", string(r.raw), r.status, 200)
+	}
 	next := r.obj(t)
-	require.NotEqual(t, first["access_token"], next["access_token"])
-	require.Equal(t, 200, do(t, s, call{method: "GET", path: "/oauth/me", bearer: next["access_token"].(string)}).status)
+	if reflect.DeepEqual(first["access_token"], next["access_token"]) {
+		t.Fatalf("next[\"access_token\"] = %v, want anything else", next["access_token"])
+	}
+	if got := do(t, s, call{method: "GET", path: "/oauth/me", bearer: next["access_token"].(string)}).status; got != 200 {
+		t.Fatalf("got %v, want %v", got, 200)
+	}
 	// a used refresh token is spent
-	require.Equal(t, 401, refresh(first["refresh_token"].(string), "").status)
+	if got := refresh(first["refresh_token"].(string), "").status; got != 401 {
+		t.Fatalf("refresh(first[\"refresh_token\"].(string), \"\").status = %v, want %v", got, 401)
+	}
 
 	// a new grant expires older refresh tokens
 	login(t, s, s.Username(), s.Password())
 	old := refresh(next["refresh_token"].(string), "")
-	require.Equal(t, 401, old.status)
-	require.EqualValues(t, 40106, old.obj(t)["code"])
+	if old.status != 401 {
+		t.Fatalf("old.status = %v, want %v", old.status, 401)
+	}
+	if got := old.obj(t)["code"]; got != float64(40106) {
+		t.Fatalf("code = %v, want 40106", got)
+	}
 
 	// refresh tokens live 30 days from the grant
 	third := login(t, s, s.Username(), s.Password())
 	fc.Advance(smtpdtest.RefreshTTL)
-	require.Equal(t, 401, refresh(third["refresh_token"].(string), "").status)
+	if got := refresh(third["refresh_token"].(string), "").status; got != 401 {
+		t.Fatalf("refresh(third[\"refresh_token\"].(string), \"\").status = %v, want %v", got, 401)
+	}
 }
 
 func TestCreateListGetMatchDocs(t *testing.T) {
@@ -182,35 +255,67 @@ func TestCreateListGetMatchDocs(t *testing.T) {
 		fields = append(fields, f)
 	}
 	sort.Strings(fields)
-	require.Equal(t, []string{"ID", "Key", "Name", "Secret"}, fields)
+	if want := []string{"ID", "Key", "Name", "Secret"}; !reflect.DeepEqual(want, fields) {
+		t.Fatalf("fields = %+v, want %+v", fields, want)
+	}
 	for _, f := range []string{"Key", "Secret"} {
 		v := k[f].(string)
-		require.True(t, strings.ContainsAny(v, "+") && strings.Contains(v, "/") && strings.Contains(v, "="), "%s %q", f, v)
+		if !(strings.ContainsAny(v, "+") && strings.Contains(v, "/") && strings.Contains(v, "=")) {
+			t.Fatalf("%s %q: got false, want true", f, v)
+		}
 	}
 
 	list := do(t, s, call{method: "GET", path: "/api/v1/account/api_key", bearer: tok})
-	require.Equal(t, 200, list.status)
+	if list.status != 200 {
+		t.Fatalf("list.status = %v, want %v", list.status, 200)
+	}
 	var items []map[string]any
-	require.NoError(t, json.Unmarshal(list.raw, &items), "a bare array")
-	require.Len(t, items, 1)
+	if err := json.Unmarshal(list.raw, &items); err != nil {
+		t.Fatalf("a bare array: %v", err)
+	}
+	if len(items) != 1 {
+		t.Fatalf("len(items) = %d, want %d: %+v", len(items), 1, items)
+	}
 	item := items[0]
 	for _, f := range []string{"id", "account_id", "name", "key", "is_active", "last_accessed_at_utc", "created_at_utc", "modified_at_utc"} {
-		require.Contains(t, item, f)
+		if _, ok := item[f]; !ok {
+			t.Fatalf("got %+v, want it to have key %+v", item, f)
+		}
 	}
-	require.NotContains(t, item, "secret", "the secret is shown once")
-	require.Equal(t, k["ID"], item["id"])
-	require.Equal(t, k["Key"], item["key"])
-	require.Equal(t, true, item["is_active"])
-	require.EqualValues(t, fc.Now().Unix(), item["created_at_utc"])
-	require.EqualValues(t, 0, item["last_accessed_at_utc"])
+	if _, ok := item["secret"]; ok {
+		t.Fatalf("the secret is shown once: got %+v, want no key %+v", item, "secret")
+	}
+	if !reflect.DeepEqual(k["ID"], item["id"]) {
+		t.Fatalf("item[\"id\"] = %v, want %v", item["id"], k["ID"])
+	}
+	if !reflect.DeepEqual(k["Key"], item["key"]) {
+		t.Fatalf("item[\"key\"] = %v, want %v", item["key"], k["Key"])
+	}
+	if !reflect.DeepEqual(true, item["is_active"]) {
+		t.Fatalf("item[\"is_active\"] = %v, want %v", item["is_active"], true)
+	}
+	if want := float64(fc.Now().Unix()); item["created_at_utc"] != want {
+		t.Fatalf("created_at_utc = %v, want %v", item["created_at_utc"], want)
+	}
+	if item["last_accessed_at_utc"] != float64(0) {
+		t.Fatalf("last_accessed_at_utc = %v, want 0", item["last_accessed_at_utc"])
+	}
 
 	got := do(t, s, call{method: "GET", path: "/api/v1/account/api_key/" + k["ID"].(string), bearer: tok})
-	require.Equal(t, 200, got.status)
-	require.Equal(t, item, got.obj(t))
+	if got.status != 200 {
+		t.Fatalf("got.status = %v, want %v", got.status, 200)
+	}
+	if got2 := got.obj(t); !reflect.DeepEqual(item, got2) {
+		t.Fatalf("got.obj(t) = %+v, want %+v", got2, item)
+	}
 
 	nf := do(t, s, call{method: "GET", path: "/api/v1/account/api_key/055e24ae-f132-11eb-a5ac-0a58a9feec2b", bearer: tok})
-	require.Equal(t, 404, nf.status)
-	require.Equal(t, map[string]any{"code": float64(40410), "message": "resource not found"}, nf.obj(t))
+	if nf.status != 404 {
+		t.Fatalf("nf.status = %v, want %v", nf.status, 404)
+	}
+	if got, want := nf.obj(t), map[string]any{"code": float64(40410), "message": "resource not found"}; !reflect.DeepEqual(want, got) {
+		t.Fatalf("nf.obj(t) = %+v, want %+v", got, want)
+	}
 }
 
 func TestCreateValidation(t *testing.T) {
@@ -228,10 +333,16 @@ func TestCreateValidation(t *testing.T) {
 	} {
 		c.method, c.path, c.bearer = "POST", "/api/v1/account/api_key", tok
 		r := do(t, s, c)
-		require.Equal(t, 400, r.status, name)
-		require.NotEmpty(t, r.obj(t)["message"], name)
+		if r.status != 400 {
+			t.Fatalf("%s: got %v, want %v", name, r.status, 400)
+		}
+		if msg := r.obj(t)["message"]; msg == nil || reflect.ValueOf(msg).IsZero() {
+			t.Fatalf("%s: message = %v, want non-empty", name, msg)
+		}
 	}
-	require.Empty(t, s.Keys())
+	if got := s.Keys(); len(got) != 0 {
+		t.Fatalf("s.Keys() = %+v, want empty", got)
+	}
 }
 
 func TestKeysLogInButCannotManageKeys(t *testing.T) {
@@ -239,25 +350,47 @@ func TestKeysLogInButCannotManageKeys(t *testing.T) {
 	admin := adminToken(t, s)
 	k := create(t, s, admin, "ci", "iac")
 	cred := providers.Credential{"key": k["Key"].(string), "secret": k["Secret"].(string)}
-	require.True(t, s.Valid(cred))
-	require.False(t, s.Valid(providers.Credential{"key": cred["key"], "secret": cred["secret"] + "x"}))
+	if !s.Valid(cred) {
+		t.Fatalf("s.Valid(cred): got false, want true")
+	}
+	if s.Valid(providers.Credential{"key": cred["key"], "secret": cred["secret"] + "x"}) {
+		t.Fatalf("got true, want false")
+	}
 
 	fc.Advance(30 * time.Minute)
 	kt := login(t, s, cred["key"], cred["secret"])
-	require.Equal(t, []any{"iac"}, kt["Scope"])
+	if want := []any{"iac"}; !reflect.DeepEqual(want, kt["Scope"]) {
+		t.Fatalf("kt[\"Scope\"] = %+v, want %+v", kt["Scope"], want)
+	}
 	tok := kt["access_token"].(string)
-	require.Equal(t, 200, do(t, s, call{method: "GET", path: "/oauth/me", bearer: tok}).status)
-	require.Equal(t, 200, do(t, s, call{method: "GET", path: "/api/v1/account", bearer: tok}).status)
-	require.Equal(t, 403, do(t, s, call{method: "GET", path: "/api/v1/account/api_key", bearer: tok}).status)
-	require.Equal(t, 403, do(t, s, call{method: "POST", path: "/api/v1/account/api_key", bearer: tok, body: `{"name":"x","role":"iac"}`}).status)
+	if got := do(t, s, call{method: "GET", path: "/oauth/me", bearer: tok}).status; got != 200 {
+		t.Fatalf("do(t, s, call{method: \"GET\", path: \"/oauth/me\", bearer: tok}).status = %v, want %v", got, 200)
+	}
+	if got := do(t, s, call{method: "GET", path: "/api/v1/account", bearer: tok}).status; got != 200 {
+		t.Fatalf("got %v, want %v", got, 200)
+	}
+	if got := do(t, s, call{method: "GET", path: "/api/v1/account/api_key", bearer: tok}).status; got != 403 {
+		t.Fatalf("got %v, want %v", got, 403)
+	}
+	if got := do(t, s, call{method: "POST", path: "/api/v1/account/api_key", bearer: tok, body: `{"name":"x","role":"iac"}`}).status; got != 403 {
+		t.Fatalf("got %v, want %v", got, 403)
+	}
 
 	rec := s.Keys()[0]
-	require.Equal(t, fc.Now(), rec.LastAccessedAt, "a login is a use")
+	if want := fc.Now(); !reflect.DeepEqual(want, rec.LastAccessedAt) {
+		t.Fatalf("a login is a use: got %+v, want %+v", rec.LastAccessedAt, want)
+	}
 	got := do(t, s, call{method: "GET", path: "/api/v1/account/api_key/" + rec.ID, bearer: admin}).obj(t)
-	require.EqualValues(t, fc.Now().Unix(), got["last_accessed_at_utc"])
+	if want := float64(fc.Now().Unix()); got["last_accessed_at_utc"] != want {
+		t.Fatalf("last_accessed_at_utc = %v, want %v", got["last_accessed_at_utc"], want)
+	}
 	sess := do(t, s, call{method: "GET", path: "/api/v1/account/api_key/" + rec.ID + "/sessions", bearer: admin})
-	require.Equal(t, 200, sess.status)
-	require.Contains(t, string(sess.raw), `"ip_address"`)
+	if sess.status != 200 {
+		t.Fatalf("sess.status = %v, want %v", sess.status, 200)
+	}
+	if !strings.Contains(string(sess.raw), `"ip_address"`) {
+		t.Fatalf("got %q, want it to contain %q", string(sess.raw), `"ip_address"`)
+	}
 }
 
 func TestRevoke(t *testing.T) {
@@ -268,15 +401,33 @@ func TestRevoke(t *testing.T) {
 	kt := login(t, s, k["Key"].(string), k["Secret"].(string))["access_token"].(string)
 
 	r := do(t, s, call{method: "PUT", path: "/api/v1/account/api_key/" + id + "/revoke", bearer: admin})
-	require.Equal(t, 200, r.status)
-	require.Empty(t, r.raw)
-	require.False(t, s.Keys()[0].Active)
-	require.Equal(t, false, do(t, s, call{method: "GET", path: "/api/v1/account/api_key/" + id, bearer: admin}).obj(t)["is_active"])
-	require.Equal(t, 403, do(t, s, call{method: "POST", path: "/oauth/token?grant_type=password", basic: [2]string{k["Key"].(string), k["Secret"].(string)}}).status)
-	require.Equal(t, 401, do(t, s, call{method: "GET", path: "/oauth/me", bearer: kt}).status, "a revoked key's tokens die with it")
-	require.Equal(t, 400, do(t, s, call{method: "PUT", path: "/api/v1/account/api_key/" + id + "/revoke", bearer: admin}).status)
-	require.Equal(t, 404, do(t, s, call{method: "PUT", path: "/api/v1/account/api_key/8a1c2f4e-0000-4000-8000-000000000000/revoke", bearer: admin}).status)
-	require.Equal(t, 405, do(t, s, call{method: "POST", path: "/api/v1/account/api_key/" + id + "/revoke", bearer: admin}).status)
+	if r.status != 200 {
+		t.Fatalf("r.status = %v, want %v", r.status, 200)
+	}
+	if len(r.raw) != 0 {
+		t.Fatalf("r.raw = %+v, want empty", r.raw)
+	}
+	if s.Keys()[0].Active {
+		t.Fatalf("s.Keys()[0].Active: got true, want false")
+	}
+	if got := do(t, s, call{method: "GET", path: "/api/v1/account/api_key/" + id, bearer: admin}).obj(t)["is_active"]; !reflect.DeepEqual(false, got) {
+		t.Fatalf("got %v, want %v", got, false)
+	}
+	if got := do(t, s, call{method: "POST", path: "/oauth/token?grant_type=password", basic: [2]string{k["Key"].(string), k["Secret"].(string)}}).status; got != 403 {
+		t.Fatalf("got %v, want %v", got, 403)
+	}
+	if got := do(t, s, call{method: "GET", path: "/oauth/me", bearer: kt}).status; got != 401 {
+		t.Fatalf("a revoked key's tokens die with it: got %v, want %v", got, 401)
+	}
+	if got := do(t, s, call{method: "PUT", path: "/api/v1/account/api_key/" + id + "/revoke", bearer: admin}).status; got != 400 {
+		t.Fatalf("got %v, want %v", got, 400)
+	}
+	if got := do(t, s, call{method: "PUT", path: "/api/v1/account/api_key/8a1c2f4e-0000-4000-8000-000000000000/revoke", bearer: admin}).status; got != 404 {
+		t.Fatalf("got %v, want %v", got, 404)
+	}
+	if got := do(t, s, call{method: "POST", path: "/api/v1/account/api_key/" + id + "/revoke", bearer: admin}).status; got != 405 {
+		t.Fatalf("got %v, want %v", got, 405)
+	}
 }
 
 func TestInactivityRevocation(t *testing.T) {
@@ -288,15 +439,27 @@ func TestInactivityRevocation(t *testing.T) {
 	login(t, s, used["Key"].(string), used["Secret"].(string))
 	fc.Advance(time.Hour)
 	keys := s.Keys()
-	require.True(t, keys[0].Active)
-	require.False(t, keys[1].Active, "idle for 48h")
-	require.False(t, s.Valid(providers.Credential{"key": idle["Key"].(string), "secret": idle["Secret"].(string)}))
+	if !keys[0].Active {
+		t.Fatalf("keys[0].Active: got false, want true")
+	}
+	if keys[1].Active {
+		t.Fatalf("idle for 48h: got true, want false")
+	}
+	if s.Valid(providers.Credential{"key": idle["Key"].(string), "secret": idle["Secret"].(string)}) {
+		t.Fatalf("got true, want false")
+	}
 	r := do(t, s, call{method: "POST", path: "/oauth/token?grant_type=password", basic: [2]string{idle["Key"].(string), idle["Secret"].(string)}})
-	require.Equal(t, 403, r.status)
+	if r.status != 403 {
+		t.Fatalf("r.status = %v, want %v", r.status, 403)
+	}
 	list := do(t, s, call{method: "GET", path: "/api/v1/account/api_key", bearer: admin})
-	require.Contains(t, string(list.raw), `"is_active":false`)
+	if !strings.Contains(string(list.raw), `"is_active":false`) {
+		t.Fatalf("got %q, want it to contain %q", string(list.raw), `"is_active":false`)
+	}
 	fc.Advance(47 * time.Hour)
-	require.False(t, s.Keys()[0].Active, "48h after its last login")
+	if s.Keys()[0].Active {
+		t.Fatalf("48h after its last login: got true, want false")
+	}
 }
 
 func TestFaultInjection(t *testing.T) {
@@ -306,27 +469,49 @@ func TestFaultInjection(t *testing.T) {
 	s.FailNext("", 1, 429)
 	for i := 0; i < 2; i++ {
 		r := do(t, s, call{method: "GET", path: "/api/v1/account/api_key", bearer: admin})
-		require.Equal(t, 503, r.status)
-		require.EqualValues(t, 50300, r.obj(t)["code"])
+		if r.status != 503 {
+			t.Fatalf("r.status = %v, want %v", r.status, 503)
+		}
+		if got := r.obj(t)["code"]; got != float64(50300) {
+			t.Fatalf("code = %v, want 50300", got)
+		}
 	}
 	r := do(t, s, call{method: "GET", path: "/oauth/me", bearer: admin})
-	require.Equal(t, 429, r.status)
-	require.Equal(t, "1", r.header.Get("Retry-After"))
-	require.Equal(t, 200, do(t, s, call{method: "GET", path: "/api/v1/account/api_key", bearer: admin}).status)
+	if r.status != 429 {
+		t.Fatalf("r.status = %v, want %v", r.status, 429)
+	}
+	if got := r.header.Get("Retry-After"); got != "1" {
+		t.Fatalf("r.header.Get(\"Retry-After\") = %q, want %q", got, "1")
+	}
+	if got := do(t, s, call{method: "GET", path: "/api/v1/account/api_key", bearer: admin}).status; got != 200 {
+		t.Fatalf("got %v, want %v", got, 200)
+	}
 
 	s.DropNextCreate()
 	req, _ := http.NewRequest("POST", s.URL()+"/api/v1/account/api_key", bytes.NewReader([]byte(`{"name":"dropped","role":"iac"}`)))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+admin)
 	_, err := http.DefaultClient.Do(req)
-	require.Error(t, err, "connection closed without a response")
-	require.Len(t, s.Keys(), 1, "but the key exists")
-	require.Equal(t, "dropped", s.Keys()[0].Name)
+	if err == nil {
+		t.Fatalf("connection closed without a response: got no error, want one")
+	}
+	if got := s.Keys(); len(got) != 1 {
+		t.Fatalf("but the key exists: len(s.Keys()) = %d, want %d: %+v", len(got), 1, got)
+	}
+	if got := s.Keys()[0].Name; got != "dropped" {
+		t.Fatalf("s.Keys()[0].Name = %q, want %q", got, "dropped")
+	}
 
 	got := s.Requests()
-	require.Equal(t, 3, got[smtpdtest.OpList])
-	require.Equal(t, 1, got[smtpdtest.OpCreate])
-	require.Equal(t, 1, got[smtpdtest.OpLogin])
+	if got[smtpdtest.OpList] != 3 {
+		t.Fatalf("got[smtpdtest.OpList] = %v, want %v", got[smtpdtest.OpList], 3)
+	}
+	if got[smtpdtest.OpCreate] != 1 {
+		t.Fatalf("got[smtpdtest.OpCreate] = %v, want %v", got[smtpdtest.OpCreate], 1)
+	}
+	if got[smtpdtest.OpLogin] != 1 {
+		t.Fatalf("got[smtpdtest.OpLogin] = %v, want %v", got[smtpdtest.OpLogin], 1)
+	}
 
 	s.SetLatency(time.Minute)
 	done := make(chan int, 1)
@@ -339,26 +524,38 @@ func TestFaultInjection(t *testing.T) {
 	}()
 	bctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, fc.BlockUntilContext(bctx, 1), "the request waits out the latency")
+	if err := fc.BlockUntilContext(bctx, 1); err != nil {
+		t.Fatalf("the request waits out the latency: %v", err)
+	}
 	select {
 	case <-done:
 		t.Fatal("answered before the latency elapsed")
 	default:
 	}
 	fc.Advance(time.Minute)
-	require.Equal(t, 401, <-done)
+	if got := <-done; got != 401 {
+		t.Fatalf("<-done = %v, want %v", got, 401)
+	}
 }
 
 func TestRateLimit(t *testing.T) {
 	s, fc := newServer(t, smtpdtest.Config{RateLimit: 2})
 	for i := 0; i < 2; i++ {
-		require.Equal(t, 401, do(t, s, call{method: "GET", path: "/oauth/me"}).status)
+		if got := do(t, s, call{method: "GET", path: "/oauth/me"}).status; got != 401 {
+			t.Fatalf("do(t, s, call{method: \"GET\", path: \"/oauth/me\"}).status = %v, want %v", got, 401)
+		}
 	}
 	r := do(t, s, call{method: "GET", path: "/oauth/me"})
-	require.Equal(t, 429, r.status)
-	require.Equal(t, "1", r.header.Get("Retry-After"))
+	if r.status != 429 {
+		t.Fatalf("r.status = %v, want %v", r.status, 429)
+	}
+	if got := r.header.Get("Retry-After"); got != "1" {
+		t.Fatalf("r.header.Get(\"Retry-After\") = %q, want %q", got, "1")
+	}
 	fc.Advance(time.Second)
-	require.Equal(t, 401, do(t, s, call{method: "GET", path: "/oauth/me"}).status)
+	if got := do(t, s, call{method: "GET", path: "/oauth/me"}).status; got != 401 {
+		t.Fatalf("do(t, s, call{method: \"GET\", path: \"/oauth/me\"}).status = %v, want %v", got, 401)
+	}
 }
 
 func TestIssuedSecrets(t *testing.T) {
@@ -367,6 +564,8 @@ func TestIssuedSecrets(t *testing.T) {
 	k := create(t, s, tok["access_token"].(string), "a", "iac")
 	got := s.IssuedSecrets()
 	for _, want := range []any{s.Password(), tok["access_token"], tok["refresh_token"], k["Key"], k["Secret"]} {
-		require.Contains(t, got, want)
+		if !slices.ContainsFunc(got, func(s string) bool { return s == want }) {
+			t.Fatalf("got %+v, want it to contain %+v", got, want)
+		}
 	}
 }
