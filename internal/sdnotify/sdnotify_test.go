@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -20,12 +19,16 @@ func listen(t *testing.T) (recv func() string, pending func() string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "notify.sock")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("net.ListenUnixgram: %v", err)
+	}
 	t.Cleanup(func() { conn.Close() })
 	t.Setenv("NOTIFY_SOCKET", path)
 	read := func(deadline time.Time) string {
 		buf := make([]byte, 4096)
-		require.NoError(t, conn.SetReadDeadline(deadline))
+		if err := conn.SetReadDeadline(deadline); err != nil {
+			t.Fatalf("conn.SetReadDeadline(deadline): %v", err)
+		}
 		n, err := conn.Read(buf)
 		if err != nil {
 			return ""
@@ -37,9 +40,13 @@ func listen(t *testing.T) (recv func() string, pending func() string) {
 		buf := make([]byte, 4096)
 		// A deadline, not a sleep: a lost datagram fails the test instead
 		// of hanging it.
-		require.NoError(t, conn.SetReadDeadline(time.Now().Add(10*time.Second)))
+		if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			t.Fatalf("conn.SetReadDeadline(time.Now().Add(10*time.Second)): %v", err)
+		}
 		n, err := conn.Read(buf)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatalf("conn.Read: %v", err)
+		}
 		return string(buf[:n])
 	}
 	// pending returns a datagram already queued, or "".
@@ -50,24 +57,40 @@ func listen(t *testing.T) (recv func() string, pending func() string) {
 func TestReadyStopping(t *testing.T) {
 	recv, _ := listen(t)
 
-	require.NoError(t, Ready("3 keys, next rotation in 2h"))
-	require.Equal(t, "READY=1\nSTATUS=3 keys, next rotation in 2h", recv())
+	if err := Ready("3 keys, next rotation in 2h"); err != nil {
+		t.Fatalf("Ready(\"3 keys, next rotation in 2h\"): %v", err)
+	}
+	if got := recv(); got != "READY=1\nSTATUS=3 keys, next rotation in 2h" {
+		t.Fatalf("recv() = %q, want %q", got, "READY=1\nSTATUS=3 keys, next rotation in 2h")
+	}
 
-	require.NoError(t, Stopping())
-	require.Equal(t, "STOPPING=1", recv())
+	if err := Stopping(); err != nil {
+		t.Fatalf("Stopping(): %v", err)
+	}
+	if got := recv(); got != "STOPPING=1" {
+		t.Fatalf("recv() = %q, want %q", got, "STOPPING=1")
+	}
 }
 
 func TestNotUnderSystemdIsANoop(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", "")
-	require.NoError(t, Ready("x"))
-	require.NoError(t, Stopping())
+	if err := Ready("x"); err != nil {
+		t.Fatalf("Ready(\"x\"): %v", err)
+	}
+	if err := Stopping(); err != nil {
+		t.Fatalf("Stopping(): %v", err)
+	}
 }
 
 func TestNotifySocketGoneIsAnError(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", filepath.Join(t.TempDir(), "missing.sock"))
 	err := Ready("x")
-	require.Error(t, err)
-	require.True(t, strings.HasPrefix(err.Error(), "sd_notify ready: "), err.Error())
+	if err == nil {
+		t.Fatalf("Ready: got no error, want one")
+	}
+	if !strings.HasPrefix(err.Error(), "sd_notify ready: ") {
+		t.Fatalf("%s: got false, want true", err.Error())
+	}
 }
 
 func TestWatchdogPingsAtHalfTheInterval(t *testing.T) {
@@ -94,9 +117,13 @@ func TestWatchdogPingsAtHalfTheInterval(t *testing.T) {
 	}()
 
 	answer(true)
-	require.Equal(t, "WATCHDOG=1", recv(), "first ping at start")
+	if got := recv(); got != "WATCHDOG=1" {
+		t.Fatalf("first ping at start: got %q, want %q", got, "WATCHDOG=1")
+	}
 
-	require.NoError(t, clock.BlockUntilContext(ctx, 1))
+	if err := clock.BlockUntilContext(ctx, 1); err != nil {
+		t.Fatalf("clock.BlockUntilContext(ctx, 1): %v", err)
+	}
 	clock.Advance(29 * time.Second)
 	select {
 	case healthy <- true:
@@ -105,35 +132,53 @@ func TestWatchdogPingsAtHalfTheInterval(t *testing.T) {
 	}
 	clock.Advance(time.Second)
 	answer(true)
-	require.Equal(t, "WATCHDOG=1", recv(), "ping at 30s")
+	if got := recv(); got != "WATCHDOG=1" {
+		t.Fatalf("ping at 30s: got %q, want %q", got, "WATCHDOG=1")
+	}
 
 	// Unhealthy: the tick passes and nothing is sent; the log says why.
 	clock.Advance(30 * time.Second)
 	answer(false)
-	require.Eventually(t, func() bool {
-		return logs.FilterMessage("systemd watchdog ping withheld: daemon unhealthy").Len() == 1
-	}, 10*time.Second, time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); logs.FilterMessage("systemd watchdog ping withheld: daemon unhealthy").Len() != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("got %d \"ping withheld\" logs after 10s, want 1", logs.FilterMessage("systemd watchdog ping withheld: daemon unhealthy").Len())
+		}
+	}
 
 	clock.Advance(30 * time.Second)
 	answer(true)
-	require.Equal(t, "WATCHDOG=1", recv(), "ping resumes when healthy")
-	require.Empty(t, pending(), "a ping was sent while unhealthy")
-	require.Equal(t, 1, logs.FilterMessage("systemd watchdog on").Len())
+	if got := recv(); got != "WATCHDOG=1" {
+		t.Fatalf("ping resumes when healthy: got %q, want %q", got, "WATCHDOG=1")
+	}
+	if got := pending(); got != "" {
+		t.Fatalf("a ping was sent while unhealthy: got %q, want empty", got)
+	}
+	if got := logs.FilterMessage("systemd watchdog on").Len(); got != 1 {
+		t.Fatalf("logs.FilterMessage(\"systemd watchdog on\").Len() = %v, want %v", got, 1)
+	}
 
 	cancel()
-	require.NoError(t, <-done)
+	if err := <-done; err != nil {
+		t.Fatalf("<-done: %v", err)
+	}
 }
 
 func TestWatchdogOff(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", "")
 	t.Setenv("WATCHDOG_USEC", "")
-	require.NoError(t, Watchdog(context.Background(), clockwork.NewFakeClock(), zap.NewNop(), nil))
+	if err := Watchdog(context.Background(), clockwork.NewFakeClock(), zap.NewNop(), nil); err != nil {
+		t.Fatalf("%v", err)
+	}
 }
 
 func TestWatchdogMalformed(t *testing.T) {
 	t.Setenv("WATCHDOG_USEC", "sixty")
 	t.Setenv("WATCHDOG_PID", "")
 	err := Watchdog(context.Background(), clockwork.NewFakeClock(), zap.NewNop(), nil)
-	require.Error(t, err)
-	require.Contains(t, err.Error(), "sd_notify watchdog: ")
+	if err == nil {
+		t.Fatalf("Watchdog: got no error, want one")
+	}
+	if got := err.Error(); !strings.Contains(got, "sd_notify watchdog: ") {
+		t.Fatalf("got %q, want it to contain %q", got, "sd_notify watchdog: ")
+	}
 }
