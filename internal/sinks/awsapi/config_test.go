@@ -1,18 +1,20 @@
 package awsapi_test
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
 	"github.com/rotator-dev/rotator/internal/config"
@@ -22,19 +24,29 @@ import (
 func section(t *testing.T, src string) config.Section {
 	t.Helper()
 	var doc yaml.Node
-	require.NoError(t, yaml.Unmarshal([]byte(src), &doc))
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		t.Fatalf("yaml.Unmarshal([]byte(src), &doc): %v", err)
+	}
 	return config.Section{Path: "sinks.aws", Type: "aws-test", Node: doc.Content[0]}
 }
 
 func TestParseConfig(t *testing.T) {
 	cfg, err := awsapi.ParseConfig(section(t,
 		"{type: aws-x, region: us-gov-west-1, endpoint: 'http://127.0.0.1:4566', profile: prod, max_attempts: 10}"))
-	require.NoError(t, err)
-	require.Equal(t, awsapi.Config{Region: "us-gov-west-1", Endpoint: "http://127.0.0.1:4566", Profile: "prod", MaxAttempts: 10}, cfg)
+	if err != nil {
+		t.Fatalf("awsapi.ParseConfig: %v", err)
+	}
+	if want := (awsapi.Config{Region: "us-gov-west-1", Endpoint: "http://127.0.0.1:4566", Profile: "prod", MaxAttempts: 10}); !reflect.DeepEqual(want, cfg) {
+		t.Fatalf("cfg = %+v, want %+v", cfg, want)
+	}
 
 	cfg, err = awsapi.ParseConfig(section(t, "{type: aws-x}"))
-	require.NoError(t, err)
-	require.Equal(t, awsapi.Config{}, cfg, "every field is optional")
+	if err != nil {
+		t.Fatalf("awsapi.ParseConfig: %v", err)
+	}
+	if want := (awsapi.Config{}); !reflect.DeepEqual(want, cfg) {
+		t.Fatalf("every field is optional: got %+v, want %+v", cfg, want)
+	}
 }
 
 func TestParseConfigErrorsNameTheField(t *testing.T) {
@@ -52,9 +64,15 @@ func TestParseConfigErrorsNameTheField(t *testing.T) {
 	} {
 		_, err := awsapi.ParseConfig(section(t, tc.src))
 		var fe *config.FieldError
-		require.True(t, errors.As(err, &fe), "%s: %v", tc.src, err)
-		require.Equal(t, tc.path, fe.Path, tc.src)
-		require.ErrorContains(t, err, tc.want, tc.src)
+		if !errors.As(err, &fe) {
+			t.Fatalf("%s: %v: got false, want true", tc.src, err)
+		}
+		if fe.Path != tc.path {
+			t.Fatalf("%s: got %q, want %q", tc.src, fe.Path, tc.path)
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("%s: got error %v, want one containing %q", tc.src, err, tc.want)
+		}
 	}
 }
 
@@ -74,39 +92,69 @@ func TestLoad(t *testing.T) {
 	isolate(t)
 	creds := credentials.NewStaticCredentialsProvider("AKIDTEST", "secret-key-value", "")
 	awsCfg, err := awsapi.Load(awsapi.Config{Region: "eu-west-1", MaxAttempts: 2, Credentials: creds}, "")
-	require.NoError(t, err)
-	require.Equal(t, "eu-west-1", awsCfg.Region)
-	require.Equal(t, 2, awsCfg.RetryMaxAttempts)
+	if err != nil {
+		t.Fatalf("awsapi.Load: %v", err)
+	}
+	if awsCfg.Region != "eu-west-1" {
+		t.Fatalf("awsCfg.Region = %q, want %q", awsCfg.Region, "eu-west-1")
+	}
+	if awsCfg.RetryMaxAttempts != 2 {
+		t.Fatalf("awsCfg.RetryMaxAttempts = %v, want %v", awsCfg.RetryMaxAttempts, 2)
+	}
 	got, err := awsCfg.Credentials.Retrieve(t.Context())
-	require.NoError(t, err)
-	require.Equal(t, "AKIDTEST", got.AccessKeyID)
+	if err != nil {
+		t.Fatalf("awsCfg.Credentials.Retrieve: %v", err)
+	}
+	if got.AccessKeyID != "AKIDTEST" {
+		t.Fatalf("got.AccessKeyID = %q, want %q", got.AccessKeyID, "AKIDTEST")
+	}
 
 	awsCfg, err = awsapi.Load(awsapi.Config{Region: "eu-west-1"}, "")
-	require.NoError(t, err)
-	require.Zero(t, awsCfg.RetryMaxAttempts, "unset: the SDK's default")
+	if err != nil {
+		t.Fatalf("awsapi.Load: %v", err)
+	}
+	if awsCfg.RetryMaxAttempts != 0 {
+		t.Fatalf("unset: the SDK's default: got %v, want zero", awsCfg.RetryMaxAttempts)
+	}
 }
 
 func TestLoadNeedsRegion(t *testing.T) {
 	isolate(t)
 	_, err := awsapi.Load(awsapi.Config{}, "")
-	require.ErrorContains(t, err, "no region")
+	if err == nil || !strings.Contains(err.Error(), "no region") {
+		t.Fatalf("awsapi.Load: got error %v, want one containing %q", err, "no region")
+	}
 
 	t.Setenv("AWS_REGION", "ap-south-1")
 	awsCfg, err := awsapi.Load(awsapi.Config{}, "")
-	require.NoError(t, err)
-	require.Equal(t, "ap-south-1", awsCfg.Region)
+	if err != nil {
+		t.Fatalf("awsapi.Load: %v", err)
+	}
+	if awsCfg.Region != "ap-south-1" {
+		t.Fatalf("awsCfg.Region = %q, want %q", awsCfg.Region, "ap-south-1")
+	}
 }
 
 func TestLoadProfile(t *testing.T) {
 	isolate(t)
-	require.NoError(t, os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte("[profile rotator]\nregion = ca-central-1\n"), 0o600))
+	if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte("[profile rotator]\nregion = ca-central-1\n"), 0o600); err != nil {
+		t.Fatalf("%v", err)
+	}
 	awsCfg, err := awsapi.Load(awsapi.Config{Profile: "rotator"}, "")
-	require.NoError(t, err)
-	require.Equal(t, "ca-central-1", awsCfg.Region)
+	if err != nil {
+		t.Fatalf("awsapi.Load: %v", err)
+	}
+	if awsCfg.Region != "ca-central-1" {
+		t.Fatalf("awsCfg.Region = %q, want %q", awsCfg.Region, "ca-central-1")
+	}
 
 	_, err = awsapi.Load(awsapi.Config{Profile: "absent", Region: "eu-west-1"}, "")
-	require.ErrorContains(t, err, "load aws config")
-	require.ErrorContains(t, err, "absent")
+	if err == nil || !strings.Contains(err.Error(), "load aws config") {
+		t.Fatalf("awsapi.Load: got error %v, want one containing %q", err, "load aws config")
+	}
+	if err == nil || !strings.Contains(err.Error(), "absent") {
+		t.Fatalf("got error %v, want one containing %q", err, "absent")
+	}
 }
 
 // recorder is an AWS JSON endpoint that answers every call with status and
@@ -137,7 +185,9 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func client(t *testing.T, cfg awsapi.Config, userAgent string) *ssm.Client {
 	t.Helper()
 	awsCfg, err := awsapi.Load(cfg, userAgent)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("awsapi.Load: %v", err)
+	}
 	return ssm.NewFromConfig(awsCfg, func(o *ssm.Options) { awsapi.ClientOptions(cfg, &o.BaseEndpoint, &o.HTTPClient) })
 }
 
@@ -150,16 +200,38 @@ func TestLoadedClientSendsUserAgentAndHonoursMaxAttempts(t *testing.T) {
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret-key-value", "")}
 
 	out, err := client(t, cfg, "rotator/1.2.3").GetParameters(t.Context(), &ssm.GetParametersInput{Names: []string{"/a"}})
-	require.NoError(t, err)
-	require.Equal(t, []string{"/a"}, out.InvalidParameters)
-	require.Contains(t, rec.agents[0], "rotator-1.2.3", "the SDK writes the key's / as -")
-	require.JSONEq(t, `{"Names":["/a"]}`, rec.received[0], "the body reaches the endpoint intact")
+	if err != nil {
+		t.Fatalf("client(t, cfg, \"rotator/1.2.3\").GetParameters: %v", err)
+	}
+	if want := []string{"/a"}; !reflect.DeepEqual(want, out.InvalidParameters) {
+		t.Fatalf("out.InvalidParameters = %+v, want %+v", out.InvalidParameters, want)
+	}
+	if !strings.Contains(rec.agents[0], "rotator-1.2.3") {
+		t.Fatalf("the SDK writes the key's / as -: got %q, want it to contain %q", rec.agents[0], "rotator-1.2.3")
+	}
+	if want, got := jsonValue(t, `{"Names":["/a"]}`), jsonValue(t, rec.received[0]); !reflect.DeepEqual(want, got) {
+		t.Fatalf("the body reaches the endpoint intact: got JSON %s, want %s", rec.received[0], `{"Names":["/a"]}`)
+	}
 
 	// A retryable failure is not retried with max_attempts: 1 (the SDK's
 	// default would make 3 calls).
 	rec.status, rec.body = http.StatusInternalServerError, `{"__type":"InternalServerError","message":"boom"}`
 	rec.calls = 0
 	_, err = client(t, cfg, "").GetParameters(t.Context(), &ssm.GetParametersInput{Names: []string{"/a"}})
-	require.Equal(t, "InternalServerError", awsapi.ErrorCode(err))
-	require.Equal(t, 1, rec.calls)
+	if got := awsapi.ErrorCode(err); got != "InternalServerError" {
+		t.Fatalf("awsapi.ErrorCode(err) = %q, want %q", got, "InternalServerError")
+	}
+	if rec.calls != 1 {
+		t.Fatalf("rec.calls = %v, want %v", rec.calls, 1)
+	}
+}
+
+// jsonValue decodes s, failing the test if it is not JSON.
+func jsonValue(t *testing.T, s string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("not JSON (%v): %s", err, s)
+	}
+	return v
 }

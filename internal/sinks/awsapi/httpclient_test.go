@@ -6,10 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/rotator-dev/rotator/internal/sinks/awsapi"
 )
@@ -43,8 +42,10 @@ func TestBodyCopySurvivesTheSDKClosingTheBody(t *testing.T) {
 	orig := &closingBody{r: strings.NewReader(payload)}
 	var sent string
 	c := awsapi.NewBodyCopyClient(clientFunc(func(r *http.Request) (*http.Response, error) {
-		require.NoError(t, orig.Close()) // the SDK, on the response headers
-		b, err := io.ReadAll(r.Body)     // the transport, still writing
+		if err := orig.Close(); err != nil {
+			t.Fatalf("orig.Close(): %v", err)
+		} // the SDK, on the response headers
+		b, err := io.ReadAll(r.Body) // the transport, still writing
 		if err != nil {
 			return nil, err
 		}
@@ -52,10 +53,16 @@ func TestBodyCopySurvivesTheSDKClosingTheBody(t *testing.T) {
 		return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}, nil
 	}))
 	req, err := http.NewRequest(http.MethodPost, "http://aws.test/", orig)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("http.NewRequest: %v", err)
+	}
 	_, err = c.Do(req)
-	require.NoError(t, err)
-	require.Equal(t, payload, sent)
+	if err != nil {
+		t.Fatalf("c.Do: %v", err)
+	}
+	if sent != payload {
+		t.Fatalf("sent = %q, want %q", sent, payload)
+	}
 }
 
 func TestBodyCopyPassesEmptyBodiesAndReadErrors(t *testing.T) {
@@ -65,21 +72,37 @@ func TestBodyCopyPassesEmptyBodiesAndReadErrors(t *testing.T) {
 		return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}, nil
 	}))
 	get, err := http.NewRequest(http.MethodGet, "http://aws.test/", nil)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("http.NewRequest: %v", err)
+	}
 	_, err = c.Do(get)
-	require.NoError(t, err)
-	require.Nil(t, got[0], "no body: left alone")
+	if err != nil {
+		t.Fatalf("c.Do: %v", err)
+	}
+	if got[0] != nil {
+		t.Fatalf("no body: left alone: got %v, want nil", got[0])
+	}
 	get.Body = http.NoBody
 	_, err = c.Do(get)
-	require.NoError(t, err)
-	require.Equal(t, http.NoBody, got[1])
+	if err != nil {
+		t.Fatalf("c.Do: %v", err)
+	}
+	if !reflect.DeepEqual(http.NoBody, got[1]) {
+		t.Fatalf("got[1] = %+v, want %+v", got[1], http.NoBody)
+	}
 
 	broken := &closingBody{r: bytes.NewReader(nil), closed: true}
 	req, err := http.NewRequest(http.MethodPost, "http://aws.test/", broken)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("http.NewRequest: %v", err)
+	}
 	_, err = c.Do(req)
-	require.ErrorContains(t, err, "buffer request body: read on closed body")
-	require.Len(t, got, 2, "nothing sent")
+	if err == nil || !strings.Contains(err.Error(), "buffer request body: read on closed body") {
+		t.Fatalf("c.Do: got error %v, want one containing %q", err, "buffer request body: read on closed body")
+	}
+	if len(got) != 2 {
+		t.Fatalf("nothing sent: len(got) = %d, want %d: %+v", len(got), 2, got)
+	}
 }
 
 func TestBodyCopyDefaultsToTheSDKClient(t *testing.T) {
@@ -88,11 +111,19 @@ func TestBodyCopyDefaultsToTheSDKClient(t *testing.T) {
 	}))
 	defer srv.Close()
 	req, err := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader("echo"))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("http.NewRequest: %v", err)
+	}
 	resp, err := awsapi.NewBodyCopyClient(nil).Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("awsapi.NewBodyCopyClient(nil).Do: %v", err)
+	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, "echo", string(b))
+	if err != nil {
+		t.Fatalf("io.ReadAll: %v", err)
+	}
+	if string(b) != "echo" {
+		t.Fatalf("string(b) = %q, want %q", string(b), "echo")
+	}
 }

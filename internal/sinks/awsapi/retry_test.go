@@ -3,12 +3,13 @@ package awsapi_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -29,16 +30,30 @@ func TestRetriesAreLoggedAsAttemptNOfN(t *testing.T) {
 	cfg := awsapi.Config{Region: "eu-west-1", Endpoint: srv.URL, MaxAttempts: 2,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret-key-value", "")}
 	awsCfg, err := awsapi.Connect(cfg, sinks.Deps{Name: "ssm", Logger: zap.New(core)}, "aws-ssm")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("awsapi.Connect: %v", err)
+	}
 	c := ssm.NewFromConfig(awsCfg, func(o *ssm.Options) { awsapi.ClientOptions(cfg, &o.BaseEndpoint, &o.HTTPClient) })
 	_, err = c.GetParameters(t.Context(), &ssm.GetParametersInput{Names: []string{"/a"}})
-	require.ErrorContains(t, err, "exceeded maximum number of attempts, 2")
-	require.Equal(t, 2, rec.calls)
+	if err == nil || !strings.Contains(err.Error(), "exceeded maximum number of attempts, 2") {
+		t.Fatalf("c.GetParameters: got error %v, want one containing %q", err, "exceeded maximum number of attempts, 2")
+	}
+	if rec.calls != 2 {
+		t.Fatalf("rec.calls = %v, want %v", rec.calls, 2)
+	}
 	retries := logs.FilterMessage("aws request failed; retrying").All()
-	require.Len(t, retries, 1)
-	require.Equal(t, zapcore.InfoLevel, retries[0].Level)
+	if len(retries) != 1 {
+		t.Fatalf("len(retries) = %d, want %d: %+v", len(retries), 1, retries)
+	}
+	if retries[0].Level != zapcore.InfoLevel {
+		t.Fatalf("retries[0].Level = %v, want %v", retries[0].Level, zapcore.InfoLevel)
+	}
 	f := retries[0].ContextMap()
-	require.Positive(t, f["retry_in"].(time.Duration))
-	require.Equal(t, map[string]any{"attempt": int64(1), "max_attempts": int64(2), "status": int64(500),
-		"aws_error_code": "InternalServerError", "retry_in": f["retry_in"]}, f)
+	if f["retry_in"].(time.Duration) <= 0 {
+		t.Fatalf("f[\"retry_in\"].(time.Duration) = %v, want a positive value", f["retry_in"].(time.Duration))
+	}
+	if want := map[string]any{"attempt": int64(1), "max_attempts": int64(2), "status": int64(500),
+		"aws_error_code": "InternalServerError", "retry_in": f["retry_in"]}; !reflect.DeepEqual(want, f) {
+		t.Fatalf("f = %+v, want %+v", f, want)
+	}
 }

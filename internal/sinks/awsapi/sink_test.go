@@ -5,11 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/stretchr/testify/require"
 
 	"github.com/rotator-dev/rotator/internal/sinks"
 	"github.com/rotator-dev/rotator/internal/sinks/awsapi"
@@ -30,29 +31,45 @@ func TestConfiguredEndpointWinsOverTheServiceEnvironment(t *testing.T) {
 
 	cfg := awsapi.Config{Region: "eu-west-1", Endpoint: oursSrv.URL, Credentials: creds}
 	_, err := client(t, cfg, "").GetParameters(t.Context(), &ssm.GetParametersInput{Names: []string{"/a"}})
-	require.NoError(t, err)
-	require.Equal(t, 1, ours.calls)
-	require.Zero(t, env.calls)
+	if err != nil {
+		t.Fatalf("client(t, cfg, \"\").GetParameters: %v", err)
+	}
+	if ours.calls != 1 {
+		t.Fatalf("ours.calls = %v, want %v", ours.calls, 1)
+	}
+	if env.calls != 0 {
+		t.Fatalf("env.calls = %v, want zero", env.calls)
+	}
 
 	cfg.Endpoint = ""
 	_, err = client(t, cfg, "").GetParameters(t.Context(), &ssm.GetParametersInput{Names: []string{"/a"}})
-	require.NoError(t, err)
-	require.Equal(t, 1, env.calls)
+	if err != nil {
+		t.Fatalf("client(t, cfg, \"\").GetParameters: %v", err)
+	}
+	if env.calls != 1 {
+		t.Fatalf("env.calls = %v, want %v", env.calls, 1)
+	}
 }
 
 func TestConnectNamesTheSink(t *testing.T) {
 	isolate(t)
 	_, err := awsapi.Connect(awsapi.Config{}, sinks.Deps{Name: "ssm"}, "aws-ssm")
-	require.ErrorContains(t, err, "aws-ssm sink ssm: no region")
+	if err == nil || !strings.Contains(err.Error(), "aws-ssm sink ssm: no region") {
+		t.Fatalf("awsapi.Connect: got error %v, want one containing %q", err, "aws-ssm sink ssm: no region")
+	}
 }
 
 // TestTargetsCheckRunsEveryTarget: Check runs every bound target, also
 // after one fails, and joins the failures.
 func TestTargetsCheckRunsEveryTarget(t *testing.T) {
 	var ts awsapi.Targets[string]
-	require.NoError(t, ts.Check(t.Context(), func(string, context.Context) error { return errors.New("never called") }))
+	if err := ts.Check(t.Context(), func(string, context.Context) error { return errors.New("never called") }); err != nil {
+		t.Fatalf("%v", err)
+	}
 	for _, name := range []string{"a", "b", "c"} {
-		require.Equal(t, name, ts.Add(name))
+		if got := ts.Add(name); got != name {
+			t.Fatalf("ts.Add(name) = %q, want %q", got, name)
+		}
 	}
 	var ran []string
 	err := ts.Check(t.Context(), func(name string, _ context.Context) error {
@@ -62,6 +79,10 @@ func TestTargetsCheckRunsEveryTarget(t *testing.T) {
 		}
 		return errors.New("check " + name + ": denied")
 	})
-	require.Equal(t, []string{"a", "b", "c"}, ran)
-	require.EqualError(t, err, "check a: denied\ncheck c: denied")
+	if want := []string{"a", "b", "c"}; !reflect.DeepEqual(want, ran) {
+		t.Fatalf("ran = %+v, want %+v", ran, want)
+	}
+	if err == nil || err.Error() != "check a: denied\ncheck c: denied" {
+		t.Fatalf("got error %v, want %q", err, "check a: denied\ncheck c: denied")
+	}
 }
