@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -25,7 +25,9 @@ import (
 func section(t *testing.T, path, src string) config.Section {
 	t.Helper()
 	var doc yaml.Node
-	require.NoError(t, yaml.Unmarshal([]byte(src), &doc))
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		t.Fatalf("yaml.Unmarshal([]byte(src), &doc): %v", err)
+	}
 	return config.Section{Path: path, Type: awsssm.Type, Node: doc.Content[0]}
 }
 
@@ -33,20 +35,26 @@ func newSink(t *testing.T, srv *awstest.Server, deps sinks.Deps) *awsssm.Sink {
 	t.Helper()
 	cfg, err := awsssm.ParseConfig(section(t, "sinks.ssm",
 		fmt.Sprintf("{type: aws-ssm, region: %s, endpoint: %q, max_attempts: 1}", srv.Region(), srv.URL())))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("awsssm.ParseConfig: %v", err)
+	}
 	cfg.Credentials = srv.Credentials()
 	if deps.Logger == nil {
 		deps = sinks.Deps{Name: "ssm", Logger: zap.NewNop(), Clock: clockwork.NewFakeClock(), UserAgent: "rotator/test"}
 	}
 	s, err := awsssm.New(cfg, deps)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("awsssm.New: %v", err)
+	}
 	return s
 }
 
 func bind(t *testing.T, s *awsssm.Sink, src string) *awsssm.Target {
 	t.Helper()
 	tg, err := s.Bind(section(t, "keys[0].sinks[0]", src))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("s.Bind: %v", err)
+	}
 	return tg.(*awsssm.Target)
 }
 
@@ -81,7 +89,9 @@ func TestContract(t *testing.T) {
 				Foreign: func(t *testing.T, tg sinks.Target, data sinks.Secret) {
 					if mode == "OneParameter" {
 						b, err := json.Marshal(data)
-						require.NoError(t, err)
+						if err != nil {
+							t.Fatalf("json.Marshal: %v", err)
+						}
 						servers[tg].SetParameter("/prod/mail/creds", "SecureString", string(b))
 						return
 					}
@@ -114,28 +124,56 @@ func TestOneParameterSecureStringAndIdempotence(t *testing.T) {
 	ctx := t.Context()
 
 	v, err := tg.Write(ctx, write(sinks.Secret{"api_key": "k1"}))
-	require.NoError(t, err)
-	require.Equal(t, "1", v)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
+	if v != "1" {
+		t.Fatalf("v = %q, want %q", v, "1")
+	}
 	p, ok := srv.Parameter("/prod/mail/creds")
-	require.True(t, ok)
-	require.Equal(t, "SecureString", p.Type)
-	require.Equal(t, "alias/rotator", p.KeyID)
-	require.JSONEq(t, `{"api_key":"k1"}`, p.Value)
+	if !ok {
+		t.Fatalf("ok: got false, want true")
+	}
+	if p.Type != "SecureString" {
+		t.Fatalf("p.Type = %q, want %q", p.Type, "SecureString")
+	}
+	if p.KeyID != "alias/rotator" {
+		t.Fatalf("p.KeyID = %q, want %q", p.KeyID, "alias/rotator")
+	}
+	if want, got := jsonValue(t, `{"api_key":"k1"}`), jsonValue(t, p.Value); !reflect.DeepEqual(want, got) {
+		t.Fatalf("got JSON %s, want %s", p.Value, `{"api_key":"k1"}`)
+	}
 
 	// The same value again: no new version, no PutParameter.
 	puts := srv.CallCount("PutParameter")
 	v, err = tg.Write(ctx, write(sinks.Secret{"api_key": "k1"}))
-	require.NoError(t, err)
-	require.Equal(t, "1", v)
-	require.Equal(t, puts, srv.CallCount("PutParameter"))
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
+	if v != "1" {
+		t.Fatalf("v = %q, want %q", v, "1")
+	}
+	if got := srv.CallCount("PutParameter"); got != puts {
+		t.Fatalf("srv.CallCount(\"PutParameter\") = %v, want %v", got, puts)
+	}
 
 	v, err = tg.Write(ctx, write(sinks.Secret{"api_key": "k2"}))
-	require.NoError(t, err)
-	require.Equal(t, "2", v)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
+	if v != "2" {
+		t.Fatalf("v = %q, want %q", v, "2")
+	}
 	got, err := tg.Read(ctx)
-	require.NoError(t, err)
-	require.Equal(t, sinks.Secret{"api_key": "k2"}, got)
-	require.Len(t, srv.ParameterHistory("/prod/mail/creds"), 2)
+	if err != nil {
+		t.Fatalf("tg.Read: %v", err)
+	}
+	if want := (sinks.Secret{"api_key": "k2"}); !reflect.DeepEqual(want, got) {
+		t.Fatalf("got = %+v, want %+v", got, want)
+	}
+	if got := srv.ParameterHistory("/prod/mail/creds"); len(got) != 2 {
+		t.Fatalf("len(srv.ParameterHistory(\"/prod/mail/creds\")) = %d, want %d: %+v", len(got), 2, got)
+	}
 }
 
 func TestPerFieldMapping(t *testing.T) {
@@ -148,33 +186,65 @@ func TestPerFieldMapping(t *testing.T) {
 	srv.TagParameter("/prod/mail/emailit-key-id", ours)
 
 	v, err := tg.Write(ctx, write(sinks.Secret{"api_key": "secret-1", "key_id": "id-1"}))
-	require.NoError(t, err)
-	require.Equal(t, "/prod/mail/emailit-key:1,/prod/mail/emailit-key-id:1", v)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
+	if v != "/prod/mail/emailit-key:1,/prod/mail/emailit-key-id:1" {
+		t.Fatalf("v = %q, want %q", v, "/prod/mail/emailit-key:1,/prod/mail/emailit-key-id:1")
+	}
 	p, _ := srv.Parameter("/prod/mail/emailit-key")
-	require.Equal(t, "secret-1", p.Value)
-	require.Equal(t, "alias/aws/ssm", p.KeyID, "the default key when kms_key_id is unset")
-	require.Equal(t, 1, srv.CallCount("PutParameter"))
+	if p.Value != "secret-1" {
+		t.Fatalf("p.Value = %q, want %q", p.Value, "secret-1")
+	}
+	if p.KeyID != "alias/aws/ssm" {
+		t.Fatalf("the default key when kms_key_id is unset: got %q, want %q", p.KeyID, "alias/aws/ssm")
+	}
+	if got := srv.CallCount("PutParameter"); got != 1 {
+		t.Fatalf("srv.CallCount(\"PutParameter\") = %v, want %v", got, 1)
+	}
 
 	got, err := tg.Read(ctx)
-	require.NoError(t, err)
-	require.Equal(t, sinks.Secret{"api_key": "secret-1", "key_id": "id-1"}, got)
+	if err != nil {
+		t.Fatalf("tg.Read: %v", err)
+	}
+	if want := (sinks.Secret{"api_key": "secret-1", "key_id": "id-1"}); !reflect.DeepEqual(want, got) {
+		t.Fatalf("got = %+v, want %+v", got, want)
+	}
 
 	// A field that is not mapped: a config error naming it, nothing written.
 	_, err = tg.Write(ctx, write(sinks.Secret{"api_key": "secret-2", "key_id": "id-2", "created_at": "x"}))
 	var fe *config.FieldError
-	require.True(t, errors.As(err, &fe))
-	require.Equal(t, "keys[0].sinks[0].parameters", fe.Path)
-	require.Positive(t, fe.Line, "the error names the line of parameters")
-	require.ErrorContains(t, err, `field "created_at" is not mapped`)
-	require.NotContains(t, err.Error(), "secret-2")
+	if !errors.As(err, &fe) {
+		t.Fatalf("errors.As(err, &fe): got false, want true")
+	}
+	if fe.Path != "keys[0].sinks[0].parameters" {
+		t.Fatalf("fe.Path = %q, want %q", fe.Path, "keys[0].sinks[0].parameters")
+	}
+	if fe.Line <= 0 {
+		t.Fatalf("the error names the line of parameters: got %v, want a positive value", fe.Line)
+	}
+	if err == nil || !strings.Contains(err.Error(), `field "created_at" is not mapped`) {
+		t.Fatalf("got error %v, want one containing %q", err, `field "created_at" is not mapped`)
+	}
+	if got := err.Error(); strings.Contains(got, "secret-2") {
+		t.Fatalf("got %q, want it not to contain %q", got, "secret-2")
+	}
 	// A mapped field the credential lacks.
 	_, err = tg.Write(ctx, write(sinks.Secret{"api_key": "secret-2"}))
-	require.ErrorContains(t, err, `field "key_id" is mapped`)
+	if err == nil || !strings.Contains(err.Error(), `field "key_id" is mapped`) {
+		t.Fatalf("tg.Write: got error %v, want one containing %q", err, `field "key_id" is mapped`)
+	}
 	p, _ = srv.Parameter("/prod/mail/emailit-key")
-	require.Equal(t, "secret-1", p.Value)
+	if p.Value != "secret-1" {
+		t.Fatalf("p.Value = %q, want %q", p.Value, "secret-1")
+	}
 
-	require.NoError(t, tg.CheckFields([]string{"api_key", "key_id"}))
-	require.Error(t, tg.CheckFields([]string{"api_key", "key_id", "key_name"}))
+	if err := tg.CheckFields([]string{"api_key", "key_id"}); err != nil {
+		t.Fatalf("tg.CheckFields([]string{\"api_key\", \"key_id\"}): %v", err)
+	}
+	if err := tg.CheckFields([]string{"api_key", "key_id", "key_name"}); err == nil {
+		t.Fatalf("tg.CheckFields([]string{\"api_key\", \"key_id\", \"key_name\"}): got no error, want one")
+	}
 }
 
 func TestPartlyMissingIsNotFound(t *testing.T) {
@@ -183,8 +253,12 @@ func TestPartlyMissingIsNotFound(t *testing.T) {
 	tg := bind(t, newSink(t, srv, sinks.Deps{}), "{sink: ssm, parameters: {a: /p/a, b: /p/b}}")
 	srv.SetParameter("/p/a", "SecureString", "x")
 	_, err := tg.Read(t.Context())
-	require.ErrorIs(t, err, sinks.ErrNotFound)
-	require.ErrorContains(t, err, "/p/b")
+	if !errors.Is(err, sinks.ErrNotFound) {
+		t.Fatalf("tg.Read: got error %v, want one that is %v", err, sinks.ErrNotFound)
+	}
+	if err == nil || !strings.Contains(err.Error(), "/p/b") {
+		t.Fatalf("got error %v, want one containing %q", err, "/p/b")
+	}
 }
 
 func TestStringParameterIsNotSilentlyRetyped(t *testing.T) {
@@ -195,12 +269,22 @@ func TestStringParameterIsNotSilentlyRetyped(t *testing.T) {
 	s := newSink(t, srv, sinks.Deps{})
 	tg := bind(t, s, "{sink: ssm, parameter: /prod/plain}")
 	err := s.Check(t.Context())
-	require.ErrorContains(t, err, "/prod/plain")
-	require.ErrorContains(t, err, "is a String")
+	if err == nil || !strings.Contains(err.Error(), "/prod/plain") {
+		t.Fatalf("s.Check: got error %v, want one containing %q", err, "/prod/plain")
+	}
+	if err == nil || !strings.Contains(err.Error(), "is a String") {
+		t.Fatalf("got error %v, want one containing %q", err, "is a String")
+	}
 	_, err = tg.Write(t.Context(), write(sinks.Secret{"k": "new-secret-value"}))
-	require.ErrorContains(t, err, "/prod/plain")
-	require.ErrorContains(t, err, "HierarchyTypeMismatchException")
-	require.NotContains(t, err.Error(), "new-secret-value")
+	if err == nil || !strings.Contains(err.Error(), "/prod/plain") {
+		t.Fatalf("tg.Write: got error %v, want one containing %q", err, "/prod/plain")
+	}
+	if err == nil || !strings.Contains(err.Error(), "HierarchyTypeMismatchException") {
+		t.Fatalf("got error %v, want one containing %q", err, "HierarchyTypeMismatchException")
+	}
+	if got := err.Error(); strings.Contains(got, "new-secret-value") {
+		t.Fatalf("got %q, want it not to contain %q", got, "new-secret-value")
+	}
 }
 
 func TestManyParametersAreBatched(t *testing.T) {
@@ -214,10 +298,16 @@ func TestManyParametersAreBatched(t *testing.T) {
 	}
 	tg := bind(t, newSink(t, srv, sinks.Deps{}), src+"}}")
 	_, err := tg.Write(t.Context(), write(data))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
 	got, err := tg.Read(t.Context())
-	require.NoError(t, err)
-	require.Equal(t, data, got)
+	if err != nil {
+		t.Fatalf("tg.Read: %v", err)
+	}
+	if !reflect.DeepEqual(data, got) {
+		t.Fatalf("got = %+v, want %+v", got, data)
+	}
 }
 
 func TestFaultsNameTheParameterAndCode(t *testing.T) {
@@ -230,18 +320,32 @@ func TestFaultsNameTheParameterAndCode(t *testing.T) {
 
 	srv.FailNext("PutParameter", 1, "ThrottlingException")
 	_, err := tg.Write(t.Context(), write(sinks.Secret{"api_key": secret}))
-	require.ErrorContains(t, err, "/prod/x")
-	require.ErrorContains(t, err, "ThrottlingException")
-	require.NotContains(t, err.Error(), secret)
+	if err == nil || !strings.Contains(err.Error(), "/prod/x") {
+		t.Fatalf("tg.Write: got error %v, want one containing %q", err, "/prod/x")
+	}
+	if err == nil || !strings.Contains(err.Error(), "ThrottlingException") {
+		t.Fatalf("got error %v, want one containing %q", err, "ThrottlingException")
+	}
+	if got := err.Error(); strings.Contains(got, secret) {
+		t.Fatalf("got %q, want it not to contain %q", got, secret)
+	}
 
 	srv.FailNext("GetParameters", 1, "AccessDeniedException")
 	err = s.Check(t.Context())
-	require.ErrorContains(t, err, "/prod/x")
-	require.ErrorContains(t, err, "AccessDeniedException")
-	require.NoError(t, s.Check(t.Context()), "a missing parameter is fine at check time")
+	if err == nil || !strings.Contains(err.Error(), "/prod/x") {
+		t.Fatalf("s.Check: got error %v, want one containing %q", err, "/prod/x")
+	}
+	if err == nil || !strings.Contains(err.Error(), "AccessDeniedException") {
+		t.Fatalf("got error %v, want one containing %q", err, "AccessDeniedException")
+	}
+	if err := s.Check(t.Context()); err != nil {
+		t.Fatalf("a missing parameter is fine at check time: %v", err)
+	}
 
 	_, err = tg.Write(t.Context(), write(sinks.Secret{"api_key": secret}))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
 	sinktest.AssertLogsNoSecret(t, logs, secret)
 }
 
@@ -252,7 +356,9 @@ func TestConfigErrors(t *testing.T) {
 		{"{type: aws-ssm, max_attempts: -1}", "sinks.ssm.max_attempts"},
 	} {
 		_, err := awsssm.ParseConfig(section(t, "sinks.ssm", tc.src))
-		require.ErrorContains(t, err, tc.want, tc.src)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("%s: got error %v, want one containing %q", tc.src, err, tc.want)
+		}
 	}
 	srv := awstest.New(awstest.Config{})
 	defer srv.Close()
@@ -268,7 +374,9 @@ func TestConfigErrors(t *testing.T) {
 		{"{sink: ssm, parameter: /a, secret_id: x}", `unknown field "secret_id"`},
 	} {
 		_, err := s.Bind(section(t, "keys[0].sinks[0]", tc.src))
-		require.ErrorContains(t, err, tc.want, tc.src)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("%s: got error %v, want one containing %q", tc.src, err, tc.want)
+		}
 	}
 }
 
@@ -281,26 +389,38 @@ func TestIAMPolicyCoversEveryCall(t *testing.T) {
 	one := bind(t, s, "{sink: ssm, parameter: /prod/mail/creds}")
 	per := bind(t, s, "{sink: ssm, parameters: {k: /prod/mail/k}}")
 	ctx := t.Context()
-	require.NoError(t, s.Check(ctx))
+	if err := s.Check(ctx); err != nil {
+		t.Fatalf("s.Check(ctx): %v", err)
+	}
 	for _, tg := range []*awsssm.Target{one, per} {
 		for _, v := range []string{"v1", "v2"} { // create, then overwrite
 			_, err := tg.Write(ctx, write(sinks.Secret{"k": v}))
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatalf("tg.Write: %v", err)
+			}
 		}
 		_, err := tg.Read(ctx)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatalf("tg.Read: %v", err)
+		}
 	}
 	srv.SetParameter("/prod/mail/theirs", "SecureString", "x")
 	_, err := bind(t, s, "{sink: ssm, parameter: /prod/mail/theirs, adopt: true}").Write(ctx, write(sinks.Secret{"k": "v"}))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
 	called := map[string]bool{}
 	for _, op := range srv.Calls() {
 		called["ssm:"+op] = true
 	}
 	called["ssm:AddTagsToResource"] = true // PutParameter with Tags needs it
 	allowed, err := awstest.PolicyActions("../../../deploy/policies/aws-ssm.json", "ssm")
-	require.NoError(t, err)
-	require.Equal(t, called, allowed)
+	if err != nil {
+		t.Fatalf("awstest.PolicyActions: %v", err)
+	}
+	if !reflect.DeepEqual(called, allowed) {
+		t.Fatalf("allowed = %+v, want %+v", allowed, called)
+	}
 }
 
 func TestNewAndBindMakeNoCall(t *testing.T) {
@@ -309,7 +429,23 @@ func TestNewAndBindMakeNoCall(t *testing.T) {
 	s := newSink(t, srv, sinks.Deps{})
 	bind(t, s, "{sink: ssm, parameter: /a}")
 	bind(t, s, "{sink: ssm, parameters: {x: /b, y: /c}}")
-	require.Empty(t, srv.Calls())
-	require.NoError(t, s.Check(t.Context()))
-	require.Equal(t, []string{"GetParameters", "GetParameters"}, srv.Calls())
+	if got := srv.Calls(); len(got) != 0 {
+		t.Fatalf("srv.Calls() = %+v, want empty", got)
+	}
+	if err := s.Check(t.Context()); err != nil {
+		t.Fatalf("s.Check(t.Context()): %v", err)
+	}
+	if got, want := srv.Calls(), []string{"GetParameters", "GetParameters"}; !reflect.DeepEqual(want, got) {
+		t.Fatalf("srv.Calls() = %+v, want %+v", got, want)
+	}
+}
+
+// jsonValue decodes s, failing the test if it is not JSON.
+func jsonValue(t *testing.T, s string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("not JSON (%v): %s", err, s)
+	}
+	return v
 }

@@ -1,9 +1,9 @@
 package awsssm_test
 
 import (
+	"errors"
+	"reflect"
 	"testing"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/rotator-dev/rotator/internal/sinks"
 	"github.com/rotator-dev/rotator/internal/sinks/awstest"
@@ -18,8 +18,12 @@ func TestNewParametersAreTagged(t *testing.T) {
 	tg := bind(t, newSink(t, srv, sinks.Deps{}), "{sink: ssm, parameter: /prod/mail/creds}")
 	for _, v := range []string{"k1", "k2"} {
 		_, err := tg.Write(t.Context(), write(sinks.Secret{"api_key": v}))
-		require.NoError(t, err)
-		require.Equal(t, []awstest.Tag{ours}, srv.ParameterTags("/prod/mail/creds"))
+		if err != nil {
+			t.Fatalf("tg.Write: %v", err)
+		}
+		if got, want := srv.ParameterTags("/prod/mail/creds"), []awstest.Tag{ours}; !reflect.DeepEqual(want, got) {
+			t.Fatalf("srv.ParameterTags(\"/prod/mail/creds\") = %+v, want %+v", got, want)
+		}
 	}
 }
 
@@ -36,24 +40,41 @@ func TestForeignParametersAreNotTakenOver(t *testing.T) {
 	w := write(sinks.Secret{"api_key": "sk_live_ours", "key_id": "k1"})
 
 	_, err := tg.Write(t.Context(), w)
-	require.ErrorIs(t, err, sinks.ErrNotOwned)
-	require.EqualError(t, err, "write /prod/billing/db-password,/prod/mail/key: parameter /prod/billing/db-password exists and carries no tag managed-by=rotator: "+
-		"not written by rotator, so it is not overwritten; to let rotator take it over (and mark it as its own), set adopt: true on keys[0].sinks[0]")
+	if !errors.Is(err, sinks.ErrNotOwned) {
+		t.Fatalf("tg.Write: got error %v, want one that is %v", err, sinks.ErrNotOwned)
+	}
+	if err == nil || err.Error() != "write /prod/billing/db-password,/prod/mail/key: parameter /prod/billing/db-password exists and carries no tag managed-by=rotator: "+
+		"not written by rotator, so it is not overwritten; to let rotator take it over (and mark it as its own), set adopt: true on keys[0].sinks[0]" {
+		t.Fatalf("got error %v, want %q", err, "write /prod/billing/db-password,/prod/mail/key: parameter /prod/billing/db-password exists and carries no tag managed-by=rotator: "+
+			"not written by rotator, so it is not overwritten; to let rotator take it over (and mark it as its own), set adopt: true on keys[0].sinks[0]")
+	}
 	sinktest.AssertNoSecret(t, err.Error(), "theirs", "sk_live_ours")
 	_, created := srv.Parameter("/prod/mail/key")
-	require.False(t, created, "a parameter was written before the ownership check")
+	if created {
+		t.Fatalf("a parameter was written before the ownership check: got true, want false")
+	}
 	p, _ := srv.Parameter("/prod/billing/db-password")
-	require.Equal(t, "theirs", p.Value)
+	if p.Value != "theirs" {
+		t.Fatalf("p.Value = %q, want %q", p.Value, "theirs")
+	}
 
 	adopting := bind(t, newSink(t, srv, sinks.Deps{}), "{sink: ssm, adopt: true, parameters: {api_key: /prod/mail/key, key_id: /prod/billing/db-password}}")
 	_, err = adopting.Write(t.Context(), w)
-	require.NoError(t, err)
-	require.Equal(t, []awstest.Tag{ours}, srv.ParameterTags("/prod/billing/db-password"))
+	if err != nil {
+		t.Fatalf("adopting.Write: %v", err)
+	}
+	if got, want := srv.ParameterTags("/prod/billing/db-password"), []awstest.Tag{ours}; !reflect.DeepEqual(want, got) {
+		t.Fatalf("srv.ParameterTags(\"/prod/billing/db-password\") = %+v, want %+v", got, want)
+	}
 	p, _ = srv.Parameter("/prod/billing/db-password")
-	require.Equal(t, "k1", p.Value)
+	if p.Value != "k1" {
+		t.Fatalf("p.Value = %q, want %q", p.Value, "k1")
+	}
 
 	_, err = tg.Write(t.Context(), write(sinks.Secret{"api_key": "sk_live_next", "key_id": "k2"}))
-	require.NoError(t, err, "adopted: the target without adopt writes it now")
+	if err != nil {
+		t.Fatalf("adopted: the target without adopt writes it now: %v", err)
+	}
 }
 
 // TestParameterCreatedByAnotherMeanwhileIsForeign: a parameter that
@@ -65,7 +86,11 @@ func TestParameterCreatedByAnotherMeanwhileIsForeign(t *testing.T) {
 	srv.Before("PutParameter", func() { srv.SetParameter("/prod/new", "SecureString", "theirs") })
 	tg := bind(t, newSink(t, srv, sinks.Deps{}), "{sink: ssm, parameter: /prod/new}")
 	_, err := tg.Write(t.Context(), write(sinks.Secret{"api_key": "sk_live_ours"}))
-	require.ErrorIs(t, err, sinks.ErrNotOwned)
+	if !errors.Is(err, sinks.ErrNotOwned) {
+		t.Fatalf("tg.Write: got error %v, want one that is %v", err, sinks.ErrNotOwned)
+	}
 	p, _ := srv.Parameter("/prod/new")
-	require.Equal(t, "theirs", p.Value)
+	if p.Value != "theirs" {
+		t.Fatalf("p.Value = %q, want %q", p.Value, "theirs")
+	}
 }
