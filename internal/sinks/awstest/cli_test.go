@@ -8,10 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/rotator-dev/rotator/internal/sinks/awstest"
 )
@@ -64,7 +63,9 @@ func (c *cli) run(env []string, args ...string) (map[string]any, string, error) 
 	}
 	out := map[string]any{}
 	if s := strings.TrimSpace(stdout.String()); s != "" {
-		require.NoError(c.t, json.Unmarshal([]byte(s), &out), "aws %v printed %q", args, s)
+		if err := json.Unmarshal([]byte(s), &out); err != nil {
+			c.t.Fatalf("aws %v printed %q: %v", args, s, err)
+		}
 	}
 	return out, stderr.String(), nil
 }
@@ -73,7 +74,9 @@ func (c *cli) run(env []string, args ...string) (map[string]any, string, error) 
 func (c *cli) ok(args ...string) map[string]any {
 	c.t.Helper()
 	out, stderr, err := c.run(nil, args...)
-	require.NoError(c.t, err, "aws %s: %s", strings.Join(args, " "), stderr)
+	if err != nil {
+		c.t.Fatalf("aws %s: %s: %v", strings.Join(args, " "), stderr, err)
+	}
 	return out
 }
 
@@ -83,10 +86,18 @@ func (c *cli) fails(env []string, code string, args ...string) string {
 	c.t.Helper()
 	_, stderr, err := c.run(env, args...)
 	var ee *exec.ExitError
-	require.True(c.t, errors.As(err, &ee), "aws %s: want failure %s, got %v", strings.Join(args, " "), code, err)
-	require.Equal(c.t, 254, ee.ExitCode(), "a service error exits 254: %s", stderr)
-	require.Contains(c.t, stderr, "("+code+")", "stderr: %s", stderr)
-	require.NotContains(c.t, stderr, "reached max retries", "the CLI must not take %s for a retryable error", code)
+	if !errors.As(err, &ee) {
+		c.t.Fatalf("aws %s: want failure %s, got %v: got false, want true", strings.Join(args, " "), code, err)
+	}
+	if got := ee.ExitCode(); got != 254 {
+		c.t.Fatalf("a service error exits 254: %s: got %v, want %v", stderr, got, 254)
+	}
+	if !strings.Contains(stderr, "("+code+")") {
+		c.t.Fatalf("stderr: %s: got %q, want it to contain %q", stderr, stderr, "("+code+")")
+	}
+	if strings.Contains(stderr, "reached max retries") {
+		c.t.Fatalf("the CLI must not take %s for a retryable error: got %q, want it not to contain %q", code, stderr, "reached max retries")
+	}
 	return stderr
 }
 
@@ -108,26 +119,44 @@ func TestAWSCLISecretsManager(t *testing.T) {
 
 	out := c.ok("secretsmanager", "put-secret-value", "--secret-id", "cli/test", "--secret-string", `{"k":"v2"}`,
 		"--client-request-token", v2, "--version-stages", "AWSPENDING")
-	require.Equal(t, []any{"AWSPENDING"}, out["VersionStages"])
-	require.Equal(t, arn, out["ARN"])
+	if want := []any{"AWSPENDING"}; !reflect.DeepEqual(want, out["VersionStages"]) {
+		t.Fatalf("out[\"VersionStages\"] = %+v, want %+v", out["VersionStages"], want)
+	}
+	if !reflect.DeepEqual(arn, out["ARN"]) {
+		t.Fatalf("out[\"ARN\"] = %+v, want %+v", out["ARN"], arn)
+	}
 
 	out = c.ok("secretsmanager", "get-secret-value", "--secret-id", arn, "--version-stage", "AWSPENDING")
-	require.Equal(t, `{"k":"v2"}`, out["SecretString"])
-	require.Equal(t, v2, out["VersionId"])
-	require.NotEmpty(t, out["CreatedDate"])
+	if !reflect.DeepEqual(`{"k":"v2"}`, out["SecretString"]) {
+		t.Fatalf("out[\"SecretString\"] = %+v, want %+v", out["SecretString"], `{"k":"v2"}`)
+	}
+	if !reflect.DeepEqual(v2, out["VersionId"]) {
+		t.Fatalf("out[\"VersionId\"] = %+v, want %+v", out["VersionId"], v2)
+	}
+	if out["CreatedDate"] == nil || reflect.ValueOf(out["CreatedDate"]).IsZero() {
+		t.Fatalf("CreatedDate = %v, want non-empty", out["CreatedDate"])
+	}
 
 	c.ok("secretsmanager", "update-secret-version-stage", "--secret-id", "cli/test", "--version-stage", "AWSCURRENT",
 		"--move-to-version-id", v2, "--remove-from-version-id", v1)
 
 	out = c.ok("secretsmanager", "describe-secret", "--secret-id", "cli/test")
-	require.Equal(t, map[string]any{v1: []any{"AWSPREVIOUS"}, v2: []any{"AWSPENDING", "AWSCURRENT"}}, out["VersionIdsToStages"])
-	require.Equal(t, "cli/test", out["Name"])
+	if want := map[string]any{v1: []any{"AWSPREVIOUS"}, v2: []any{"AWSPENDING", "AWSCURRENT"}}; !reflect.DeepEqual(want, out["VersionIdsToStages"]) {
+		t.Fatalf("out[\"VersionIdsToStages\"] = %+v, want %+v", out["VersionIdsToStages"], want)
+	}
+	if !reflect.DeepEqual("cli/test", out["Name"]) {
+		t.Fatalf("out[\"Name\"] = %+v, want %+v", out["Name"], "cli/test")
+	}
 
 	out = c.ok("secretsmanager", "list-secret-version-ids", "--secret-id", "cli/test", "--include-deprecated")
-	require.Len(t, out["Versions"], 2)
+	if versions, _ := out["Versions"].([]any); len(versions) != 2 {
+		t.Fatalf("got %d versions, want 2: %+v", len(versions), out["Versions"])
+	}
 
 	msg := c.fails(nil, "ResourceNotFoundException", "secretsmanager", "get-secret-value", "--secret-id", "cli/missing")
-	require.Contains(t, msg, "GetSecretValue operation: Secrets Manager can't find the specified secret.")
+	if !strings.Contains(msg, "GetSecretValue operation: Secrets Manager can't find the specified secret.") {
+		t.Fatalf("got %q, want it to contain %q", msg, "GetSecretValue operation: Secrets Manager can't find the specified secret.")
+	}
 }
 
 // TestAWSCLIParameterStore does the same for the SSM operations.
@@ -140,22 +169,42 @@ func TestAWSCLIParameterStore(t *testing.T) {
 
 	out := c.ok("ssm", "put-parameter", "--name", "/cli/p", "--value", "v2", "--type", "SecureString",
 		"--key-id", "alias/rotator", "--overwrite")
-	require.Equal(t, float64(2), out["Version"])
-	require.Equal(t, "Standard", out["Tier"])
+	if !reflect.DeepEqual(float64(2), out["Version"]) {
+		t.Fatalf("out[\"Version\"] = %v, want %v", out["Version"], float64(2))
+	}
+	if !reflect.DeepEqual("Standard", out["Tier"]) {
+		t.Fatalf("out[\"Tier\"] = %+v, want %+v", out["Tier"], "Standard")
+	}
 
 	out = c.ok("ssm", "get-parameter", "--name", "/cli/p", "--with-decryption")
 	p := out["Parameter"].(map[string]any)
-	require.Equal(t, "v2", p["Value"])
-	require.Equal(t, "SecureString", p["Type"])
-	require.Equal(t, float64(2), p["Version"])
-	require.Equal(t, "arn:aws:ssm:us-east-1:123456789012:parameter/cli/p", p["ARN"])
-	require.NotEmpty(t, p["LastModifiedDate"])
+	if !reflect.DeepEqual("v2", p["Value"]) {
+		t.Fatalf("p[\"Value\"] = %+v, want %+v", p["Value"], "v2")
+	}
+	if !reflect.DeepEqual("SecureString", p["Type"]) {
+		t.Fatalf("p[\"Type\"] = %+v, want %+v", p["Type"], "SecureString")
+	}
+	if !reflect.DeepEqual(float64(2), p["Version"]) {
+		t.Fatalf("p[\"Version\"] = %v, want %v", p["Version"], float64(2))
+	}
+	if !reflect.DeepEqual("arn:aws:ssm:us-east-1:123456789012:parameter/cli/p", p["ARN"]) {
+		t.Fatalf("p[\"ARN\"] = %+v, want %+v", p["ARN"], "arn:aws:ssm:us-east-1:123456789012:parameter/cli/p")
+	}
+	if p["LastModifiedDate"] == nil || reflect.ValueOf(p["LastModifiedDate"]).IsZero() {
+		t.Fatalf("LastModifiedDate = %v, want non-empty", p["LastModifiedDate"])
+	}
 
 	out = c.ok("ssm", "get-parameters", "--names", "/cli/p", "/cli/none", "--with-decryption")
-	require.Equal(t, []any{"/cli/none"}, out["InvalidParameters"])
-	require.Equal(t, "v2", out["Parameters"].([]any)[0].(map[string]any)["Value"])
+	if want := []any{"/cli/none"}; !reflect.DeepEqual(want, out["InvalidParameters"]) {
+		t.Fatalf("out[\"InvalidParameters\"] = %+v, want %+v", out["InvalidParameters"], want)
+	}
+	if !reflect.DeepEqual("v2", out["Parameters"].([]any)[0].(map[string]any)["Value"]) {
+		t.Fatalf("out[\"Parameters\"].([]any)[0].(map[string]any)[\"Value\"] = %+v, want %+v", out["Parameters"].([]any)[0].(map[string]any)["Value"], "v2")
+	}
 
 	c.fails(nil, "ParameterNotFound", "ssm", "get-parameter", "--name", "/cli/none")
 	msg := c.fails([]string{"AWS_SECRET_ACCESS_KEY=wrong"}, "InvalidSignatureException", "ssm", "get-parameter", "--name", "/cli/p")
-	require.Contains(t, msg, "The request signature we calculated does not match")
+	if !strings.Contains(msg, "The request signature we calculated does not match") {
+		t.Fatalf("got %q, want it to contain %q", msg, "The request signature we calculated does not match")
+	}
 }

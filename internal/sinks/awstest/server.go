@@ -237,24 +237,8 @@ var operations = map[string]struct {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	down, stall := s.down, s.stall
-	s.mu.Unlock()
-	if stall != nil {
-		select {
-		case <-stall:
-		case <-r.Context().Done():
-			return
-		}
-	}
-	if down {
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				_ = conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler)
+	if s.transportFault(w, r) {
+		return
 	}
 	w.Header().Set("X-Amzn-RequestId", s.requestID())
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20+1))
@@ -280,8 +264,53 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		aerr.write(w)
 		return
 	}
-	name := shortOp(target)
+	if aerr := s.record(shortOp(target)); aerr != nil {
+		aerr.write(w)
+		return
+	}
+	if !json.Valid(body) || !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
+		errorf("SerializationException", "Start of structure or map found where not expected.").write(w)
+		return
+	}
+	s.mu.Lock()
+	out, aerr := op.fn(s, body)
+	s.mu.Unlock()
+	if aerr != nil {
+		aerr.write(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
 
+// transportFault stalls the request while a stall is set (returning true
+// if the client gives up first) and, while the server is down, drops the
+// connection without a response; it reports whether it handled the request.
+func (s *Server) transportFault(w http.ResponseWriter, r *http.Request) bool {
+	s.mu.Lock()
+	down, stall := s.down, s.stall
+	s.mu.Unlock()
+	if stall != nil {
+		select {
+		case <-stall:
+		case <-r.Context().Done():
+			return true
+		}
+	}
+	if down {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return true
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
+	return false
+}
+
+// record logs a call to the operation name, runs the first hook queued
+// before it, and returns the first failure queued for it, if any.
+func (s *Server) record(name string) *apiError {
 	s.mu.Lock()
 	s.calls = append(s.calls, name)
 	var hooks []func()
@@ -297,26 +326,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, h := range hooks {
 		h()
 	}
-	if fail != "" {
-		msg := "Injected failure"
-		if fail == "ThrottlingException" {
-			msg = "Rate exceeded"
-		}
-		errorf(fail, "%s", msg).write(w)
-		return
+	if fail == "" {
+		return nil
 	}
-	if !json.Valid(body) || !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
-		errorf("SerializationException", "Start of structure or map found where not expected.").write(w)
-		return
+	msg := "Injected failure"
+	if fail == "ThrottlingException" {
+		msg = "Rate exceeded"
 	}
-	s.mu.Lock()
-	out, aerr := op.fn(s, body)
-	s.mu.Unlock()
-	if aerr != nil {
-		aerr.write(w)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	return errorf(fail, "%s", msg)
 }
 
 func (s *Server) requestID() string {

@@ -84,20 +84,9 @@ func (s *Server) verify(r *http.Request, body []byte, service string) *apiError 
 	if a.service != service {
 		return errorf("InvalidSignatureException", "Credential should be scoped to correct service: '%s'. ", service)
 	}
-	amzDate := r.Header.Get("X-Amz-Date")
-	signedAt, err := time.Parse(amzDateFormat, amzDate)
-	if err != nil {
-		return errorf("IncompleteSignatureException", "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
-	}
-	if a.date != signedAt.Format("20060102") {
-		return errorf("InvalidSignatureException", "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", a.date, signedAt.Format("20060102"), amzDate)
-	}
-	now := s.now().UTC()
-	if signedAt.Before(now.Add(-maxSkew)) {
-		return errorf("InvalidSignatureException", "Signature expired: %s is now earlier than %s (%s - 5 min.)", amzDate, now.Add(-maxSkew).Format(amzDateFormat), now.Format(amzDateFormat))
-	}
-	if signedAt.After(now.Add(maxSkew)) {
-		return errorf("InvalidSignatureException", "Signature not yet current: %s is still later than %s (%s + 5 min.)", amzDate, now.Add(maxSkew).Format(amzDateFormat), now.Format(amzDateFormat))
+	signedAt, aerr := s.checkDate(a, r.Header.Get("X-Amz-Date"))
+	if aerr != nil {
+		return aerr
 	}
 	if !slices.Contains(a.signedHeaders, "host") {
 		return errorf("InvalidSignatureException", "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
@@ -110,8 +99,33 @@ func (s *Server) verify(r *http.Request, body []byte, service string) *apiError 
 	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && h != payloadHash {
 		return errorf("InvalidSignatureException", "The provided 'x-amz-content-sha256' header does not match what was computed.")
 	}
+	return s.checkSignature(r, a, payloadHash, service, signedAt)
+}
 
-	// The copy carries only the headers listed as signed, so that the
+
+// checkDate parses the request's X-Amz-Date (amzDate) and checks it against
+// the credential scope's date and the server's clock, within maxSkew.
+func (s *Server) checkDate(a authHeader, amzDate string) (time.Time, *apiError) {
+	signedAt, err := time.Parse(amzDateFormat, amzDate)
+	if err != nil {
+		return time.Time{}, errorf("IncompleteSignatureException", "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+	}
+	if a.date != signedAt.Format("20060102") {
+		return time.Time{}, errorf("InvalidSignatureException", "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", a.date, signedAt.Format("20060102"), amzDate)
+	}
+	now := s.now().UTC()
+	if signedAt.Before(now.Add(-maxSkew)) {
+		return time.Time{}, errorf("InvalidSignatureException", "Signature expired: %s is now earlier than %s (%s - 5 min.)", amzDate, now.Add(-maxSkew).Format(amzDateFormat), now.Format(amzDateFormat))
+	}
+	if signedAt.After(now.Add(maxSkew)) {
+		return time.Time{}, errorf("InvalidSignatureException", "Signature not yet current: %s is still later than %s (%s + 5 min.)", amzDate, now.Add(maxSkew).Format(amzDateFormat), now.Format(amzDateFormat))
+	}
+	return signedAt, nil
+}
+
+// checkSignature signs a copy of r with the server's credentials and
+// compares the result with the client's signature (a).
+func (s *Server) checkSignature(r *http.Request, a authHeader, payloadHash, service string, signedAt time.Time) *apiError {	// The copy carries only the headers listed as signed, so that the
 	// signer's canonical request is the one the client built.
 	cp, err := http.NewRequest(r.Method, "http://"+r.Host+r.URL.RequestURI(), nil)
 	if err != nil {

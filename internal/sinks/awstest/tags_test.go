@@ -1,6 +1,7 @@
 package awstest_test
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -8,7 +9,6 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
-	"github.com/stretchr/testify/require"
 
 	"github.com/rotator-dev/rotator/internal/sinks/awstest"
 )
@@ -23,14 +23,24 @@ func TestSecretTags(t *testing.T) {
 	tag := func(k, v string) smtypes.Tag { return smtypes.Tag{Key: aws.String(k), Value: aws.String(v)} }
 
 	_, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("s"), Tags: []smtypes.Tag{tag("team", "mail")}})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("sm.CreateSecret: %v", err)
+	}
 	_, err = sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String("s"), Tags: []smtypes.Tag{tag("managed-by", "rotator"), tag("team", "billing")}})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("sm.TagResource: %v", err)
+	}
 	out, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String("s")})
-	require.NoError(t, err)
-	require.Equal(t, []smtypes.Tag{tag("team", "billing"), tag("managed-by", "rotator")}, out.Tags)
+	if err != nil {
+		t.Fatalf("sm.DescribeSecret: %v", err)
+	}
+	if want := []smtypes.Tag{tag("team", "billing"), tag("managed-by", "rotator")}; !reflect.DeepEqual(want, out.Tags) {
+		t.Fatalf("out.Tags = %+v, want %+v", out.Tags, want)
+	}
 	info, _ := srv.Secret("s")
-	require.Equal(t, []awstest.Tag{{Key: "team", Value: "billing"}, {Key: "managed-by", Value: "rotator"}}, info.Tags)
+	if want := []awstest.Tag{{Key: "team", Value: "billing"}, {Key: "managed-by", Value: "rotator"}}; !reflect.DeepEqual(want, info.Tags) {
+		t.Fatalf("info.Tags = %+v, want %+v", info.Tags, want)
+	}
 
 	_, err = sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String("absent"), Tags: []smtypes.Tag{tag("a", "b")}})
 	requireCode(t, err, "ResourceNotFoundException")
@@ -57,28 +67,48 @@ func TestParameterTags(t *testing.T) {
 
 	_, err := ps.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/p"), Value: aws.String("v"), Type: ssmtypes.ParameterTypeSecureString,
 		Tags: []ssmtypes.Tag{tag("managed-by", "rotator")}})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("ps.PutParameter: %v", err)
+	}
 	got, err := list("/p")
-	require.NoError(t, err)
-	require.Equal(t, []ssmtypes.Tag{tag("managed-by", "rotator")}, got)
+	if err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	if want := []ssmtypes.Tag{tag("managed-by", "rotator")}; !reflect.DeepEqual(want, got) {
+		t.Fatalf("got = %+v, want %+v", got, want)
+	}
 
 	_, err = ps.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/p"), Value: aws.String("v2"), Overwrite: aws.Bool(true),
 		Tags: []ssmtypes.Tag{tag("a", "b")}})
 	requireCode(t, err, "ValidationException")
 	_, err = ps.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String("/p"), Value: aws.String("v2"), Overwrite: aws.Bool(true)})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("ps.PutParameter: %v", err)
+	}
 	got, err = list("/p")
-	require.NoError(t, err)
-	require.Equal(t, []ssmtypes.Tag{tag("managed-by", "rotator")}, got, "tags belong to the parameter, not a version")
+	if err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	if want := []ssmtypes.Tag{tag("managed-by", "rotator")}; !reflect.DeepEqual(want, got) {
+		t.Fatalf("tags belong to the parameter, not a version: got %+v, want %+v", got, want)
+	}
 
 	srv.SetParameter("/q", "SecureString", "theirs")
 	got, err = list("/q")
-	require.NoError(t, err)
-	require.Empty(t, got)
+	if err != nil {
+		t.Fatalf("list: %v", err)
+	}
+	if len(got) != 0 {
+		t.Fatalf("got = %+v, want empty", got)
+	}
 	_, err = ps.AddTagsToResource(ctx, &ssm.AddTagsToResourceInput{ResourceType: ssmtypes.ResourceTypeForTaggingParameter, ResourceId: aws.String("/q"),
 		Tags: []ssmtypes.Tag{tag("managed-by", "rotator")}})
-	require.NoError(t, err)
-	require.Equal(t, []awstest.Tag{{Key: "managed-by", Value: "rotator"}}, srv.ParameterTags("/q"))
+	if err != nil {
+		t.Fatalf("ps.AddTagsToResource: %v", err)
+	}
+	if got, want := srv.ParameterTags("/q"), []awstest.Tag{{Key: "managed-by", Value: "rotator"}}; !reflect.DeepEqual(want, got) {
+		t.Fatalf("srv.ParameterTags(\"/q\") = %+v, want %+v", got, want)
+	}
 
 	_, err = list("/absent")
 	requireCode(t, err, "InvalidResourceId")
