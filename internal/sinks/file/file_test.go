@@ -10,12 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -30,26 +30,34 @@ import (
 func section(t testing.TB, path, baseDir, src string) config.Section {
 	t.Helper()
 	var doc yaml.Node
-	require.NoError(t, yaml.Unmarshal([]byte(src), &doc))
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		t.Fatalf("yaml.Unmarshal([]byte(src), &doc): %v", err)
+	}
 	return config.Section{Path: path, Type: "file", BaseDir: baseDir, Node: doc.Content[0]}
 }
 
 func newSink(t *testing.T, dir, extra string, deps sinks.Deps) *file.Sink {
 	t.Helper()
 	cfg, err := file.ParseConfig(section(t, "sinks.local", dir, "{type: file, dir: out"+extra+"}"))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("file.ParseConfig: %v", err)
+	}
 	if deps.Logger == nil {
 		deps = sinks.Deps{Name: "local", Logger: zap.NewNop(), Clock: clockwork.NewFakeClock()}
 	}
 	s, err := file.New(cfg, deps)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("file.New: %v", err)
+	}
 	return s
 }
 
 func bind(t *testing.T, s *file.Sink, target string) sinks.Target {
 	t.Helper()
 	tg, err := s.Bind(section(t, "keys[0].sinks[0]", "", target))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("s.Bind: %v", err)
+	}
 	return tg
 }
 
@@ -63,8 +71,12 @@ func TestContract(t *testing.T) {
 				New: func(t *testing.T, deps sinks.Deps) sinks.Target {
 					dir := t.TempDir()
 					s := newSink(t, dir, "", deps)
-					require.NoError(t, os.MkdirAll(filepath.Join(dir, "out", "sub"), 0o700))
-					require.NoError(t, s.Check(t.Context()))
+					if err := os.MkdirAll(filepath.Join(dir, "out", "sub"), 0o700); err != nil {
+						t.Fatalf("os.MkdirAll(filepath.Join(dir, \"out\", \"sub\"), 0o700): %v", err)
+					}
+					if err := s.Check(t.Context()); err != nil {
+						t.Fatalf("s.Check(t.Context()): %v", err)
+					}
 					tg := bind(t, s, "{sink: local, path: "+target+", fields: {a: b}}")
 					dirs[tg] = filepath.Join(dir, "out", "sub")
 					roots[tg] = dir
@@ -80,7 +92,9 @@ func TestContract(t *testing.T) {
 							b = append(b, k+"='"+data[k]+"'\n"...)
 						}
 					}
-					require.NoError(t, os.WriteFile(filepath.Join(dirs[tg], "secret."+format), b, 0o600))
+					if err := os.WriteFile(filepath.Join(dirs[tg], "secret."+format), b, 0o600); err != nil {
+						t.Fatalf("os.WriteFile(filepath.Join(dirs[tg], \"secret.\"+format), b, 0o600): %v", err)
+					}
 				},
 				Rebind: func(t *testing.T, tg sinks.Target, adopt bool, deps sinks.Deps) sinks.Target {
 					s := newSink(t, roots[tg], "", deps)
@@ -89,11 +103,19 @@ func TestContract(t *testing.T) {
 				// The folder is replaced by a regular file: every operation fails.
 				Down: func(t *testing.T, tg sinks.Target) func() {
 					sub := dirs[tg]
-					require.NoError(t, os.Rename(sub, sub+".away"))
-					require.NoError(t, os.WriteFile(sub, nil, 0o600))
+					if err := os.Rename(sub, sub+".away"); err != nil {
+						t.Fatalf("os.Rename(sub, sub+\".away\"): %v", err)
+					}
+					if err := os.WriteFile(sub, nil, 0o600); err != nil {
+						t.Fatalf("os.WriteFile(sub, nil, 0o600): %v", err)
+					}
 					return func() {
-						require.NoError(t, os.Remove(sub))
-						require.NoError(t, os.Rename(sub+".away", sub))
+						if err := os.Remove(sub); err != nil {
+							t.Fatalf("os.Remove(sub): %v", err)
+						}
+						if err := os.Rename(sub+".away", sub); err != nil {
+							t.Fatalf("os.Rename(sub+\".away\", sub): %v", err)
+						}
 					}
 				},
 			})
@@ -107,22 +129,40 @@ func TestWriteFileModeAndContent(t *testing.T) {
 	tg := bind(t, s, "{sink: local, path: deep/er/k.json}")
 	data := sinks.Secret{"api_key": "em_<&>\"x", "key_id": "42"}
 	v, err := tg.Write(t.Context(), sinks.Write{RotationID: "r1", KeyID: "42", Data: data})
-	require.NoError(t, err)
-	require.Equal(t, "", v)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
+	if v != "" {
+		t.Fatalf("v = %q, want %q", v, "")
+	}
 
 	path := filepath.Join(dir, "out", "deep", "er", "k.json")
 	fi, err := os.Stat(path)
-	require.NoError(t, err)
-	require.Equal(t, fs.FileMode(0o640), fi.Mode().Perm())
+	if err != nil {
+		t.Fatalf("os.Stat: %v", err)
+	}
+	if got := fi.Mode().Perm(); got != fs.FileMode(0o640) {
+		t.Fatalf("fi.Mode().Perm() = %v, want %v", got, fs.FileMode(0o640))
+	}
 	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	require.Equal(t, "{\n  \"_managed_by\": \"rotator\",\n  \"api_key\": \"em_<&>\\\"x\",\n  \"key_id\": \"42\"\n}\n", string(b))
-	require.Equal(t, "file "+path, tg.String())
+	if err != nil {
+		t.Fatalf("os.ReadFile: %v", err)
+	}
+	if string(b) != "{\n  \"_managed_by\": \"rotator\",\n  \"api_key\": \"em_<&>\\\"x\",\n  \"key_id\": \"42\"\n}\n" {
+		t.Fatalf("string(b) = %q, want %q", string(b), "{\n  \"_managed_by\": \"rotator\",\n  \"api_key\": \"em_<&>\\\"x\",\n  \"key_id\": \"42\"\n}\n")
+	}
+	if got := tg.String(); got != "file "+path {
+		t.Fatalf("tg.String() = %q, want %q", got, "file "+path)
+	}
 
 	// No temporary file is left behind.
 	entries, err := os.ReadDir(filepath.Dir(path))
-	require.NoError(t, err)
-	require.Len(t, entries, 1)
+	if err != nil {
+		t.Fatalf("os.ReadDir: %v", err)
+	}
+	if len(entries) != 1 {
+		t.Fatalf("len(entries) = %d, want %d: %+v", len(entries), 1, entries)
+	}
 }
 
 func TestIdempotentWriteLeavesFileUntouched(t *testing.T) {
@@ -131,24 +171,42 @@ func TestIdempotentWriteLeavesFileUntouched(t *testing.T) {
 	tg := bind(t, s, "{sink: local, path: k.env}")
 	w := sinks.Write{RotationID: "r1", Data: sinks.Secret{"KEY": "v"}}
 	_, err := tg.Write(t.Context(), w)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
 	path := filepath.Join(dir, "out", "k.env")
 	before, err := os.Stat(path)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("os.Stat: %v", err)
+	}
 
 	_, err = tg.Write(t.Context(), w)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
 	after, err := os.Stat(path)
-	require.NoError(t, err)
-	require.True(t, os.SameFile(before, after), "an identical rewrite replaced the file")
+	if err != nil {
+		t.Fatalf("os.Stat: %v", err)
+	}
+	if !os.SameFile(before, after) {
+		t.Fatalf("an identical rewrite replaced the file: got false, want true")
+	}
 
 	// A changed mode is repaired even when the bytes are the same.
-	require.NoError(t, os.Chmod(path, 0o644))
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatalf("os.Chmod(path, 0o644): %v", err)
+	}
 	_, err = tg.Write(t.Context(), w)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
 	fi, err := os.Stat(path)
-	require.NoError(t, err)
-	require.Equal(t, fs.FileMode(0o600), fi.Mode().Perm())
+	if err != nil {
+		t.Fatalf("os.Stat: %v", err)
+	}
+	if got := fi.Mode().Perm(); got != fs.FileMode(0o600) {
+		t.Fatalf("fi.Mode().Perm() = %v, want %v", got, fs.FileMode(0o600))
+	}
 }
 
 // tricky holds values that an env file must quote.
@@ -171,15 +229,27 @@ func TestEnvRoundTripsAnyBytes(t *testing.T) {
 	s := newSink(t, dir, "", sinks.Deps{})
 	tg := bind(t, s, "{sink: local, path: k.env}")
 	_, err := tg.Write(t.Context(), sinks.Write{RotationID: "r1", Data: tricky})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
 	got, err := tg.Read(t.Context())
-	require.NoError(t, err)
-	require.Equal(t, sinks.Secret(tricky), got)
+	if err != nil {
+		t.Fatalf("tg.Read: %v", err)
+	}
+	if !reflect.DeepEqual(sinks.Secret(tricky), got) {
+		t.Fatalf("got = %+v, want %+v", got, sinks.Secret(tricky))
+	}
 
 	b, err := os.ReadFile(filepath.Join(dir, "out", "k.env"))
-	require.NoError(t, err)
-	require.Contains(t, string(b), "PLAIN=abc_DEF-0.9/+=:@%,\n")
-	require.Contains(t, string(b), "EMPTY=''\n")
+	if err != nil {
+		t.Fatalf("os.ReadFile: %v", err)
+	}
+	if !strings.Contains(string(b), "PLAIN=abc_DEF-0.9/+=:@%,\n") {
+		t.Fatalf("got %q, want it to contain %q", string(b), "PLAIN=abc_DEF-0.9/+=:@%,\n")
+	}
+	if !strings.Contains(string(b), "EMPTY=''\n") {
+		t.Fatalf("got %q, want it to contain %q", string(b), "EMPTY=''\n")
+	}
 }
 
 // TestEnvLoadsInShell proves the env format is POSIX sh: `set -a; . file`
@@ -196,13 +266,19 @@ func TestEnvLoadsInShell(t *testing.T) {
 	s := newSink(t, dir, "", sinks.Deps{})
 	tg := bind(t, s, "{sink: local, path: k.env}")
 	_, err = tg.Write(t.Context(), sinks.Write{RotationID: "r1", Data: tricky})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
 	for name, want := range tricky {
 		cmd := exec.Command(sh, "-c", `set -a; . "$1"; eval "printf %s \"\$$2\""`, "sh", filepath.Join(dir, "out", "k.env"), name)
 		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}
 		out, err := cmd.Output()
-		require.NoError(t, err, name)
-		require.Equal(t, want, string(out), name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if string(out) != want {
+			t.Fatalf("%s: got %q, want %q", name, string(out), want)
+		}
 	}
 }
 
@@ -217,10 +293,16 @@ func TestJSONRoundTrip(t *testing.T) {
 		}
 	}
 	_, err := tg.Write(t.Context(), sinks.Write{RotationID: "r1", Data: data})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
 	got, err := tg.Read(t.Context())
-	require.NoError(t, err)
-	require.Equal(t, sinks.Secret(data), got)
+	if err != nil {
+		t.Fatalf("tg.Read: %v", err)
+	}
+	if !reflect.DeepEqual(sinks.Secret(data), got) {
+		t.Fatalf("got = %+v, want %+v", got, sinks.Secret(data))
+	}
 }
 
 func TestWriteRejectsUnencodableData(t *testing.T) {
@@ -241,10 +323,14 @@ func TestWriteRejectsUnencodableData(t *testing.T) {
 			s := newSink(t, dir, "", sinks.Deps{})
 			tg := bind(t, s, "{sink: local, path: "+tc.path+"}")
 			_, err := tg.Write(t.Context(), sinks.Write{RotationID: "r1", Data: tc.data})
-			require.ErrorContains(t, err, tc.want)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("tg.Write: got error %v, want one containing %q", err, tc.want)
+			}
 			sinktest.AssertNoSecret(t, err.Error(), secret)
 			_, err = os.Stat(filepath.Join(dir, "out", tc.path))
-			require.ErrorIs(t, err, fs.ErrNotExist)
+			if !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("os.Stat: got error %v, want one that is %v", err, fs.ErrNotExist)
+			}
 		})
 	}
 }
@@ -265,10 +351,16 @@ func TestReadErrorsDoNotQuoteContent(t *testing.T) {
 			dir := t.TempDir()
 			s := newSink(t, dir, "", sinks.Deps{})
 			tg := bind(t, s, "{sink: local, path: "+tc.path+"}")
-			require.NoError(t, os.MkdirAll(filepath.Join(dir, "out"), 0o700))
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "out", tc.path), []byte(tc.content), 0o600))
+			if err := os.MkdirAll(filepath.Join(dir, "out"), 0o700); err != nil {
+				t.Fatalf("os.MkdirAll(filepath.Join(dir, \"out\"), 0o700): %v", err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "out", tc.path), []byte(tc.content), 0o600); err != nil {
+				t.Fatalf("%v", err)
+			}
 			_, err := tg.Read(t.Context())
-			require.ErrorContains(t, err, tc.want)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("tg.Read: got error %v, want one containing %q", err, tc.want)
+			}
 			sinktest.AssertNoSecret(t, err.Error(), secret)
 		})
 	}
@@ -278,12 +370,20 @@ func TestEnvReadsCommentsAndExport(t *testing.T) {
 	dir := t.TempDir()
 	s := newSink(t, dir, "", sinks.Deps{})
 	tg := bind(t, s, "{sink: local, path: k.env}")
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "out"), 0o700))
+	if err := os.MkdirAll(filepath.Join(dir, "out"), 0o700); err != nil {
+		t.Fatalf("os.MkdirAll(filepath.Join(dir, \"out\"), 0o700): %v", err)
+	}
 	content := "# written by hand\n\nexport A=1\r\nB='x'\\''y'\n"
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "out", "k.env"), []byte(content), 0o600))
+	if err := os.WriteFile(filepath.Join(dir, "out", "k.env"), []byte(content), 0o600); err != nil {
+		t.Fatalf("%v", err)
+	}
 	got, err := tg.Read(t.Context())
-	require.NoError(t, err)
-	require.Equal(t, sinks.Secret{"A": "1", "B": "x'y"}, got)
+	if err != nil {
+		t.Fatalf("tg.Read: %v", err)
+	}
+	if want := (sinks.Secret{"A": "1", "B": "x'y"}); !reflect.DeepEqual(want, got) {
+		t.Fatalf("got = %+v, want %+v", got, want)
+	}
 }
 
 func TestWriteFailureRemovesTempFileAndLogsNoSecret(t *testing.T) {
@@ -293,41 +393,73 @@ func TestWriteFailureRemovesTempFileAndLogsNoSecret(t *testing.T) {
 	tg := bind(t, s, "{sink: local, path: k.json}")
 	// A folder where the file should be: refused before any temp file is
 	// written.
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "out", "k.json", "x"), 0o700))
+	if err := os.MkdirAll(filepath.Join(dir, "out", "k.json", "x"), 0o700); err != nil {
+		t.Fatalf("os.MkdirAll(filepath.Join(dir, \"out\", \"k.json\", \"x\"), 0o700): %v", err)
+	}
 	_, err := tg.Write(t.Context(), sinks.Write{RotationID: "r1", KeyID: "id1", Data: sinks.Secret{"key": "sk_live_secret"}})
-	require.ErrorContains(t, err, "the file is not a regular file but a folder")
+	if err == nil || !strings.Contains(err.Error(), "the file is not a regular file but a folder") {
+		t.Fatalf("tg.Write: got error %v, want one containing %q", err, "the file is not a regular file but a folder")
+	}
 	sinktest.AssertNoSecret(t, err.Error(), "sk_live_secret")
 	entries, err := os.ReadDir(filepath.Join(dir, "out"))
-	require.NoError(t, err)
-	require.Len(t, entries, 1, "temporary file left behind")
+	if err != nil {
+		t.Fatalf("os.ReadDir: %v", err)
+	}
+	if len(entries) != 1 {
+		t.Fatalf("temporary file left behind: len(entries) = %d, want %d: %+v", len(entries), 1, entries)
+	}
 
 	_, err = tg.Write(t.Context(), sinks.Write{RotationID: "r1", KeyID: "id1", Data: sinks.Secret{"key": "sk_live_secret"}})
-	require.Error(t, err)
-	require.NoError(t, os.RemoveAll(filepath.Join(dir, "out", "k.json")))
+	if err == nil {
+		t.Fatalf("tg.Write: got no error, want one")
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "out", "k.json")); err != nil {
+		t.Fatalf("os.RemoveAll(filepath.Join(dir, \"out\", \"k.json\")): %v", err)
+	}
 	_, err = tg.Write(t.Context(), sinks.Write{RotationID: "r1", KeyID: "id1", Data: sinks.Secret{"key": "sk_live_secret"}})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
 	// One line per step: the engine logs the write ("sink written"), the
 	// sink does not repeat it ("file written").
-	require.Zero(t, logs.FilterLevelExact(zapcore.InfoLevel).Len(), "the sink logged a write: %v", logs.All())
+	if got := logs.FilterLevelExact(zapcore.InfoLevel).Len(); got != 0 {
+		t.Fatalf("the sink logged a write: %v: got %v, want zero", logs.All(), got)
+	}
 	sinktest.AssertLogsNoSecret(t, logs, "sk_live_secret")
 }
 
 func TestCheck(t *testing.T) {
 	dir := t.TempDir()
 	s := newSink(t, dir, "", sinks.Deps{})
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "out"), nil, 0o600))
-	require.ErrorContains(t, s.Check(t.Context()), "file sink "+filepath.Join(dir, "out")+": not a folder")
-	require.NoError(t, os.Remove(filepath.Join(dir, "out")))
+	if err := os.WriteFile(filepath.Join(dir, "out"), nil, 0o600); err != nil {
+		t.Fatalf("os.WriteFile(filepath.Join(dir, \"out\"), nil, 0o600): %v", err)
+	}
+	if err, want := s.Check(t.Context()), "file sink "+filepath.Join(dir, "out")+": not a folder"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("s.Check(t.Context()): got error %v, want one containing %q", err, want)
+	}
+	if err := os.Remove(filepath.Join(dir, "out")); err != nil {
+		t.Fatalf("os.Remove(filepath.Join(dir, \"out\")): %v", err)
+	}
 
-	require.NoError(t, os.Mkdir(filepath.Join(dir, "out"), 0o700))
-	require.NoError(t, s.Check(t.Context()))
+	if err := os.Mkdir(filepath.Join(dir, "out"), 0o700); err != nil {
+		t.Fatalf("os.Mkdir(filepath.Join(dir, \"out\"), 0o700): %v", err)
+	}
+	if err := s.Check(t.Context()); err != nil {
+		t.Fatalf("s.Check(t.Context()): %v", err)
+	}
 	entries, err := os.ReadDir(filepath.Join(dir, "out"))
-	require.NoError(t, err)
-	require.Empty(t, entries, "check file left behind")
+	if err != nil {
+		t.Fatalf("os.ReadDir: %v", err)
+	}
+	if len(entries) != 0 {
+		t.Fatalf("check file left behind: got %+v, want empty", entries)
+	}
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	require.ErrorIs(t, s.Check(ctx), context.Canceled)
+	if err := s.Check(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("s.Check(ctx): got error %v, want one that is %v", err, context.Canceled)
+	}
 }
 
 // TestCheckCreatesMissingDir: the shipped examples' dir
@@ -337,44 +469,74 @@ func TestCheck(t *testing.T) {
 func TestCheckCreatesMissingDir(t *testing.T) {
 	dir := t.TempDir()
 	s := newSink(t, dir, "", sinks.Deps{Name: "local", Logger: zap.NewNop(), Clock: clockwork.NewFakeClock()})
-	require.NoError(t, s.Check(t.Context()))
+	if err := s.Check(t.Context()); err != nil {
+		t.Fatalf("s.Check(t.Context()): %v", err)
+	}
 	fi, err := os.Stat(filepath.Join(dir, "out"))
-	require.NoError(t, err)
-	require.True(t, fi.IsDir())
-	require.Equal(t, fs.FileMode(0o700), fi.Mode().Perm())
+	if err != nil {
+		t.Fatalf("os.Stat: %v", err)
+	}
+	if !fi.IsDir() {
+		t.Fatalf("fi.IsDir(): got false, want true")
+	}
+	if got := fi.Mode().Perm(); got != fs.FileMode(0o700) {
+		t.Fatalf("fi.Mode().Perm() = %v, want %v", got, fs.FileMode(0o700))
+	}
 
 	// The first write creates it as well, without a Check first.
-	require.NoError(t, os.Remove(filepath.Join(dir, "out")))
+	if err := os.Remove(filepath.Join(dir, "out")); err != nil {
+		t.Fatalf("os.Remove(filepath.Join(dir, \"out\")): %v", err)
+	}
 	tg := bind(t, s, "{sink: local, path: k.env}")
 	_, err = tg.Write(t.Context(), sinks.Write{RotationID: "r1", Data: sinks.Secret{"A": "1"}})
-	require.NoError(t, err)
-	require.FileExists(t, filepath.Join(dir, "out", "k.env"))
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
+	if info, err := os.Lstat(filepath.Join(dir, "out", "k.env")); err != nil || info.IsDir() {
+		t.Fatalf("out/k.env: got %v (error %v), want a file", info, err)
+	}
 
 	// Neither the dir nor its parent: nothing is created, the error says
 	// how to fix it and names the YAML field.
 	cfg, err := file.ParseConfig(section(t, "sinks.local", dir, "{type: file, dir: missing/out}"))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("file.ParseConfig: %v", err)
+	}
 	deep, err := file.New(cfg, sinks.Deps{Name: "local", Logger: zap.NewNop(), Clock: clockwork.NewFakeClock()})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("file.New: %v", err)
+	}
 	err = deep.Check(t.Context())
-	require.ErrorContains(t, err, "file sink "+filepath.Join(dir, "missing", "out")+": the folder does not exist, nor does its parent "+
-		filepath.Join(dir, "missing")+": create it (mkdir -p -m 0700 "+filepath.Join(dir, "missing", "out")+") or change sinks.local.dir")
-	require.NoDirExists(t, filepath.Join(dir, "missing"))
+	if want := "file sink " + filepath.Join(dir, "missing", "out") + ": the folder does not exist, nor does its parent " +
+		filepath.Join(dir, "missing") + ": create it (mkdir -p -m 0700 " + filepath.Join(dir, "missing", "out") + ") or change sinks.local.dir"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("deep.Check: got error %v, want one containing %q", err, want)
+	}
+	if info, err := os.Lstat(filepath.Join(dir, "missing")); err == nil && info.IsDir() {
+		t.Fatalf("%s was created, want no directory there", filepath.Join(dir, "missing"))
+	}
 	_, err = bind(t, deep, "{sink: local, path: k.env}").Write(t.Context(), sinks.Write{RotationID: "r1", Data: sinks.Secret{"A": "1"}})
-	require.ErrorContains(t, err, "or change sinks.local.dir")
-	require.NoDirExists(t, filepath.Join(dir, "missing"))
+	if err == nil || !strings.Contains(err.Error(), "or change sinks.local.dir") {
+		t.Fatalf("bind(t, deep, \"{sink: local, path: k.env}\").Write: got error %v, want one containing %q", err, "or change sinks.local.dir")
+	}
+	if info, err := os.Lstat(filepath.Join(dir, "missing")); err == nil && info.IsDir() {
+		t.Fatalf("%s was created, want no directory there", filepath.Join(dir, "missing"))
+	}
 }
 
 func TestCheckReadOnlyFolder(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	require.NoError(t, os.Mkdir(out, 0o500))
+	if err := os.Mkdir(out, 0o500); err != nil {
+		t.Fatalf("os.Mkdir(out, 0o500): %v", err)
+	}
 	want := "not writable: permission denied"
 	if f, err := os.CreateTemp(out, "probe"); err == nil {
 		// Root ignores folder permissions: make the folder a read-only
 		// file system instead (CI runs as root).
 		f.Close()
-		require.NoError(t, os.Remove(f.Name()))
+		if err := os.Remove(f.Name()); err != nil {
+			t.Fatalf("os.Remove(f.Name()): %v", err)
+		}
 		if msg, err := exec.Command("mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", out).CombinedOutput(); err != nil {
 			t.Fatalf("root, yet cannot mount a read-only tmpfs to test with: %v %s", err, msg)
 		}
@@ -382,7 +544,9 @@ func TestCheckReadOnlyFolder(t *testing.T) {
 		want = "not writable: read-only file system"
 	}
 	s := newSink(t, dir, "", sinks.Deps{})
-	require.ErrorContains(t, s.Check(t.Context()), want)
+	if err := s.Check(t.Context()); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("s.Check(t.Context()): got error %v, want one containing %q", err, want)
+	}
 }
 
 func TestParseConfigErrors(t *testing.T) {
@@ -400,25 +564,41 @@ func TestParseConfigErrors(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, err := file.ParseConfig(section(t, "sinks.local", "/etc/rotator", tc.src))
-			require.ErrorContains(t, err, tc.want)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("file.ParseConfig: got error %v, want one containing %q", err, tc.want)
+			}
 			var fe *config.FieldError
-			require.True(t, errors.As(err, &fe), "want a *config.FieldError, got %T", err)
+			if !errors.As(err, &fe) {
+				t.Fatalf("want a *config.FieldError, got %T: got false, want true", err)
+			}
 		})
 	}
 }
 
 func TestParseConfig(t *testing.T) {
 	cfg, err := file.ParseConfig(section(t, "sinks.local", "/etc/rotator", `{type: file, dir: ./out/}`))
-	require.NoError(t, err)
-	require.Equal(t, file.Config{Dir: "/etc/rotator/out", Mode: 0o600}, cfg)
+	if err != nil {
+		t.Fatalf("file.ParseConfig: %v", err)
+	}
+	if want := (file.Config{Dir: "/etc/rotator/out", Mode: 0o600}); !reflect.DeepEqual(want, cfg) {
+		t.Fatalf("cfg = %+v, want %+v", cfg, want)
+	}
 
 	cfg, err = file.ParseConfig(section(t, "sinks.local", "/etc/rotator", `{type: file, dir: /abs, mode: "0o640"}`))
-	require.NoError(t, err)
-	require.Equal(t, file.Config{Dir: "/abs", Mode: 0o640}, cfg)
+	if err != nil {
+		t.Fatalf("file.ParseConfig: %v", err)
+	}
+	if want := (file.Config{Dir: "/abs", Mode: 0o640}); !reflect.DeepEqual(want, cfg) {
+		t.Fatalf("cfg = %+v, want %+v", cfg, want)
+	}
 
 	cfg, err = file.ParseConfig(section(t, "sinks.local", "/etc/rotator", `{type: file, dir: /abs, mode: 0640}`))
-	require.NoError(t, err)
-	require.Equal(t, fs.FileMode(0o640), cfg.Mode)
+	if err != nil {
+		t.Fatalf("file.ParseConfig: %v", err)
+	}
+	if cfg.Mode != fs.FileMode(0o640) {
+		t.Fatalf("cfg.Mode = %v, want %v", cfg.Mode, fs.FileMode(0o640))
+	}
 }
 
 func TestBindErrors(t *testing.T) {
@@ -437,7 +617,9 @@ func TestBindErrors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := newSink(t, t.TempDir(), "", sinks.Deps{})
 			_, err := s.Bind(section(t, "keys[0].sinks[0]", "", tc.src))
-			require.ErrorContains(t, err, tc.want)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("s.Bind: got error %v, want one containing %q", err, tc.want)
+			}
 		})
 	}
 }
@@ -447,18 +629,32 @@ func TestBindFormatDefaultsAndDuplicates(t *testing.T) {
 	s := newSink(t, dir, "", sinks.Deps{})
 	env := bind(t, s, "{sink: local, path: a/k.ENV}")
 	_, err := env.Write(t.Context(), sinks.Write{Data: sinks.Secret{"A": "1"}})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("env.Write: %v", err)
+	}
 	b, err := os.ReadFile(filepath.Join(dir, "out", "a", "k.ENV"))
-	require.NoError(t, err)
-	require.Equal(t, "# managed-by=rotator: written by rotator, rewritten at each rotation\nA=1\n", string(b))
+	if err != nil {
+		t.Fatalf("os.ReadFile: %v", err)
+	}
+	if string(b) != "# managed-by=rotator: written by rotator, rewritten at each rotation\nA=1\n" {
+		t.Fatalf("string(b) = %q, want %q", string(b), "# managed-by=rotator: written by rotator, rewritten at each rotation\nA=1\n")
+	}
 
 	forced := bind(t, s, "{sink: local, path: k.json, format: env}")
 	_, err = forced.Write(t.Context(), sinks.Write{Data: sinks.Secret{"A": "1"}})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("forced.Write: %v", err)
+	}
 	b, err = os.ReadFile(filepath.Join(dir, "out", "k.json"))
-	require.NoError(t, err)
-	require.Equal(t, "# managed-by=rotator: written by rotator, rewritten at each rotation\nA=1\n", string(b))
+	if err != nil {
+		t.Fatalf("os.ReadFile: %v", err)
+	}
+	if string(b) != "# managed-by=rotator: written by rotator, rewritten at each rotation\nA=1\n" {
+		t.Fatalf("string(b) = %q, want %q", string(b), "# managed-by=rotator: written by rotator, rewritten at each rotation\nA=1\n")
+	}
 
 	_, err = s.Bind(section(t, "keys[3].sinks[0]", "", "{sink: local, path: ./a/k.ENV}"))
-	require.ErrorContains(t, err, "keys[3].sinks[0].path (line 1): "+filepath.Join(dir, "out", "a", "k.ENV")+" is already written by keys[0].sinks[0]")
+	if want := "keys[3].sinks[0].path (line 1): " + filepath.Join(dir, "out", "a", "k.ENV") + " is already written by keys[0].sinks[0]"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("s.Bind: got error %v, want one containing %q", err, want)
+	}
 }

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/rotator-dev/rotator/internal/sinks"
 	"github.com/rotator-dev/rotator/internal/sinks/file"
 )
@@ -27,21 +25,37 @@ func TestSymlinkedFolderIsRefused(t *testing.T) {
 			if inside {
 				elsewhere = filepath.Join(out, "real")
 			}
-			require.NoError(t, os.MkdirAll(elsewhere, 0o700))
-			require.NoError(t, os.MkdirAll(out, 0o700))
-			require.NoError(t, os.Symlink(elsewhere, filepath.Join(out, "team")))
+			if err := os.MkdirAll(elsewhere, 0o700); err != nil {
+				t.Fatalf("os.MkdirAll(elsewhere, 0o700): %v", err)
+			}
+			if err := os.MkdirAll(out, 0o700); err != nil {
+				t.Fatalf("os.MkdirAll(out, 0o700): %v", err)
+			}
+			if err := os.Symlink(elsewhere, filepath.Join(out, "team")); err != nil {
+				t.Fatalf("os.Symlink(elsewhere, filepath.Join(out, \"team\")): %v", err)
+			}
 			s := newSink(t, dir, "", sinks.Deps{})
 			tg := bind(t, s, "{sink: local, path: team/k.env}")
 
 			_, err := tg.Write(t.Context(), sinks.Write{RotationID: "r1", Data: sinks.Secret{"KEY": "sk_live_x"}})
-			require.ErrorContains(t, err, "write "+filepath.Join(out, "team", "k.env")+": folder team is a symbolic link")
+			if want := "write " + filepath.Join(out, "team", "k.env") + ": folder team is a symbolic link"; err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("tg.Write: got error %v, want one containing %q", err, want)
+			}
 			entries, err := os.ReadDir(elsewhere)
-			require.NoError(t, err)
-			require.Empty(t, entries, "the secret went through the link")
+			if err != nil {
+				t.Fatalf("os.ReadDir: %v", err)
+			}
+			if len(entries) != 0 {
+				t.Fatalf("the secret went through the link: got %+v, want empty", entries)
+			}
 
-			require.NoError(t, os.WriteFile(filepath.Join(elsewhere, "k.env"), []byte("KEY=planted\n"), 0o600))
+			if err := os.WriteFile(filepath.Join(elsewhere, "k.env"), []byte("KEY=planted\n"), 0o600); err != nil {
+				t.Fatalf("%v", err)
+			}
 			_, err = tg.Read(t.Context())
-			require.ErrorContains(t, err, "folder team is a symbolic link")
+			if err == nil || !strings.Contains(err.Error(), "folder team is a symbolic link") {
+				t.Fatalf("tg.Read: got error %v, want one containing %q", err, "folder team is a symbolic link")
+			}
 		})
 	}
 }
@@ -52,11 +66,19 @@ func TestSymlinkedFolderIsRefused(t *testing.T) {
 func TestSymlinkedFileIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	require.NoError(t, os.MkdirAll(out, 0o700))
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		t.Fatalf("os.MkdirAll(out, 0o700): %v", err)
+	}
 	outside := filepath.Join(dir, "outside.json")
-	require.NoError(t, os.WriteFile(outside, []byte(`{"key": "not-ours"}`), 0o600))
-	require.NoError(t, os.Symlink("/dev/zero", filepath.Join(out, "zero.env")))
-	require.NoError(t, os.Symlink(outside, filepath.Join(out, "k.json")))
+	if err := os.WriteFile(outside, []byte(`{"key": "not-ours"}`), 0o600); err != nil {
+		t.Fatalf("%v", err)
+	}
+	if err := os.Symlink("/dev/zero", filepath.Join(out, "zero.env")); err != nil {
+		t.Fatalf("os.Symlink(\"/dev/zero\", filepath.Join(out, \"zero.env\")): %v", err)
+	}
+	if err := os.Symlink(outside, filepath.Join(out, "k.json")); err != nil {
+		t.Fatalf("os.Symlink(outside, filepath.Join(out, \"k.json\")): %v", err)
+	}
 	s := newSink(t, dir, "", sinks.Deps{})
 
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
@@ -65,15 +87,25 @@ func TestSymlinkedFileIsRefused(t *testing.T) {
 		tg := bind(t, s, "{sink: local, path: "+path+"}")
 		start := time.Now()
 		_, err := tg.Read(ctx)
-		require.ErrorContains(t, err, "read "+filepath.Join(out, path)+": the file is a symbolic link")
-		require.Less(t, time.Since(start), time.Second, "Read of a link to /dev/zero ran on")
+		if want := "read " + filepath.Join(out, path) + ": the file is a symbolic link"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("tg.Read: got error %v, want one containing %q", err, want)
+		}
+		if got := time.Since(start); got >= time.Second {
+			t.Fatalf("Read of a link to /dev/zero ran on: got %v, want less than %v", got, time.Second)
+		}
 
 		_, err = tg.Write(ctx, sinks.Write{RotationID: "r1", Data: sinks.Secret{"key": "v"}})
-		require.ErrorContains(t, err, "the file is a symbolic link")
+		if err == nil || !strings.Contains(err.Error(), "the file is a symbolic link") {
+			t.Fatalf("tg.Write: got error %v, want one containing %q", err, "the file is a symbolic link")
+		}
 	}
 	b, err := os.ReadFile(outside)
-	require.NoError(t, err)
-	require.Equal(t, `{"key": "not-ours"}`, string(b))
+	if err != nil {
+		t.Fatalf("os.ReadFile: %v", err)
+	}
+	if string(b) != `{"key": "not-ours"}` {
+		t.Fatalf("string(b) = %q, want %q", string(b), `{"key": "not-ours"}`)
+	}
 }
 
 // TestFIFOAndDeviceAreRefused: Read neither blocks on a FIFO nor reads a
@@ -81,8 +113,12 @@ func TestSymlinkedFileIsRefused(t *testing.T) {
 func TestFIFOAndDeviceAreRefused(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	require.NoError(t, os.MkdirAll(out, 0o700))
-	require.NoError(t, syscall.Mkfifo(filepath.Join(out, "fifo.env"), 0o600))
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		t.Fatalf("os.MkdirAll(out, 0o700): %v", err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(out, "fifo.env"), 0o600); err != nil {
+		t.Fatalf("syscall.Mkfifo(filepath.Join(out, \"fifo.env\"), 0o600): %v", err)
+	}
 	s := newSink(t, dir, "", sinks.Deps{})
 	tg := bind(t, s, "{sink: local, path: fifo.env}")
 
@@ -90,30 +126,46 @@ func TestFIFOAndDeviceAreRefused(t *testing.T) {
 	go func() { _, err := tg.Read(t.Context()); done <- err }()
 	select {
 	case err := <-done:
-		require.ErrorContains(t, err, "the file is not a regular file but a FIFO")
+		if err == nil || !strings.Contains(err.Error(), "the file is not a regular file but a FIFO") {
+			t.Fatalf("got error %v, want one containing %q", err, "the file is not a regular file but a FIFO")
+		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Read blocked on a FIFO")
 	}
 	_, err := tg.Write(t.Context(), sinks.Write{RotationID: "r1", Data: sinks.Secret{"KEY": "v"}})
-	require.ErrorContains(t, err, "not a regular file but a FIFO")
+	if err == nil || !strings.Contains(err.Error(), "not a regular file but a FIFO") {
+		t.Fatalf("tg.Write: got error %v, want one containing %q", err, "not a regular file but a FIFO")
+	}
 }
 
 // TestOversizedFileIsRefused: Read stops at MaxFileSize.
 func TestOversizedFileIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	require.NoError(t, os.MkdirAll(out, 0o700))
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		t.Fatalf("os.MkdirAll(out, 0o700): %v", err)
+	}
 	big := "A=" + strings.Repeat("x", file.MaxFileSize) + "\n"
-	require.NoError(t, os.WriteFile(filepath.Join(out, "k.env"), []byte(big), 0o600))
+	if err := os.WriteFile(filepath.Join(out, "k.env"), []byte(big), 0o600); err != nil {
+		t.Fatalf("os.WriteFile(filepath.Join(out, \"k.env\"), []byte(big), 0o600): %v", err)
+	}
 	s := newSink(t, dir, "", sinks.Deps{})
 	tg := bind(t, s, "{sink: local, path: k.env}")
 	_, err := tg.Read(t.Context())
-	require.ErrorContains(t, err, "the file is larger than 1024 KiB")
+	if err == nil || !strings.Contains(err.Error(), "the file is larger than 1024 KiB") {
+		t.Fatalf("tg.Read: got error %v, want one containing %q", err, "the file is larger than 1024 KiB")
+	}
 
 	// At the cap it is read.
 	atCap := "A=" + strings.Repeat("x", file.MaxFileSize-3) + "\n"
-	require.NoError(t, os.WriteFile(filepath.Join(out, "k.env"), []byte(atCap), 0o600))
+	if err := os.WriteFile(filepath.Join(out, "k.env"), []byte(atCap), 0o600); err != nil {
+		t.Fatalf("os.WriteFile(filepath.Join(out, \"k.env\"), []byte(atCap), 0o600): %v", err)
+	}
 	got, err := tg.Read(t.Context())
-	require.NoError(t, err)
-	require.Len(t, got["A"], file.MaxFileSize-3)
+	if err != nil {
+		t.Fatalf("tg.Read: %v", err)
+	}
+	if len(got["A"]) != file.MaxFileSize-3 {
+		t.Fatalf("len(got[\"A\"]) = %d, want %d: %q", len(got["A"]), file.MaxFileSize-3, got["A"])
+	}
 }
