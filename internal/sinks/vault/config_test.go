@@ -4,9 +4,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
 	"github.com/rotator-dev/rotator/internal/config"
@@ -17,45 +18,83 @@ import (
 func sectionIn(t *testing.T, dir, path, src string) config.Section {
 	t.Helper()
 	var doc yaml.Node
-	require.NoError(t, yaml.Unmarshal([]byte(src), &doc))
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		t.Fatalf("yaml.Unmarshal([]byte(src), &doc): %v", err)
+	}
 	return config.Section{Path: path, Type: "vault", BaseDir: dir, Node: doc.Content[0]}
 }
 
 func TestParseConfig(t *testing.T) {
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "token"), []byte("hvs.file-token\n"), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "sid"), []byte("sid-from-file\n"), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "ca.pem"), []byte("pem"), 0o600))
+	if err := os.WriteFile(filepath.Join(dir, "token"), []byte("hvs.file-token\n"), 0o600); err != nil {
+		t.Fatalf("%v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sid"), []byte("sid-from-file\n"), 0o600); err != nil {
+		t.Fatalf("%v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), []byte("pem"), 0o600); err != nil {
+		t.Fatalf("os.WriteFile(filepath.Join(dir, \"ca.pem\"), []byte(\"pem\"), 0o600): %v", err)
+	}
 
 	cfg, err := vault.ParseConfig(sectionIn(t, dir, "sinks.vault", `{type: vault, address: "https://vault:8200/", token_file: token, ca_cert: ca.pem, tls_server_name: vault.internal}`))
-	require.NoError(t, err)
-	require.Equal(t, vault.Config{
+	if err != nil {
+		t.Fatalf("vault.ParseConfig: %v", err)
+	}
+	if want := (vault.Config{
 		Address: "https://vault:8200", Mount: "secret", KVVersion: 2,
 		Token: "hvs.file-token", TokenFile: filepath.Join(dir, "token"),
 		CACert: filepath.Join(dir, "ca.pem"), TLSServerName: "vault.internal",
-	}, cfg)
-	require.Equal(t, "token", cfg.AuthMethod())
+	}); !reflect.DeepEqual(want, cfg) {
+		t.Fatalf("cfg = %+v, want %+v", cfg, want)
+	}
+	if got := cfg.AuthMethod(); got != "token" {
+		t.Fatalf("cfg.AuthMethod() = %q, want %q", got, "token")
+	}
 
 	cfg, err = vault.ParseConfig(sectionIn(t, dir, "sinks.vault", `{type: vault, address: "http://127.0.0.1:8200", namespace: /team-a/, mount: /kv/, kv_version: 1,
   approle: {role_id: r1, secret_id_file: sid, mount_path: /ar/}}`))
-	require.NoError(t, err)
-	require.Equal(t, "team-a", cfg.Namespace)
-	require.Equal(t, "kv", cfg.Mount)
-	require.Equal(t, 1, cfg.KVVersion)
-	require.Equal(t, &vault.AppRole{RoleID: "r1", SecretID: "sid-from-file", SecretIDFile: filepath.Join(dir, "sid"), MountPath: "ar"}, cfg.AppRole)
-	require.Equal(t, "approle", cfg.AuthMethod())
+	if err != nil {
+		t.Fatalf("vault.ParseConfig: %v", err)
+	}
+	if cfg.Namespace != "team-a" {
+		t.Fatalf("cfg.Namespace = %q, want %q", cfg.Namespace, "team-a")
+	}
+	if cfg.Mount != "kv" {
+		t.Fatalf("cfg.Mount = %q, want %q", cfg.Mount, "kv")
+	}
+	if cfg.KVVersion != 1 {
+		t.Fatalf("cfg.KVVersion = %v, want %v", cfg.KVVersion, 1)
+	}
+	if want := (&vault.AppRole{RoleID: "r1", SecretID: "sid-from-file", SecretIDFile: filepath.Join(dir, "sid"), MountPath: "ar"}); !reflect.DeepEqual(want, cfg.AppRole) {
+		t.Fatalf("cfg.AppRole = %+v, want %+v", cfg.AppRole, want)
+	}
+	if got := cfg.AuthMethod(); got != "approle" {
+		t.Fatalf("cfg.AuthMethod() = %q, want %q", got, "approle")
+	}
 
 	cfg, err = vault.ParseConfig(sectionIn(t, dir, "sinks.vault", `{type: vault, address: "http://localhost:8200", kubernetes: {role: rotator}}`))
-	require.NoError(t, err)
-	require.Equal(t, &vault.Kubernetes{Role: "rotator", TokenPath: vault.DefaultServiceAccountTokenPath, MountPath: "kubernetes"}, cfg.Kubernetes)
+	if err != nil {
+		t.Fatalf("vault.ParseConfig: %v", err)
+	}
+	if want := (&vault.Kubernetes{Role: "rotator", TokenPath: vault.DefaultServiceAccountTokenPath, MountPath: "kubernetes"}); !reflect.DeepEqual(want, cfg.Kubernetes) {
+		t.Fatalf("cfg.Kubernetes = %+v, want %+v", cfg.Kubernetes, want)
+	}
 
 	// The secret never prints.
 	cfg, err = vault.ParseConfig(sectionIn(t, dir, "sinks.vault", `{type: vault, address: "http://v:8200", allow_insecure_http: true, token: hvs.inline-secret}`))
-	require.NoError(t, err)
-	require.True(t, cfg.AllowInsecureHTTP)
+	if err != nil {
+		t.Fatalf("vault.ParseConfig: %v", err)
+	}
+	if !cfg.AllowInsecureHTTP {
+		t.Fatalf("cfg.AllowInsecureHTTP: got false, want true")
+	}
 	out, err := yaml.Marshal(cfg)
-	require.NoError(t, err)
-	require.NotContains(t, string(out), "hvs.inline-secret")
+	if err != nil {
+		t.Fatalf("yaml.Marshal: %v", err)
+	}
+	if strings.Contains(string(out), "hvs.inline-secret") {
+		t.Fatalf("got %q, want it not to contain %q", string(out), "hvs.inline-secret")
+	}
 }
 
 func TestParseConfigErrors(t *testing.T) {
@@ -89,18 +128,26 @@ func TestParseConfigErrors(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, err := vault.ParseConfig(sectionIn(t, dir, "sinks.vault", tc.src))
-			require.ErrorContains(t, err, tc.want)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("vault.ParseConfig: got error %v, want one containing %q", err, tc.want)
+			}
 			var fe *config.FieldError
-			require.True(t, errors.As(err, &fe), "want a *config.FieldError, got %T", err)
+			if !errors.As(err, &fe) {
+				t.Fatalf("want a *config.FieldError, got %T: got false, want true", err)
+			}
 		})
 	}
 }
 
 func TestBindErrors(t *testing.T) {
 	cfg, err := vault.ParseConfig(sectionIn(t, "", "sinks.vault", `{type: vault, address: "https://v", token: t}`))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("vault.ParseConfig: %v", err)
+	}
 	s, err := vault.New(cfg, sinks.Deps{})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("vault.New: %v", err)
+	}
 	defer s.Close()
 	cases := map[string]struct{ src, want string }{
 		"missing path":  {`{sink: vault}`, "keys[0].sinks[0].path (line 1): required"},
@@ -113,13 +160,23 @@ func TestBindErrors(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, err := s.Bind(sectionIn(t, "", "keys[0].sinks[0]", tc.src))
-			require.ErrorContains(t, err, tc.want)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("s.Bind: got error %v, want one containing %q", err, tc.want)
+			}
 		})
 	}
 	tg, err := s.Bind(sectionIn(t, "", "keys[0].sinks[0]", `{sink: vault, path: /mail/x/, fields: {a: b}}`))
-	require.NoError(t, err)
-	require.Equal(t, "vault secret/mail/x", tg.String())
+	if err != nil {
+		t.Fatalf("s.Bind: %v", err)
+	}
+	if got := tg.String(); got != "vault secret/mail/x" {
+		t.Fatalf("tg.String() = %q, want %q", got, "vault secret/mail/x")
+	}
 	_, err = s.Bind(sectionIn(t, "", "keys[4].sinks[1]", `{sink: vault, path: mail/x}`))
-	require.ErrorContains(t, err, "keys[4].sinks[1].path (line 1): secret/mail/x is already written by keys[0].sinks[0]")
-	require.Equal(t, "vault", s.Type())
+	if err == nil || !strings.Contains(err.Error(), "keys[4].sinks[1].path (line 1): secret/mail/x is already written by keys[0].sinks[0]") {
+		t.Fatalf("s.Bind: got error %v, want one containing %q", err, "keys[4].sinks[1].path (line 1): secret/mail/x is already written by keys[0].sinks[0]")
+	}
+	if got := s.Type(); got != "vault" {
+		t.Fatalf("s.Type() = %q, want %q", got, "vault")
+	}
 }

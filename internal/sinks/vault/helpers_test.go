@@ -18,7 +18,6 @@ import (
 
 	"github.com/hashicorp/vault/api"
 	"github.com/jonboulle/clockwork"
-	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -50,7 +49,9 @@ func setup(t testing.TB) *fixture {
 	t.Helper()
 	dev := vaultDev(t)
 	fixOnce.Do(func() { fix, fixErr = newFixture(dev) })
-	require.NoError(t, fixErr)
+	if fixErr != nil {
+		t.Fatalf("%v", fixErr)
+	}
 	return fix
 }
 
@@ -128,7 +129,9 @@ func apiTokenRequestWith(policy string) api.TokenCreateRequest {
 func section(t testing.TB, path, src string) config.Section {
 	t.Helper()
 	var doc yaml.Node
-	require.NoError(t, yaml.Unmarshal([]byte(src), &doc))
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		t.Fatalf("yaml.Unmarshal([]byte(src), &doc): %v", err)
+	}
 	return config.Section{Path: path, Type: "vault", BaseDir: t.TempDir(), Node: doc.Content[0]}
 }
 
@@ -157,7 +160,9 @@ func newSink(t testing.TB, f *fixture, extra string, deps sinks.Deps) *testSink 
 	t.Helper()
 	p := newProxy(t, f.dev.Address)
 	cfg, err := vault.ParseConfig(section(t, "sinks.vault", "{type: vault, address: "+p.srv.URL+", "+extra+"}"))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("vault.ParseConfig: %v", err)
+	}
 	var logs *observer.ObservedLogs
 	if deps.Logger == nil {
 		var core zapcore.Core
@@ -169,7 +174,9 @@ func newSink(t testing.TB, f *fixture, extra string, deps sinks.Deps) *testSink 
 	}
 	deps.Name = "vault"
 	s, err := vault.New(cfg, deps)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("vault.New: %v", err)
+	}
 	t.Cleanup(func() { _ = s.Close() })
 	return &testSink{Sink: s, proxy: p, logs: logs}
 }
@@ -177,7 +184,9 @@ func newSink(t testing.TB, f *fixture, extra string, deps sinks.Deps) *testSink 
 func bind(t testing.TB, s *testSink, path string) sinks.Target {
 	t.Helper()
 	tg, err := s.Bind(section(t, "keys[0].sinks[0]", "{sink: vault, path: "+path+", fields: {key: KEY}}"))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("s.Bind: %v", err)
+	}
 	return tg
 }
 
@@ -203,7 +212,9 @@ type proxy struct {
 
 func newProxy(t testing.TB, upstream string) *proxy {
 	u, err := url.Parse(upstream)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("url.Parse: %v", err)
+	}
 	p := &proxy{rp: httputil.NewSingleHostReverseProxy(u)}
 	p.srv = httptest.NewServer(p)
 	t.Cleanup(p.srv.Close)

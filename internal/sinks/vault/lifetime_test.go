@@ -4,8 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/rotator-dev/rotator/internal/sinks"
 )
 
@@ -30,14 +28,22 @@ func TestRenewableTokenIsRenewed(t *testing.T) {
 	req := apiTokenRequestWith("rotator")
 	req.TTL = "3s"
 	tok, err := f.dev.root.Auth().Token().CreateWithContext(ctx, &req)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("f.dev.root.Auth().Token().CreateWithContext: %v", err)
+	}
 	s := newSink(t, f, "token: "+tok.Auth.ClientToken, sinks.Deps{})
-	require.NoError(t, s.Check(ctx))
+	if err := s.Check(ctx); err != nil {
+		t.Fatalf("s.Check(ctx): %v", err)
+	}
 	waitForLog(t, s, "vault token renewed")
 
 	self, err := f.dev.root.Auth().Token().LookupWithContext(ctx, tok.Auth.ClientToken)
-	require.NoError(t, err)
-	require.NotNil(t, self.Data["last_renewal_time"], "Vault recorded no renewal")
+	if err != nil {
+		t.Fatalf("f.dev.root.Auth().Token().LookupWithContext: %v", err)
+	}
+	if self.Data["last_renewal_time"] == nil {
+		t.Fatalf("Vault recorded no renewal: last_renewal_time is nil")
+	}
 }
 
 func TestAppRoleTokenAtMaxTTLLogsInAgainBeforeExpiry(t *testing.T) {
@@ -47,21 +53,34 @@ func TestAppRoleTokenAtMaxTTLLogsInAgainBeforeExpiry(t *testing.T) {
 	_, err := c.Logical().WriteWithContext(ctx, "auth/approle/role/short", map[string]any{
 		"token_policies": "rotator", "token_ttl": "2s", "token_max_ttl": "2s",
 	})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("c.Logical().WriteWithContext: %v", err)
+	}
 	rid, err := c.Logical().ReadWithContext(ctx, "auth/approle/role/short/role-id")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("c.Logical().ReadWithContext: %v", err)
+	}
 	sid, err := c.Logical().WriteWithContext(ctx, "auth/approle/role/short/secret-id", nil)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("c.Logical().WriteWithContext: %v", err)
+	}
 
 	s := newSink(t, f, "approle: {role_id: "+rid.Data["role_id"].(string)+", secret_id: "+sid.Data["secret_id"].(string)+"}", sinks.Deps{})
 	tg := bind(t, s, uniquePath("short"))
 	_, err = tg.Write(ctx, write("k1", sinks.Secret{"key": "sk_1"}))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
 	waitForLog(t, s, "vault token reaches its max ttl, will log in again")
 
 	_, err = tg.Write(ctx, write("k2", sinks.Secret{"key": "sk_2"}))
-	require.NoError(t, err)
-	require.Equal(t, 2, s.logs.FilterMessage("vault login").Len())
-	require.Zero(t, s.logs.FilterMessage("vault token no longer valid, logging in again").Len(),
-		"the sink waited for a denial instead of logging in before expiry")
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
+	if got := s.logs.FilterMessage("vault login").Len(); got != 2 {
+		t.Fatalf("s.logs.FilterMessage(\"vault login\").Len() = %v, want %v", got, 2)
+	}
+	if got := s.logs.FilterMessage("vault token no longer valid, logging in again").Len(); got != 0 {
+		t.Fatalf("the sink waited for a denial instead of logging in before expiry: got %v, want zero", got)
+	}
 }

@@ -1,6 +1,7 @@
 package vault_test
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/rotator-dev/rotator/internal/sinks"
 	"github.com/rotator-dev/rotator/internal/sinks/sinktest"
@@ -28,7 +27,9 @@ type elsewhere struct {
 
 func newElsewhere(t *testing.T, vaultAddr string) *elsewhere {
 	u, err := url.Parse(vaultAddr)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("url.Parse: %v", err)
+	}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	e := &elsewhere{}
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +54,9 @@ func (e *elsewhere) requests() []string {
 // for the requests redirect picks; it forwards the others.
 func redirector(t *testing.T, vaultAddr, to string, redirect func(r *http.Request) bool) string {
 	u, err := url.Parse(vaultAddr)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("url.Parse: %v", err)
+	}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if redirect(r) {
@@ -95,29 +98,45 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 			other := newElsewhere(t, f.dev.Address)
 			addr := redirector(t, f.dev.Address, other.srv.URL, tc.pick)
 			cfg, err := vault.ParseConfig(section(t, "sinks.vault", "{type: vault, address: "+addr+", "+f.authYAML(tc.auth)+"}"))
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatalf("vault.ParseConfig: %v", err)
+			}
 			s, err := vault.New(cfg, sinks.Deps{})
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatalf("vault.New: %v", err)
+			}
 			t.Cleanup(func() { _ = s.Close() })
 			tg, err := s.Bind(section(t, "keys[0].sinks[0]", "{sink: vault, path: "+uniquePath("redirect")+"}"))
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatalf("s.Bind: %v", err)
+			}
 
 			const secret = "sk_live_must_not_travel"
 			checkErr := s.Check(t.Context())
 			if tc.checkFails {
-				require.Error(t, checkErr)
+				if checkErr == nil {
+					t.Fatalf("got no error, want one")
+				}
 			} else {
-				require.NoError(t, checkErr)
+				if checkErr != nil {
+					t.Fatalf("%v", checkErr)
+				}
 			}
 			_, err = tg.Write(t.Context(), write("k1", sinks.Secret{"key": secret}))
-			require.Error(t, err, "a redirected write was reported as written")
-			require.ErrorContains(t, err, "vault answered 307 Temporary Redirect to "+other.srv.URL+": rotator follows no redirects")
+			if err == nil {
+				t.Fatalf("a redirected write was reported as written: got no error, want one")
+			}
+			if err == nil || !strings.Contains(err.Error(), "vault answered 307 Temporary Redirect to "+other.srv.URL+": rotator follows no redirects") {
+				t.Fatalf("got error %v, want one containing %q", err, "vault answered 307 Temporary Redirect to "+other.srv.URL+": rotator follows no redirects")
+			}
 			for _, e := range []error{checkErr, err} {
 				if e != nil {
 					sinktest.AssertNoSecret(t, e.Error(), append(f.secrets(), secret)...)
 				}
 			}
-			require.Empty(t, other.requests(), "requests reached the other origin")
+			if got := other.requests(); len(got) != 0 {
+				t.Fatalf("requests reached the other origin: got %+v, want empty", got)
+			}
 		})
 	}
 }
@@ -130,13 +149,23 @@ func TestRedirectWithoutLocationIsAnError(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	cfg, err := vault.ParseConfig(section(t, "sinks.vault", "{type: vault, address: "+srv.URL+", token: s.tok}"))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("vault.ParseConfig: %v", err)
+	}
 	s, err := vault.New(cfg, sinks.Deps{})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("vault.New: %v", err)
+	}
 	t.Cleanup(func() { _ = s.Close() })
 	tg, err := s.Bind(section(t, "keys[0].sinks[0]", "{sink: vault, path: x/y}"))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("s.Bind: %v", err)
+	}
 	_, err = tg.Read(t.Context())
-	require.ErrorContains(t, err, "vault answered 302 Found: rotator follows no redirects")
-	require.NotErrorIs(t, err, sinks.ErrNotFound)
+	if err == nil || !strings.Contains(err.Error(), "vault answered 302 Found: rotator follows no redirects") {
+		t.Fatalf("tg.Read: got error %v, want one containing %q", err, "vault answered 302 Found: rotator follows no redirects")
+	}
+	if errors.Is(err, sinks.ErrNotFound) {
+		t.Fatalf("got error %v, want one that is not %v", err, sinks.ErrNotFound)
+	}
 }

@@ -7,9 +7,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/rotator-dev/rotator/internal/sinks"
 	"github.com/rotator-dev/rotator/internal/sinks/vault"
@@ -21,24 +20,34 @@ import (
 func TestTLS(t *testing.T) {
 	f := setup(t)
 	u, err := url.Parse(f.dev.Address)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("url.Parse: %v", err)
+	}
 	front := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(u))
 	t.Cleanup(front.Close)
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
-	require.NoError(t, os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: front.Certificate().Raw}), 0o600))
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: front.Certificate().Raw}), 0o600); err != nil {
+		t.Fatalf("%v", err)
+	}
 	t.Setenv("VAULT_SKIP_VERIFY", "true")
 	t.Setenv("VAULT_CACERT", ca)
 
 	check := func(extra string) error {
 		t.Helper()
 		cfg, err := vault.ParseConfig(section(t, "sinks.vault", "{type: vault, address: "+front.URL+", "+f.authYAML("token")+extra+"}"))
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatalf("vault.ParseConfig: %v", err)
+		}
 		s, err := vault.New(cfg, sinks.Deps{})
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatalf("vault.New: %v", err)
+		}
 		defer s.Close()
 		tg, err := s.Bind(section(t, "keys[0].sinks[0]", "{sink: vault, path: tls/x}"))
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatalf("s.Bind: %v", err)
+		}
 		if err := s.Check(t.Context()); err != nil {
 			return err
 		}
@@ -46,9 +55,19 @@ func TestTLS(t *testing.T) {
 		return err
 	}
 
-	require.ErrorContains(t, check(""), "certificate signed by unknown authority")
-	require.NoError(t, check(", ca_cert: "+ca))
-	require.ErrorContains(t, check(", ca_cert: "+ca+", tls_server_name: wrong.example.net"), "not wrong.example.net")
-	require.NoError(t, check(", ca_cert: "+ca+", tls_server_name: example.com"))
-	require.NoError(t, check(", tls_skip_verify: true"))
+	if err := check(""); err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
+		t.Fatalf("check(\"\"): got error %v, want one containing %q", err, "certificate signed by unknown authority")
+	}
+	if err := check(", ca_cert: " + ca); err != nil {
+		t.Fatalf("check(\", ca_cert: \"+ca): %v", err)
+	}
+	if err := check(", ca_cert: " + ca + ", tls_server_name: wrong.example.net"); err == nil || !strings.Contains(err.Error(), "not wrong.example.net") {
+		t.Fatalf("check(\", ca_cert: \"+ca+\", tls_server_name: wrong.example.net\"): got error %v, want one containing %q", err, "not wrong.example.net")
+	}
+	if err := check(", ca_cert: " + ca + ", tls_server_name: example.com"); err != nil {
+		t.Fatalf("check(\", ca_cert: \"+ca+\", tls_server_name: example.com\"): %v", err)
+	}
+	if err := check(", tls_skip_verify: true"); err != nil {
+		t.Fatalf("check(\", tls_skip_verify: true\"): %v", err)
+	}
 }

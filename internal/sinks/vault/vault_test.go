@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/rotator-dev/rotator/internal/sinks"
 	"github.com/rotator-dev/rotator/internal/sinks/sinktest"
@@ -52,7 +52,9 @@ func TestContract(t *testing.T) {
 					s := newSink(t, f, tc.extra, deps)
 					path := uniquePath("contract")
 					tg := bind(t, s, path)
-					require.NoError(t, s.Check(t.Context()))
+					if err := s.Check(t.Context()); err != nil {
+						t.Fatalf("s.Check(t.Context()): %v", err)
+					}
 					mu.Lock()
 					targets[tg] = bound{s, path}
 					mu.Unlock()
@@ -80,13 +82,17 @@ func TestContract(t *testing.T) {
 					} else {
 						_, err = f.dev.root.Logical().WriteWithContext(context.Background(), "kv1/"+b.path, m)
 					}
-					require.NoError(t, err)
+					if err != nil {
+						t.Fatalf("%v", err)
+					}
 				},
 				Rebind: func(t *testing.T, tg sinks.Target, adopt bool, deps sinks.Deps) sinks.Target {
 					b := lookup(tg)
 					s := newSink(t, f, tc.extra, deps)
 					nt, err := s.Bind(section(t, "keys[0].sinks[0]", fmt.Sprintf("{sink: vault, path: %s, adopt: %t}", b.path, adopt)))
-					require.NoError(t, err)
+					if err != nil {
+						t.Fatalf("s.Bind: %v", err)
+					}
 					return nt
 				},
 				Secrets: f.secrets(),
@@ -96,7 +102,9 @@ func TestContract(t *testing.T) {
 					b := lookup(tg)
 					b.sink.proxy.armRead(func() {
 						_, err := f.dev.root.KVv2("secret").Put(context.Background(), b.path, map[string]any{"key": "written-by-someone-else"})
-						require.NoError(t, err)
+						if err != nil {
+							t.Fatalf("f.dev.root.KVv2(\"secret\").Put: %v", err)
+						}
 					})
 				}
 			}
@@ -126,33 +134,57 @@ func TestKV2VersionsCustomMetadataAndReadBackByVaultClient(t *testing.T) {
 	_, err := f.dev.root.Logical().WriteWithContext(ctx, "secret/metadata/"+path, map[string]any{
 		"custom_metadata": map[string]any{"owner": "team-mail"},
 	})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("f.dev.root.Logical().WriteWithContext: %v", err)
+	}
 
 	v1, err := tg.Write(ctx, write("k1", sinks.Secret{"key": "sk_1", "key_id": "k1"}))
-	require.NoError(t, err)
-	require.Equal(t, "1", v1)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
+	if v1 != "1" {
+		t.Fatalf("v1 = %q, want %q", v1, "1")
+	}
 	again, err := tg.Write(ctx, write("k1", sinks.Secret{"key": "sk_1", "key_id": "k1"}))
-	require.NoError(t, err)
-	require.Equal(t, "1", again, "an identical rewrite made a new version")
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
+	if again != "1" {
+		t.Fatalf("an identical rewrite made a new version: got %q, want %q", again, "1")
+	}
 	v2, err := tg.Write(ctx, write("k2", sinks.Secret{"key": "sk_2", "key_id": "k2"}))
-	require.NoError(t, err)
-	require.Equal(t, "2", v2)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
+	if v2 != "2" {
+		t.Fatalf("v2 = %q, want %q", v2, "2")
+	}
 
 	// What the vault client itself reads.
 	kv, err := f.dev.root.KVv2("secret").Get(ctx, path)
-	require.NoError(t, err)
-	require.Equal(t, map[string]any{"key": "sk_2", "key_id": "k2"}, kv.Data)
-	require.Equal(t, 2, kv.VersionMetadata.Version)
+	if err != nil {
+		t.Fatalf("f.dev.root.KVv2(\"secret\").Get: %v", err)
+	}
+	if want := map[string]any{"key": "sk_2", "key_id": "k2"}; !reflect.DeepEqual(want, kv.Data) {
+		t.Fatalf("kv.Data = %+v, want %+v", kv.Data, want)
+	}
+	if kv.VersionMetadata.Version != 2 {
+		t.Fatalf("kv.VersionMetadata.Version = %v, want %v", kv.VersionMetadata.Version, 2)
+	}
 
 	meta, err := f.dev.root.KVv2("secret").GetMetadata(ctx, path)
-	require.NoError(t, err)
-	require.Equal(t, map[string]any{
+	if err != nil {
+		t.Fatalf("f.dev.root.KVv2(\"secret\").GetMetadata: %v", err)
+	}
+	if want := map[string]any{
 		"owner":            "team-mail",
 		"managed_by":       "rotator",
 		"rotator_key_id":   "k2",
 		"rotator_key_name": "rotator-smtpd-send-20261123T030000Z-k2",
 		"rotated_at":       "2026-11-23T03:00:00Z",
-	}, meta.CustomMetadata)
+	}; !reflect.DeepEqual(want, meta.CustomMetadata) {
+		t.Fatalf("meta.CustomMetadata = %+v, want %+v", meta.CustomMetadata, want)
+	}
 }
 
 func TestKV2ConflictIsReportedNotOverwritten(t *testing.T) {
@@ -162,24 +194,40 @@ func TestKV2ConflictIsReportedNotOverwritten(t *testing.T) {
 	path := uniquePath("conflict")
 	tg := bind(t, s, path)
 	_, err := tg.Write(ctx, write("k1", sinks.Secret{"key": "sk_1"}))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
 
 	s.proxy.armRead(func() {
 		_, err := f.dev.root.KVv2("secret").Put(context.Background(), path, map[string]any{"key": "operator"})
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatalf("f.dev.root.KVv2(\"secret\").Put: %v", err)
+		}
 	})
 	_, err = tg.Write(ctx, write("k2", sinks.Secret{"key": "sk_2_do_not_leak"}))
-	require.ErrorIs(t, err, sinks.ErrConflict)
-	require.ErrorContains(t, err, "write vault secret/"+path+": concurrent modification: the secret changed from version 1 to 2 since it was read; not overwritten")
+	if !errors.Is(err, sinks.ErrConflict) {
+		t.Fatalf("tg.Write: got error %v, want one that is %v", err, sinks.ErrConflict)
+	}
+	if err == nil || !strings.Contains(err.Error(), "write vault secret/"+path+": concurrent modification: the secret changed from version 1 to 2 since it was read; not overwritten") {
+		t.Fatalf("got error %v, want one containing %q", err, "write vault secret/"+path+": concurrent modification: the secret changed from version 1 to 2 since it was read; not overwritten")
+	}
 	sinktest.AssertNoSecret(t, err.Error(), "sk_2_do_not_leak", "operator", "sk_1")
 
 	kv, err := f.dev.root.KVv2("secret").Get(ctx, path)
-	require.NoError(t, err)
-	require.Equal(t, map[string]any{"key": "operator"}, kv.Data)
-	require.Equal(t, 2, kv.VersionMetadata.Version)
+	if err != nil {
+		t.Fatalf("f.dev.root.KVv2(\"secret\").Get: %v", err)
+	}
+	if want := map[string]any{"key": "operator"}; !reflect.DeepEqual(want, kv.Data) {
+		t.Fatalf("kv.Data = %+v, want %+v", kv.Data, want)
+	}
+	if kv.VersionMetadata.Version != 2 {
+		t.Fatalf("kv.VersionMetadata.Version = %v, want %v", kv.VersionMetadata.Version, 2)
+	}
 
 	// Vault itself refused the write: the sink sent cas=1.
-	require.Contains(t, s.proxy.paths, "PUT /v1/secret/data/"+path)
+	if !slices.Contains(s.proxy.paths, "PUT /v1/secret/data/"+path) {
+		t.Fatalf("got %+v, want it to contain %+v", s.proxy.paths, "PUT /v1/secret/data/"+path)
+	}
 }
 
 func TestKV2DeletedSecretIsNotFoundThenRewritten(t *testing.T) {
@@ -189,20 +237,36 @@ func TestKV2DeletedSecretIsNotFoundThenRewritten(t *testing.T) {
 	path := uniquePath("deleted")
 	tg := bind(t, s, path)
 	_, err := tg.Write(ctx, write("k1", sinks.Secret{"key": "sk_1"}))
-	require.NoError(t, err)
-	require.NoError(t, f.dev.root.KVv2("secret").Delete(ctx, path))
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
+	if err := f.dev.root.KVv2("secret").Delete(ctx, path); err != nil {
+		t.Fatalf("f.dev.root.KVv2(\"secret\").Delete(ctx, path): %v", err)
+	}
 
 	_, err = tg.Read(ctx)
-	require.ErrorIs(t, err, sinks.ErrNotFound)
+	if !errors.Is(err, sinks.ErrNotFound) {
+		t.Fatalf("tg.Read: got error %v, want one that is %v", err, sinks.ErrNotFound)
+	}
 	v, err := tg.Write(ctx, write("k1", sinks.Secret{"key": "sk_1"}))
-	require.NoError(t, err)
-	require.Equal(t, "2", v)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
+	if v != "2" {
+		t.Fatalf("v = %q, want %q", v, "2")
+	}
 	got, err := tg.Read(ctx)
-	require.NoError(t, err)
-	require.Equal(t, sinks.Secret{"key": "sk_1"}, got)
+	if err != nil {
+		t.Fatalf("tg.Read: %v", err)
+	}
+	if want := (sinks.Secret{"key": "sk_1"}); !reflect.DeepEqual(want, got) {
+		t.Fatalf("got = %+v, want %+v", got, want)
+	}
 	// One line per step: the engine logs the write with its version
 	// ("sink written"); the sink does not repeat it.
-	require.Zero(t, s.logs.FilterMessageSnippet("written").Len(), "the sink logged its write")
+	if got := s.logs.FilterMessageSnippet("written").Len(); got != 0 {
+		t.Fatalf("the sink logged its write: got %v, want zero", got)
+	}
 }
 
 func TestKV1WriteIsPlainAndReadable(t *testing.T) {
@@ -212,17 +276,33 @@ func TestKV1WriteIsPlainAndReadable(t *testing.T) {
 	path := uniquePath("v1")
 	tg := bind(t, s, path)
 	v, err := tg.Write(ctx, write("k1", sinks.Secret{"api_key": "em_1"}))
-	require.NoError(t, err)
-	require.Equal(t, "", v)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
+	if v != "" {
+		t.Fatalf("v = %q, want %q", v, "")
+	}
 	sec, err := f.dev.root.KVv1("kv1").Get(ctx, path)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("f.dev.root.KVv1(\"kv1\").Get: %v", err)
+	}
 	// KV v1 has no metadata: the ownership marker is a field of the data.
-	require.Equal(t, map[string]any{"api_key": "em_1", "_managed_by": "rotator"}, sec.Data)
-	require.Equal(t, "vault kv1/"+path, tg.String())
+	if want := map[string]any{"api_key": "em_1", "_managed_by": "rotator"}; !reflect.DeepEqual(want, sec.Data) {
+		t.Fatalf("sec.Data = %+v, want %+v", sec.Data, want)
+	}
+	if got := tg.String(); got != "vault kv1/"+path {
+		t.Fatalf("tg.String() = %q, want %q", got, "vault kv1/"+path)
+	}
 	got, err := tg.Read(ctx)
-	require.NoError(t, err)
-	require.Equal(t, sinks.Secret{"api_key": "em_1"}, got)
-	require.Zero(t, s.logs.FilterMessageSnippet("written").Len(), "the sink logged its write (the engine does)")
+	if err != nil {
+		t.Fatalf("tg.Read: %v", err)
+	}
+	if want := (sinks.Secret{"api_key": "em_1"}); !reflect.DeepEqual(want, got) {
+		t.Fatalf("got = %+v, want %+v", got, want)
+	}
+	if got := s.logs.FilterMessageSnippet("written").Len(); got != 0 {
+		t.Fatalf("the sink logged its write (the engine does): got %v, want zero", got)
+	}
 }
 
 func TestReadOfNonStringFieldNamesTheField(t *testing.T) {
@@ -230,10 +310,14 @@ func TestReadOfNonStringFieldNamesTheField(t *testing.T) {
 	ctx := t.Context()
 	path := uniquePath("typed")
 	_, err := f.dev.root.KVv2("secret").Put(ctx, path, map[string]any{"n": 42, "key": "sk_typed_secret"})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("f.dev.root.KVv2(\"secret\").Put: %v", err)
+	}
 	s := newSink(t, f, f.authYAML("token"), sinks.Deps{})
 	_, err = bind(t, s, path).Read(ctx)
-	require.ErrorContains(t, err, `field "n" is not a string`)
+	if err == nil || !strings.Contains(err.Error(), `field "n" is not a string`) {
+		t.Fatalf("bind(t, s, path).Read: got error %v, want one containing %q", err, `field "n" is not a string`)
+	}
 }
 
 func TestCheck(t *testing.T) {
@@ -245,51 +329,75 @@ func TestCheck(t *testing.T) {
 			s := newSink(t, f, f.authYAML(method), sinks.Deps{})
 			bind(t, s, "mail/a")
 			bind(t, s, "mail/b")
-			require.NoError(t, s.Check(ctx), method)
+			if err := s.Check(ctx); err != nil {
+				t.Fatalf("%s: %v", method, err)
+			}
 		}
 	})
 
 	t.Run("missing capabilities are named with the path", func(t *testing.T) {
-		require.NoError(t, f.dev.root.Sys().PutPolicyWithContext(ctx, "narrow", `
+		if err := f.dev.root.Sys().PutPolicyWithContext(ctx, "narrow", `
 path "secret/data/ok/*"     { capabilities = ["create", "read", "update"] }
 path "secret/metadata/ok/*" { capabilities = ["patch"] }
 path "secret/data/ro/*"     { capabilities = ["read"] }
-`))
+`); err != nil {
+			t.Fatalf("%v", err)
+		}
 		tok, err := f.dev.root.Auth().Token().CreateWithContext(ctx, &apiNarrowToken)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatalf("f.dev.root.Auth().Token().CreateWithContext: %v", err)
+		}
 		s := newSink(t, f, "token: "+tok.Auth.ClientToken, sinks.Deps{})
 		bind(t, s, "ok/x")
 		_, err = s.Bind(section(t, "keys[2].sinks[0]", "{sink: vault, path: ro/y}"))
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatalf("s.Bind: %v", err)
+		}
 		err = s.Check(ctx)
-		require.Error(t, err)
+		if err == nil {
+			t.Fatalf("s.Check: got no error, want one")
+		}
 		msg := err.Error()
-		require.Contains(t, msg, "vault secret/ro/y (keys[2].sinks[0]): the token lacks the create, update capability on secret/data/ro/y (has: read)")
-		require.Contains(t, msg, "vault secret/ro/y (keys[2].sinks[0]): the token lacks the patch capability on secret/metadata/ro/y (has: deny)")
-		require.NotContains(t, msg, "ok/x")
+		if !strings.Contains(msg, "vault secret/ro/y (keys[2].sinks[0]): the token lacks the create, update capability on secret/data/ro/y (has: read)") {
+			t.Fatalf("got %q, want it to contain %q", msg, "vault secret/ro/y (keys[2].sinks[0]): the token lacks the create, update capability on secret/data/ro/y (has: read)")
+		}
+		if !strings.Contains(msg, "vault secret/ro/y (keys[2].sinks[0]): the token lacks the patch capability on secret/metadata/ro/y (has: deny)") {
+			t.Fatalf("got %q, want it to contain %q", msg, "vault secret/ro/y (keys[2].sinks[0]): the token lacks the patch capability on secret/metadata/ro/y (has: deny)")
+		}
+		if strings.Contains(msg, "ok/x") {
+			t.Fatalf("got %q, want it not to contain %q", msg, "ok/x")
+		}
 		sinktest.AssertNoSecret(t, msg, tok.Auth.ClientToken)
 	})
 
 	t.Run("wrong kv_version", func(t *testing.T) {
 		s := newSink(t, f, "kv_version: 1, "+f.authYAML("token"), sinks.Deps{})
 		bind(t, s, "x")
-		require.ErrorContains(t, s.Check(ctx), "mount secret/ is KV version 2 but kv_version is 1")
+		if err := s.Check(ctx); err == nil || !strings.Contains(err.Error(), "mount secret/ is KV version 2 but kv_version is 1") {
+			t.Fatalf("s.Check(ctx): got error %v, want one containing %q", err, "mount secret/ is KV version 2 but kv_version is 1")
+		}
 		s = newSink(t, f, "mount: kv1, "+f.authYAML("token"), sinks.Deps{})
 		bind(t, s, "x")
-		require.ErrorContains(t, s.Check(ctx), "mount kv1/ is KV version 1 but kv_version is 2")
+		if err := s.Check(ctx); err == nil || !strings.Contains(err.Error(), "mount kv1/ is KV version 1 but kv_version is 2") {
+			t.Fatalf("s.Check(ctx): got error %v, want one containing %q", err, "mount kv1/ is KV version 1 but kv_version is 2")
+		}
 	})
 
 	t.Run("bad token", func(t *testing.T) {
 		s := newSink(t, f, "token: hvs.not-a-real-token-0123456789", sinks.Deps{})
 		err := s.Check(ctx)
-		require.ErrorContains(t, err, "vault token login: look up token: GET auth/token/lookup-self: 403: permission denied")
+		if err == nil || !strings.Contains(err.Error(), "vault token login: look up token: GET auth/token/lookup-self: 403: permission denied") {
+			t.Fatalf("s.Check: got error %v, want one containing %q", err, "vault token login: look up token: GET auth/token/lookup-self: 403: permission denied")
+		}
 		sinktest.AssertNoSecret(t, err.Error(), "hvs.not-a-real-token-0123456789")
 	})
 
 	t.Run("bad secret_id", func(t *testing.T) {
 		s := newSink(t, f, "approle: {role_id: "+f.roleID+", secret_id: wrong-secret-id-0123456789}", sinks.Deps{})
 		err := s.Check(ctx)
-		require.ErrorContains(t, err, "vault approle login: PUT auth/approle/login: 500: invalid secret id")
+		if err == nil || !strings.Contains(err.Error(), "vault approle login: PUT auth/approle/login: 500: invalid secret id") {
+			t.Fatalf("s.Check: got error %v, want one containing %q", err, "vault approle login: PUT auth/approle/login: 500: invalid secret id")
+		}
 		sinktest.AssertNoSecret(t, err.Error(), "wrong-secret-id-0123456789", f.secretID)
 		sinktest.AssertLogsNoSecret(t, s.logs, "wrong-secret-id-0123456789")
 	})
@@ -297,10 +405,14 @@ path "secret/data/ro/*"     { capabilities = ["read"] }
 	t.Run("bad service account token", func(t *testing.T) {
 		jwt := filepath.Join(t.TempDir(), "token")
 		forged := f.dev.KubernetesJWT[:strings.LastIndex(f.dev.KubernetesJWT, ".")] + ".AAAA"
-		require.NoError(t, os.WriteFile(jwt, []byte(forged), 0o600))
+		if err := os.WriteFile(jwt, []byte(forged), 0o600); err != nil {
+			t.Fatalf("os.WriteFile(jwt, []byte(forged), 0o600): %v", err)
+		}
 		s := newSink(t, f, "kubernetes: {role: rotator, service_account_token_path: "+jwt+"}", sinks.Deps{})
 		err := s.Check(ctx)
-		require.ErrorContains(t, err, "vault kubernetes login: PUT auth/kubernetes/login: 403: permission denied")
+		if err == nil || !strings.Contains(err.Error(), "vault kubernetes login: PUT auth/kubernetes/login: 403: permission denied") {
+			t.Fatalf("s.Check: got error %v, want one containing %q", err, "vault kubernetes login: PUT auth/kubernetes/login: 403: permission denied")
+		}
 		sinktest.AssertNoSecret(t, err.Error(), forged, f.dev.KubernetesJWT)
 	})
 
@@ -308,7 +420,9 @@ path "secret/data/ro/*"     { capabilities = ["read"] }
 		s := newSink(t, f, f.authYAML("token"), sinks.Deps{})
 		s.proxy.setDown(true)
 		err := s.Check(ctx)
-		require.ErrorContains(t, err, "503: Vault is sealed")
+		if err == nil || !strings.Contains(err.Error(), "503: Vault is sealed") {
+			t.Fatalf("s.Check: got error %v, want one containing %q", err, "503: Vault is sealed")
+		}
 		sinktest.AssertNoSecret(t, err.Error(), f.token)
 	})
 }
@@ -321,20 +435,36 @@ func TestAppRoleLogsInAgainWhenTheTokenIsRevoked(t *testing.T) {
 	s := newSink(t, f, f.authYAML("approle"), sinks.Deps{})
 	tg := bind(t, s, uniquePath("reauth"))
 	_, err := tg.Write(ctx, write("k1", sinks.Secret{"key": "sk_1"}))
-	require.NoError(t, err)
-	require.Equal(t, 1, s.logs.FilterMessage("vault login").Len())
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
+	if got := s.logs.FilterMessage("vault login").Len(); got != 1 {
+		t.Fatalf("s.logs.FilterMessage(\"vault login\").Len() = %v, want %v", got, 1)
+	}
 
 	// Every token AppRole issued is revoked: what the sink sees when its
 	// token expires.
-	require.NoError(t, f.dev.root.Sys().RevokePrefixWithContext(ctx, "auth/approle/login"))
+	if err := f.dev.root.Sys().RevokePrefixWithContext(ctx, "auth/approle/login"); err != nil {
+		t.Fatalf("f.dev.root.Sys().RevokePrefixWithContext(ctx, \"auth/approle/login\"): %v", err)
+	}
 
 	_, err = tg.Write(ctx, write("k2", sinks.Secret{"key": "sk_2"}))
-	require.NoError(t, err)
-	require.Equal(t, 1, s.logs.FilterMessage("vault token no longer valid, logging in again").Len())
-	require.Equal(t, 2, s.logs.FilterMessage("vault login").Len())
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
+	if got := s.logs.FilterMessage("vault token no longer valid, logging in again").Len(); got != 1 {
+		t.Fatalf("got %v, want %v", got, 1)
+	}
+	if got := s.logs.FilterMessage("vault login").Len(); got != 2 {
+		t.Fatalf("s.logs.FilterMessage(\"vault login\").Len() = %v, want %v", got, 2)
+	}
 	got, err := tg.Read(ctx)
-	require.NoError(t, err)
-	require.Equal(t, sinks.Secret{"key": "sk_2"}, got)
+	if err != nil {
+		t.Fatalf("tg.Read: %v", err)
+	}
+	if want := (sinks.Secret{"key": "sk_2"}); !reflect.DeepEqual(want, got) {
+		t.Fatalf("got = %+v, want %+v", got, want)
+	}
 	sinktest.AssertLogsNoSecret(t, s.logs, append(f.secrets(), "sk_1", "sk_2")...)
 }
 
@@ -344,11 +474,19 @@ func TestKubernetesLogsInAgainWhenTheTokenIsRevoked(t *testing.T) {
 	s := newSink(t, f, f.authYAML("kubernetes"), sinks.Deps{})
 	tg := bind(t, s, uniquePath("reauth-k8s"))
 	_, err := tg.Write(ctx, write("k1", sinks.Secret{"key": "sk_1"}))
-	require.NoError(t, err)
-	require.NoError(t, f.dev.root.Sys().RevokePrefixWithContext(ctx, "auth/kubernetes/login"))
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
+	if err := f.dev.root.Sys().RevokePrefixWithContext(ctx, "auth/kubernetes/login"); err != nil {
+		t.Fatalf("f.dev.root.Sys().RevokePrefixWithContext(ctx, \"auth/kubernetes/login\"): %v", err)
+	}
 	_, err = tg.Write(ctx, write("k2", sinks.Secret{"key": "sk_2"}))
-	require.NoError(t, err)
-	require.Equal(t, 2, s.logs.FilterMessage("vault login").Len())
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
+	if got := s.logs.FilterMessage("vault login").Len(); got != 2 {
+		t.Fatalf("s.logs.FilterMessage(\"vault login\").Len() = %v, want %v", got, 2)
+	}
 }
 
 func TestTokenFileIsReadAgainWhenTheTokenIsRevoked(t *testing.T) {
@@ -356,26 +494,44 @@ func TestTokenFileIsReadAgainWhenTheTokenIsRevoked(t *testing.T) {
 	ctx := t.Context()
 	file := filepath.Join(t.TempDir(), "token")
 	first, err := f.dev.root.Auth().Token().CreateWithContext(ctx, &apiTokenRequest)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(file, []byte(first.Auth.ClientToken+"\n"), 0o600))
+	if err != nil {
+		t.Fatalf("f.dev.root.Auth().Token().CreateWithContext: %v", err)
+	}
+	if err := os.WriteFile(file, []byte(first.Auth.ClientToken+"\n"), 0o600); err != nil {
+		t.Fatalf("os.WriteFile(file, []byte(first.Auth.ClientToken+\"\\n\"), 0o600): %v", err)
+	}
 	s := newSink(t, f, "token_file: "+file, sinks.Deps{})
 	tg := bind(t, s, uniquePath("token-file"))
 	_, err = tg.Write(ctx, write("k1", sinks.Secret{"key": "sk_1"}))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
 
 	// Vault Agent (say) renews the token file; the old token is revoked.
 	second, err := f.dev.root.Auth().Token().CreateWithContext(ctx, &apiTokenRequest)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(file, []byte(second.Auth.ClientToken), 0o600))
-	require.NoError(t, f.dev.root.Auth().Token().RevokeTreeWithContext(ctx, first.Auth.ClientToken))
+	if err != nil {
+		t.Fatalf("f.dev.root.Auth().Token().CreateWithContext: %v", err)
+	}
+	if err := os.WriteFile(file, []byte(second.Auth.ClientToken), 0o600); err != nil {
+		t.Fatalf("os.WriteFile(file, []byte(second.Auth.ClientToken), 0o600): %v", err)
+	}
+	if err := f.dev.root.Auth().Token().RevokeTreeWithContext(ctx, first.Auth.ClientToken); err != nil {
+		t.Fatalf("%v", err)
+	}
 
 	_, err = tg.Write(ctx, write("k2", sinks.Secret{"key": "sk_2"}))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatalf("tg.Write: %v", err)
+	}
 
 	// A revoked token that nothing replaces is a clear error.
-	require.NoError(t, f.dev.root.Auth().Token().RevokeTreeWithContext(ctx, second.Auth.ClientToken))
+	if err := f.dev.root.Auth().Token().RevokeTreeWithContext(ctx, second.Auth.ClientToken); err != nil {
+		t.Fatalf("%v", err)
+	}
 	_, err = tg.Write(ctx, write("k3", sinks.Secret{"key": "sk_3"}))
-	require.ErrorContains(t, err, "vault token login: look up token: GET auth/token/lookup-self: 403: permission denied")
+	if err == nil || !strings.Contains(err.Error(), "vault token login: look up token: GET auth/token/lookup-self: 403: permission denied") {
+		t.Fatalf("tg.Write: got error %v, want one containing %q", err, "vault token login: look up token: GET auth/token/lookup-self: 403: permission denied")
+	}
 	sinktest.AssertNoSecret(t, err.Error(), first.Auth.ClientToken, second.Auth.ClientToken, "sk_3")
 	sinktest.AssertLogsNoSecret(t, s.logs, first.Auth.ClientToken, second.Auth.ClientToken, "sk_1", "sk_2", "sk_3")
 }
@@ -387,8 +543,12 @@ func TestPolicyDenialIsNotMistakenForExpiry(t *testing.T) {
 	s2 := newSink(t, f, "mount: not-granted, "+f.authYAML("approle"), sinks.Deps{})
 	tg2 := bind(t, s2, "x")
 	_, err := tg2.Write(ctx, write("k1", sinks.Secret{"key": "sk_denied"}))
-	require.ErrorContains(t, err, "403: permission denied")
-	require.Equal(t, 1, s2.logs.FilterMessage("vault login").Len(), "a policy denial triggered a new login")
+	if err == nil || !strings.Contains(err.Error(), "403: permission denied") {
+		t.Fatalf("tg2.Write: got error %v, want one containing %q", err, "403: permission denied")
+	}
+	if got := s2.logs.FilterMessage("vault login").Len(); got != 1 {
+		t.Fatalf("a policy denial triggered a new login: got %v, want %v", got, 1)
+	}
 	sinktest.AssertNoSecret(t, err.Error(), "sk_denied")
 }
 
@@ -397,15 +557,23 @@ func TestEnvironmentCannotWeakenTheClient(t *testing.T) {
 	t.Setenv("VAULT_TOKEN", f.dev.RootToken)
 	t.Setenv("VAULT_NAMESPACE", "elsewhere")
 	s := newSink(t, f, f.authYAML("token"), sinks.Deps{})
-	require.NoError(t, s.Check(t.Context()))
+	if err := s.Check(t.Context()); err != nil {
+		t.Fatalf("s.Check(t.Context()): %v", err)
+	}
 	// The sink used its own token (policy rotator), not root's: it cannot
 	// write outside the policy.
 	_, err := bind(t, s, "x").Write(t.Context(), write("k", sinks.Secret{"key": "v"}))
-	require.NoError(t, err)
-	require.Equal(t, map[string]bool{"": true}, s.proxy.namespaces(), "VAULT_NAMESPACE was used")
+	if err != nil {
+		t.Fatalf("bind(t, s, \"x\").Write: %v", err)
+	}
+	if got, want := s.proxy.namespaces(), map[string]bool{"": true}; !reflect.DeepEqual(want, got) {
+		t.Fatalf("VAULT_NAMESPACE was used: got %+v, want %+v", got, want)
+	}
 	s2 := newSink(t, f, "mount: sys, kv_version: 1, "+f.authYAML("token"), sinks.Deps{})
 	_, err = bind(t, s2, "policy/evil").Write(t.Context(), write("k", sinks.Secret{"policy": "path \"*\" {capabilities=[\"sudo\"]}"}))
-	require.ErrorContains(t, err, "permission denied")
+	if err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("bind(t, s2, \"policy/evil\").Write: got error %v, want one containing %q", err, "permission denied")
+	}
 }
 
 func TestCancelledWhileLoggingIn(t *testing.T) {
@@ -437,7 +605,9 @@ func requireCancelled(t *testing.T, what string, done chan error) {
 	t.Helper()
 	select {
 	case err := <-done:
-		require.True(t, errors.Is(err, context.Canceled), fmt.Sprint(err))
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("%s: got false, want true", fmt.Sprint(err))
+		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("a Write %s did not return after its context was cancelled", what)
 	}
@@ -447,7 +617,9 @@ func TestWriteRejectsInvalidUTF8(t *testing.T) {
 	f := setup(t)
 	s := newSink(t, f, f.authYAML("token"), sinks.Deps{})
 	_, err := bind(t, s, uniquePath("utf8")).Write(t.Context(), write("k", sinks.Secret{"key": "sk_\xff_secret"}))
-	require.ErrorContains(t, err, `field "key": not valid UTF-8`)
+	if err == nil || !strings.Contains(err.Error(), `field "key": not valid UTF-8`) {
+		t.Fatalf("bind(t, s, uniquePath(\"utf8\")).Write: got error %v, want one containing %q", err, `field "key": not valid UTF-8`)
+	}
 	sinktest.AssertNoSecret(t, err.Error(), "sk_\xff_secret")
 }
 
@@ -457,8 +629,12 @@ func TestNamespaceIsSentOnEveryRequest(t *testing.T) {
 	// here does not implement them, so this only checks what is sent.
 	s := newSink(t, f, "namespace: team-a/, "+f.authYAML("approle"), sinks.Deps{})
 	tg := bind(t, s, "mail/x")
-	require.Equal(t, "vault team-a/secret/mail/x", tg.String())
+	if got := tg.String(); got != "vault team-a/secret/mail/x" {
+		t.Fatalf("tg.String() = %q, want %q", got, "vault team-a/secret/mail/x")
+	}
 	_ = s.Check(t.Context())
 	_, _ = tg.Write(t.Context(), write("k", sinks.Secret{"key": "v"}))
-	require.Equal(t, map[string]bool{"team-a": true}, s.proxy.namespaces())
+	if got, want := s.proxy.namespaces(), map[string]bool{"team-a": true}; !reflect.DeepEqual(want, got) {
+		t.Fatalf("s.proxy.namespaces() = %+v, want %+v", got, want)
+	}
 }
