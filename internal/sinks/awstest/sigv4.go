@@ -102,7 +102,6 @@ func (s *Server) verify(r *http.Request, body []byte, service string) *apiError 
 	return s.checkSignature(r, a, payloadHash, service, signedAt)
 }
 
-
 // checkDate parses the request's X-Amz-Date (amzDate) and checks it against
 // the credential scope's date and the server's clock, within maxSkew.
 func (s *Server) checkDate(a authHeader, amzDate string) (time.Time, *apiError) {
@@ -125,7 +124,8 @@ func (s *Server) checkDate(a authHeader, amzDate string) (time.Time, *apiError) 
 
 // checkSignature signs a copy of r with the server's credentials and
 // compares the result with the client's signature (a).
-func (s *Server) checkSignature(r *http.Request, a authHeader, payloadHash, service string, signedAt time.Time) *apiError {	// The copy carries only the headers listed as signed, so that the
+func (s *Server) checkSignature(r *http.Request, a authHeader, payloadHash, service string, signedAt time.Time) *apiError {
+	// The copy carries only the headers listed as signed, so that the
 	// signer's canonical request is the one the client built.
 	cp, err := http.NewRequest(r.Method, "http://"+r.Host+r.URL.RequestURI(), nil)
 	if err != nil {

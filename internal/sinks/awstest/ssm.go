@@ -68,62 +68,28 @@ func ciphertext(v *paramVersion) string {
 	return base64.StdEncoding.EncodeToString(append([]byte{0x01, 0x02, 0x02, 0x00}, sum[:]...))
 }
 
+// putParameterInput is PutParameter's request.
+type putParameterInput struct {
+	Name           string
+	Value          *string
+	Type           string
+	KeyId          string
+	Overwrite      bool
+	Tier           string
+	DataType       string
+	Description    string
+	AllowedPattern string
+	Tags           []Tag
+}
+
 func (s *Server) putParameter(body []byte) (any, *apiError) {
-	var in struct {
-		Name           string
-		Value          *string
-		Type           string
-		KeyId          string
-		Overwrite      bool
-		Tier           string
-		DataType       string
-		Description    string
-		AllowedPattern string
-		Tags           []Tag
-	}
+	var in putParameterInput
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	if aerr := checkParamName(in.Name); aerr != nil {
+	tier, aerr := checkPutParameter(in)
+	if aerr != nil {
 		return nil, aerr
-	}
-	if in.Value == nil {
-		return nil, errorf("ValidationException", "1 validation error detected: Value null at 'value' failed to satisfy constraint: Member must not be null")
-	}
-	if len(*in.Value) == 0 {
-		return nil, errorf("ValidationException", "1 validation error detected: Value at 'value' failed to satisfy constraint: Member must have length greater than or equal to 1")
-	}
-	switch in.Type {
-	case "", "String", "StringList", "SecureString":
-	default:
-		return nil, errorf("ValidationException", "1 validation error detected: Value '%s' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [SecureString, StringList, String]", in.Type)
-	}
-	if in.KeyId != "" && in.Type != "" && in.Type != "SecureString" {
-		return nil, errorf("ValidationException", "KeyId is only supported for the SecureString parameter type.")
-	}
-	tier := in.Tier
-	switch tier {
-	case "", "Standard":
-		tier = "Standard"
-		if len(*in.Value) > 4096 {
-			return nil, errorf("ValidationException", "Standard tier parameters support a maximum parameter value of 4096 characters. To create a larger parameter value, upgrade the parameter to use the advanced-parameter tier.")
-		}
-	case "Advanced", "Intelligent-Tiering":
-		tier = "Advanced"
-		if len(*in.Value) > 8192 {
-			return nil, errorf("ValidationException", "1 validation error detected: Value at 'value' failed to satisfy constraint: Member must have length less than or equal to 8192")
-		}
-	default:
-		return nil, errorf("ValidationException", "1 validation error detected: Value '%s' at 'tier' failed to satisfy constraint: Member must satisfy enum value set: [Advanced, Intelligent-Tiering, Standard]", in.Tier)
-	}
-	if aerr := checkTags(in.Tags); aerr != nil {
-		return nil, aerr
-	}
-	if len(in.Tags) > maxTags {
-		return nil, errorf("TooManyTagsError", "")
-	}
-	if in.Overwrite && len(in.Tags) > 0 {
-		return nil, errorf("ValidationException", "Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource.")
 	}
 	p := s.params[in.Name]
 	if p == nil && in.Type == "" {
@@ -163,6 +129,54 @@ func (s *Server) putParameter(body []byte) (any, *apiError) {
 		p.versions = p.versions[len(p.versions)-maxParameterVersions:]
 	}
 	return map[string]any{"Version": version, "Tier": tier}, nil
+}
+
+// checkPutParameter validates a PutParameter request on its own, without
+// the stored parameter, and returns the tier it asks for: Standard or
+// Advanced.
+func checkPutParameter(in putParameterInput) (string, *apiError) {
+	if aerr := checkParamName(in.Name); aerr != nil {
+		return "", aerr
+	}
+	if in.Value == nil {
+		return "", errorf("ValidationException", "1 validation error detected: Value null at 'value' failed to satisfy constraint: Member must not be null")
+	}
+	if len(*in.Value) == 0 {
+		return "", errorf("ValidationException", "1 validation error detected: Value at 'value' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	}
+	switch in.Type {
+	case "", "String", "StringList", "SecureString":
+	default:
+		return "", errorf("ValidationException", "1 validation error detected: Value '%s' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [SecureString, StringList, String]", in.Type)
+	}
+	if in.KeyId != "" && in.Type != "" && in.Type != "SecureString" {
+		return "", errorf("ValidationException", "KeyId is only supported for the SecureString parameter type.")
+	}
+	tier := in.Tier
+	switch tier {
+	case "", "Standard":
+		tier = "Standard"
+		if len(*in.Value) > 4096 {
+			return "", errorf("ValidationException", "Standard tier parameters support a maximum parameter value of 4096 characters. To create a larger parameter value, upgrade the parameter to use the advanced-parameter tier.")
+		}
+	case "Advanced", "Intelligent-Tiering":
+		tier = "Advanced"
+		if len(*in.Value) > 8192 {
+			return "", errorf("ValidationException", "1 validation error detected: Value at 'value' failed to satisfy constraint: Member must have length less than or equal to 8192")
+		}
+	default:
+		return "", errorf("ValidationException", "1 validation error detected: Value '%s' at 'tier' failed to satisfy constraint: Member must satisfy enum value set: [Advanced, Intelligent-Tiering, Standard]", in.Tier)
+	}
+	if aerr := checkTags(in.Tags); aerr != nil {
+		return "", aerr
+	}
+	if len(in.Tags) > maxTags {
+		return "", errorf("TooManyTagsError", "")
+	}
+	if in.Overwrite && len(in.Tags) > 0 {
+		return "", errorf("ValidationException", "Invalid request: tags and overwrite can't be used together. To create a parameter with tags, please remove overwrite flag. To update tags for an existing parameter, please use AddTagsToResource or RemoveTagsFromResource.")
+	}
+	return tier, nil
 }
 
 // lookupParam resolves "name" or "name:version".
