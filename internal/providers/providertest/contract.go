@@ -6,11 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/rotator-dev/rotator/internal/providers"
 )
@@ -60,95 +60,179 @@ func Run(t *testing.T, h Harness) {
 
 	t.Run("ValidateParams", func(t *testing.T) {
 		p := h.NewProvider(t)
-		require.NoError(t, p.ValidateParams(h.Params))
+		if err := p.ValidateParams(h.Params); err != nil {
+			t.Fatalf("p.ValidateParams(h.Params): %v", err)
+		}
 		err := p.ValidateParams(withParam(h.Params, "no_such_param", "x"))
-		require.Error(t, err)
-		require.Contains(t, err.Error(), "no_such_param", "the error names the param")
-		require.NotEmpty(t, p.Type())
+		if err == nil {
+			t.Fatalf("p.ValidateParams: got no error, want one")
+		}
+		if got := err.Error(); !strings.Contains(got, "no_such_param") {
+			t.Fatalf("the error names the param: got %q, want it to contain %q", got, "no_such_param")
+		}
+		if got := p.Type(); got == "" {
+			t.Fatalf("p.Type() = %q, want non-empty", got)
+		}
 	})
 
 	t.Run("lifecycle", func(t *testing.T) {
 		p := h.NewProvider(t)
 		name := uniqueName("contract-life-")
 		key, err := p.Create(ctx, name, h.Params)
-		require.NoError(t, err)
-		require.NotEmpty(t, key.ID)
-		require.Equal(t, name, key.Name)
-		require.True(t, key.Active)
-		require.NotEmpty(t, p.CredentialFields())
-		require.Len(t, key.Credential, len(p.CredentialFields()), "the credential has exactly CredentialFields")
-		for _, f := range p.CredentialFields() {
-			require.NotEmpty(t, key.Credential[f], "credential field %q", f)
+		if err != nil {
+			t.Fatalf("p.Create: %v", err)
 		}
-		require.True(t, h.Valid(key.Credential), "a new key's credential is accepted")
-		require.NotContains(t, fmt.Sprint(key.Credential), firstValue(key.Credential), "Credential prints redacted")
+		if key.ID == "" {
+			t.Fatalf("key.ID = %q, want non-empty", key.ID)
+		}
+		if key.Name != name {
+			t.Fatalf("key.Name = %q, want %q", key.Name, name)
+		}
+		if !key.Active {
+			t.Fatalf("key.Active: got false, want true")
+		}
+		if got := p.CredentialFields(); len(got) == 0 {
+			t.Fatalf("p.CredentialFields() = %+v, want non-empty", got)
+		}
+		if want := len(p.CredentialFields()); len(key.Credential) != want {
+			t.Fatalf("the credential has exactly CredentialFields: len(key.Credential) = %d, want %d: %+v", len(key.Credential), want, key.Credential)
+		}
+		for _, f := range p.CredentialFields() {
+			if key.Credential[f] == "" {
+				t.Fatalf("credential field %q: got %q, want non-empty", f, key.Credential[f])
+			}
+		}
+		if !h.Valid(key.Credential) {
+			t.Fatalf("a new key's credential is accepted: got false, want true")
+		}
+		if got, want := fmt.Sprint(key.Credential), firstValue(key.Credential); strings.Contains(got, want) {
+			t.Fatalf("Credential prints redacted: got %q, want it not to contain %q", got, want)
+		}
 
 		got, err := p.Get(ctx, key.ID)
-		require.NoError(t, err)
-		require.Equal(t, key.ID, got.ID)
-		require.Equal(t, name, got.Name)
-		require.True(t, got.Active)
+		if err != nil {
+			t.Fatalf("p.Get: %v", err)
+		}
+		if got.ID != key.ID {
+			t.Fatalf("got.ID = %q, want %q", got.ID, key.ID)
+		}
+		if got.Name != name {
+			t.Fatalf("got.Name = %q, want %q", got.Name, name)
+		}
+		if !got.Active {
+			t.Fatalf("got.Active: got false, want true")
+		}
 
 		other, err := p.Create(ctx, uniqueName("contract-other-"), h.Params)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatalf("p.Create: %v", err)
+		}
 		list, err := p.List(ctx, "contract-life-")
-		require.NoError(t, err)
-		require.Equal(t, []string{key.ID}, ids(list), "List filters by name prefix")
+		if err != nil {
+			t.Fatalf("p.List: %v", err)
+		}
+		if got, want := ids(list), []string{key.ID}; !reflect.DeepEqual(want, got) {
+			t.Fatalf("List filters by name prefix: got %+v, want %+v", got, want)
+		}
 		all, err := p.List(ctx, "")
-		require.NoError(t, err)
-		require.Subset(t, ids(all), []string{key.ID, other.ID})
+		if err != nil {
+			t.Fatalf("p.List: %v", err)
+		}
+		for _, id := range []string{key.ID, other.ID} {
+			if !slices.Contains(ids(all), id) {
+				t.Fatalf("List(\"\") = %q, want it to include %q", ids(all), id)
+			}
+		}
 
 		info, err := p.Test(ctx, key.ID, key.Credential)
-		require.NoError(t, err)
-		require.Equal(t, key.ID, info.ID)
-		require.True(t, info.Active, "a tested key is active")
+		if err != nil {
+			t.Fatalf("p.Test: %v", err)
+		}
+		if info.ID != key.ID {
+			t.Fatalf("info.ID = %q, want %q", info.ID, key.ID)
+		}
+		if !info.Active {
+			t.Fatalf("a tested key is active: got false, want true")
+		}
 
 		bad := providers.Credential{}
 		for k, v := range key.Credential {
 			bad[k] = v + "x"
 		}
 		_, err = p.Test(ctx, key.ID, bad)
-		require.Error(t, err)
-		require.Equal(t, providers.ReasonAuth, providers.ReasonOf(err), "a rejected credential is ReasonAuth: %v", err)
+		if err == nil {
+			t.Fatalf("p.Test: got no error, want one")
+		}
+		if got := providers.ReasonOf(err); got != providers.ReasonAuth {
+			t.Fatalf("a rejected credential is ReasonAuth: %v: got %q, want %q", err, got, providers.ReasonAuth)
+		}
 		noSecret(t, err)
 
-		require.NoError(t, p.Revoke(ctx, key.ID))
-		require.False(t, h.Valid(key.Credential), "a revoked key's credential is refused")
-		require.NoError(t, p.Revoke(ctx, key.ID), "revoke is idempotent")
+		if err := p.Revoke(ctx, key.ID); err != nil {
+			t.Fatalf("p.Revoke(ctx, key.ID): %v", err)
+		}
+		if h.Valid(key.Credential) {
+			t.Fatalf("a revoked key's credential is refused: got true, want false")
+		}
+		if err := p.Revoke(ctx, key.ID); err != nil {
+			t.Fatalf("revoke is idempotent: %v", err)
+		}
 		after, err := p.Get(ctx, key.ID)
 		if err != nil {
-			require.True(t, providers.IsNotFound(err), "after revoke, Get is not found or inactive: %v", err)
+			if !providers.IsNotFound(err) {
+				t.Fatalf("after revoke, Get is not found or inactive: %v: got false, want true", err)
+			}
 		} else {
-			require.False(t, after.Active, "after revoke, Get is not found or inactive")
+			if after.Active {
+				t.Fatalf("after revoke, Get is not found or inactive: got true, want false")
+			}
 		}
 		_, err = p.Test(ctx, key.ID, key.Credential)
-		require.Error(t, err, "a revoked key fails Test")
+		if err == nil {
+			t.Fatalf("a revoked key fails Test: got no error, want one")
+		}
 		noSecret(t, err)
-		require.NoError(t, p.Revoke(ctx, other.ID))
+		if err := p.Revoke(ctx, other.ID); err != nil {
+			t.Fatalf("p.Revoke(ctx, other.ID): %v", err)
+		}
 	})
 
 	t.Run("unknown id", func(t *testing.T) {
 		p := h.NewProvider(t)
 		_, err := p.Get(ctx, h.UnknownID)
-		require.True(t, providers.IsNotFound(err), "Get of an unknown id: %v", err)
+		if !providers.IsNotFound(err) {
+			t.Fatalf("Get of an unknown id: %v: got false, want true", err)
+		}
 		noSecret(t, err)
-		require.NoError(t, p.Revoke(ctx, h.UnknownID), "revoking an unknown id counts as revoked")
+		if err := p.Revoke(ctx, h.UnknownID); err != nil {
+			t.Fatalf("revoking an unknown id counts as revoked: %v", err)
+		}
 	})
 
 	t.Run("errors are classified", func(t *testing.T) {
 		p := h.NewProvider(t)
 		// one successful call first, so that a login is not the failing call
 		_, err := p.List(ctx, "")
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatalf("p.List: %v", err)
+		}
 		h.FailNext("", 1, 400)
 		_, err = p.Create(ctx, uniqueName("contract-fail-"), h.Params)
-		require.Error(t, err)
-		require.Equal(t, providers.ReasonClient, providers.ReasonOf(err), "%v", err)
+		if err == nil {
+			t.Fatalf("p.Create: got no error, want one")
+		}
+		if got := providers.ReasonOf(err); got != providers.ReasonClient {
+			t.Fatalf("%v: got %q, want %q", err, got, providers.ReasonClient)
+		}
 		noSecret(t, err)
 		h.FailNext("", 1, 500)
 		_, err = p.Create(ctx, uniqueName("contract-fail-"), h.Params)
-		require.Error(t, err)
-		require.True(t, providers.Retryable(err), "a 5xx is retryable: %v", err)
+		if err == nil {
+			t.Fatalf("p.Create: got no error, want one")
+		}
+		if !providers.Retryable(err) {
+			t.Fatalf("a 5xx is retryable: %v: got false, want true", err)
+		}
 		noSecret(t, err)
 	})
 
@@ -171,9 +255,12 @@ func Run(t *testing.T, h Harness) {
 			go func() { done <- call() }()
 			select {
 			case err := <-done:
-				require.Error(t, err, op)
-				require.True(t, errors.Is(err, context.Canceled) || providers.ReasonOf(err) == providers.ReasonTimeout,
-					"%s: a cancelled call reports the cancellation: %v", op, err)
+				if err == nil {
+					t.Fatalf("%s: got no error, want one", op)
+				}
+				if !(errors.Is(err, context.Canceled) || providers.ReasonOf(err) == providers.ReasonTimeout) {
+					t.Fatalf("%s: a cancelled call reports the cancellation: %v: got false, want true", op, err)
+				}
 				noSecret(t, err)
 			case <-time.After(10 * time.Second):
 				t.Fatalf("%s did not return after its context was cancelled", op)
@@ -188,25 +275,35 @@ func Run(t *testing.T, h Harness) {
 		p := h.NewProvider(t)
 		v := p.(providers.Verifier)
 		key, err := p.Create(ctx, uniqueName("contract-verify-"), h.Params)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatalf("p.Create: %v", err)
+		}
 		var before int
 		if h.Requests != nil {
 			before = h.Requests()
 		}
-		require.NoError(t, v.Verify(ctx, key.ID, key.Credential), "a fresh key verifies")
+		if err := v.Verify(ctx, key.ID, key.Credential); err != nil {
+			t.Fatalf("a fresh key verifies: %v", err)
+		}
 		if h.Requests != nil {
-			require.Equal(t, 1, h.Requests()-before, "Verify is one round trip")
+			if got := h.Requests() - before; got != 1 {
+				t.Fatalf("Verify is one round trip: got %v, want %v", got, 1)
+			}
 		}
 		// The same key again: Verify holds no state that would hide a
 		// change (smtpd: no cached token).
-		require.NoError(t, v.Verify(ctx, key.ID, key.Credential), "a key verifies twice")
+		if err := v.Verify(ctx, key.ID, key.Credential); err != nil {
+			t.Fatalf("a key verifies twice: %v", err)
+		}
 
 		noCredential := func(t *testing.T, err error, creds ...providers.Credential) {
 			t.Helper()
 			noSecret(t, err)
 			for _, c := range creds {
 				for f, val := range c {
-					require.NotContains(t, err.Error(), val, "the error carries credential field %s", f)
+					if got := err.Error(); strings.Contains(got, val) {
+						t.Fatalf("the error carries credential field %s: got %q, want it not to contain %q", f, got, val)
+					}
 				}
 			}
 		}
@@ -224,22 +321,35 @@ func Run(t *testing.T, h Harness) {
 			}
 		}
 		err = v.Verify(ctx, key.ID, bad)
-		require.Error(t, err, "a wrong secret fails Verify")
-		require.Equal(t, providers.ReasonAuth, providers.ReasonOf(err), "a wrong secret is ReasonAuth: %v", err)
+		if err == nil {
+			t.Fatalf("a wrong secret fails Verify: got no error, want one")
+		}
+		if got := providers.ReasonOf(err); got != providers.ReasonAuth {
+			t.Fatalf("a wrong secret is ReasonAuth: %v: got %q, want %q", err, got, providers.ReasonAuth)
+		}
 		noCredential(t, err, key.Credential, bad)
 
-		require.NoError(t, p.Revoke(ctx, key.ID))
+		if err := p.Revoke(ctx, key.ID); err != nil {
+			t.Fatalf("p.Revoke(ctx, key.ID): %v", err)
+		}
 		err = v.Verify(ctx, key.ID, key.Credential)
-		require.Error(t, err, "a revoked key fails Verify")
-		require.Equal(t, providers.ReasonAuth, providers.ReasonOf(err), "a revoked key is ReasonAuth: %v", err)
+		if err == nil {
+			t.Fatalf("a revoked key fails Verify: got no error, want one")
+		}
+		if got := providers.ReasonOf(err); got != providers.ReasonAuth {
+			t.Fatalf("a revoked key is ReasonAuth: %v: got %q, want %q", err, got, providers.ReasonAuth)
+		}
 		noCredential(t, err, key.Credential)
 
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
 		err = v.Verify(cctx, key.ID, key.Credential)
-		require.Error(t, err)
-		require.True(t, errors.Is(err, context.Canceled) || providers.ReasonOf(err) == providers.ReasonTimeout,
-			"a cancelled Verify reports the cancellation: %v", err)
+		if err == nil {
+			t.Fatalf("v.Verify: got no error, want one")
+		}
+		if !(errors.Is(err, context.Canceled) || providers.ReasonOf(err) == providers.ReasonTimeout) {
+			t.Fatalf("a cancelled Verify reports the cancellation: %v: got false, want true", err)
+		}
 		noCredential(t, err, key.Credential)
 	}
 	if verifies {
