@@ -36,7 +36,11 @@ type Error struct {
 	Message string
 	// RetryAfter is the delay the provider asked for on a 429, if any.
 	RetryAfter time.Duration
-	Err        error
+	// Attempts is how many times the request was sent, when more than
+	// once: the error of a retried request says so ("after 3 attempts"),
+	// so that one log line tells the whole failure.
+	Attempts int
+	Err      error
 }
 
 func (e *Error) Error() string {
@@ -47,6 +51,9 @@ func (e *Error) Error() string {
 			s += ", code " + e.Code
 		}
 		s += ")"
+	}
+	if e.Attempts > 1 {
+		s += fmt.Sprintf(" after %d attempts", e.Attempts)
 	}
 	if e.Message != "" {
 		s += ": " + e.Message

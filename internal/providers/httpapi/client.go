@@ -319,14 +319,12 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 			return resp, perr
 		}
 		if attempt >= c.maxRetries {
-			c.logGiveUp(req, u, attempt, perr, "no attempts left")
-			return resp, perr
+			return resp, c.giveUp(req, u, attempt, perr, "no attempts left")
 		}
 		c.logRetry(req, u, attempt, wait, perr)
 		if wait > 0 && perr.Reason != providers.ReasonRateLimited { // waitTurn waits out a 429's pause
 			if err := c.sleep(ctx, wait); err != nil {
-				c.logGiveUp(req, u, attempt, perr, context.Cause(ctx).Error())
-				return resp, perr
+				return resp, c.giveUp(req, u, attempt, perr, context.Cause(ctx).Error())
 			}
 		}
 	}

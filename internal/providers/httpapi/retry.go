@@ -44,10 +44,15 @@ func (c *Client) logRetry(req Request, u *url.URL, attempt int, wait time.Durati
 	c.log.Info("provider request failed; retrying", append(c.attemptFields(req, u, attempt, perr), zap.Duration("retry_in", wait))...)
 }
 
-// logGiveUp logs the last attempt of a request that was retried, and why
-// no other follows (the caller logs the failure itself).
-func (c *Client) logGiveUp(req Request, u *url.URL, attempt int, perr *providers.Error, why string) {
-	c.log.Warn("provider request failed; giving up", append(c.attemptFields(req, u, attempt, perr), zap.String("why", why))...)
+// giveUp ends a request that was retried: its error says how many
+// attempts were made, and the caller logs that failure, once (issue 16:
+// each failure logged once). The give-up itself, with why no other
+// attempt follows, is a debug line.
+func (c *Client) giveUp(req Request, u *url.URL, attempt int, perr *providers.Error, why string) *providers.Error {
+	c.log.Debug("provider request failed; giving up", append(c.attemptFields(req, u, attempt, perr), zap.String("why", why))...)
+	out := *perr
+	out.Attempts = attempt + 1
+	return &out
 }
 
 // ended is the error of a request whose caller's context ended, naming

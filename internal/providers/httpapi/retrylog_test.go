@@ -57,8 +57,8 @@ func TestRetriesAreLoggedAsAttemptNOfN(t *testing.T) {
 	if len(last) != 1 {
 		t.Fatalf("len(last) = %d, want %d: %+v", len(last), 1, last)
 	}
-	if last[0].Level != zapcore.WarnLevel {
-		t.Fatalf("last[0].Level = %v, want %v", last[0].Level, zapcore.WarnLevel)
+	if last[0].Level != zapcore.DebugLevel {
+		t.Fatalf("last[0].Level = %v, want %v", last[0].Level, zapcore.DebugLevel)
 	}
 	if got, want := last[0].ContextMap(), map[string]any{"op": "list", "method": "GET", "path": "/k", "attempt": int64(3), "max_attempts": int64(3),
 		"reason": "server", "error": "list: server (HTTP 503)", "why": "no attempts left"}; !reflect.DeepEqual(want, got) {
