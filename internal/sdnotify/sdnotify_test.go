@@ -167,7 +167,7 @@ func TestWatchdogOff(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", "")
 	t.Setenv("WATCHDOG_USEC", "")
 	if err := Watchdog(context.Background(), clockwork.NewFakeClock(), zap.NewNop(), nil); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("Watchdog: %v", err)
 	}
 }
 

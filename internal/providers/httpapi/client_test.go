@@ -526,7 +526,7 @@ func TestContextCancelReturnsPromptly(t *testing.T) {
 			t.Fatalf("httpapi.New: %v", err)
 		}
 		if err2 := wait(t, goDo(context.Background(), c2, httpapi.Request{Op: "get", Method: "GET", Path: "/"})).err; err2 != nil {
-			t.Fatalf("%v", err2)
+			t.Fatalf("get: %v", err2)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		ch := goDo(ctx, c2, httpapi.Request{Op: "get", Method: "GET", Path: "/"})

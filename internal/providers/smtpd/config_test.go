@@ -25,7 +25,7 @@ func section(t *testing.T, dir, src string) config.Section {
 func TestParseConfig(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte("file-password\n"), 0o600); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("os.WriteFile: %v", err)
 	}
 
 	cfg, err := smtpd.ParseConfig(section(t, dir, `

@@ -585,9 +585,9 @@ func TestNoSecretInErrorsOrLogs(t *testing.T) {
 	bad := e.provider(t, envOpt{password: "another-wrong-password"})
 	_, err = bad.List(ctx, "")
 	errs = append(errs, err)
-	for _, err := range errs {
+	for i, err := range errs {
 		if err == nil {
-			t.Fatalf("got no error, want one")
+			t.Fatalf("failing call %d: got no error, want one", i)
 		}
 	}
 	e.requireNoSecrets(t, errs...)
@@ -638,7 +638,7 @@ func TestConcurrentCallersShareOneLogin(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		if err != nil {
-			t.Fatalf("%v", err)
+			t.Fatalf("List: %v", err)
 		}
 	}
 	if got := e.srv.Requests()[smtpdtest.OpLogin]; got != 1 {

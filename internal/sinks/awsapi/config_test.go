@@ -138,7 +138,7 @@ func TestLoadNeedsRegion(t *testing.T) {
 func TestLoadProfile(t *testing.T) {
 	isolate(t)
 	if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte("[profile rotator]\nregion = ca-central-1\n"), 0o600); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("os.WriteFile: %v", err)
 	}
 	awsCfg, err := awsapi.Load(awsapi.Config{Profile: "rotator"}, "")
 	if err != nil {

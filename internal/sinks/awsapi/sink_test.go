@@ -64,7 +64,7 @@ func TestConnectNamesTheSink(t *testing.T) {
 func TestTargetsCheckRunsEveryTarget(t *testing.T) {
 	var ts awsapi.Targets[string]
 	if err := ts.Check(t.Context(), func(string, context.Context) error { return errors.New("never called") }); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("ts.Check: %v", err)
 	}
 	for _, name := range []string{"a", "b", "c"} {
 		if got := ts.Add(name); got != name {

@@ -723,7 +723,7 @@ func TestIAMPolicyCoversEveryCall(t *testing.T) {
 	srv.CreateSecret("prod/mail/theirs", `{"k":"v"}`)
 	_, err = bind(t, s, "{sink: aws, secret_id: prod/mail/theirs, adopt: true}").Write(ctx, write(rotation1, sinks.Secret{"k": "v"}))
 	if err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("Write: %v", err)
 	}
 
 	called := map[string]bool{}
@@ -746,11 +746,11 @@ func TestProfileFromSharedConfig(t *testing.T) {
 	srv.CreateSecret("mail/x", `{"key":"old"}`, ours)
 	dir := t.TempDir()
 	if err := os.WriteFile(dir+"/config", []byte("[profile rotator]\nregion = "+srv.Region()+"\n"), 0o600); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("os.WriteFile: %v", err)
 	}
 	if err := os.WriteFile(dir+"/credentials", []byte(fmt.Sprintf(
 		"[rotator]\naws_access_key_id = %s\naws_secret_access_key = %s\n", srv.AccessKey(), srv.SecretKey())), 0o600); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("os.WriteFile: %v", err)
 	}
 	for k, v := range map[string]string{"AWS_CONFIG_FILE": dir + "/config", "AWS_SHARED_CREDENTIALS_FILE": dir + "/credentials",
 		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_REGION": "", "AWS_DEFAULT_REGION": "", "AWS_PROFILE": ""} {

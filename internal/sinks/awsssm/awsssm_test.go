@@ -407,7 +407,7 @@ func TestIAMPolicyCoversEveryCall(t *testing.T) {
 	srv.SetParameter("/prod/mail/theirs", "SecureString", "x")
 	_, err := bind(t, s, "{sink: ssm, parameter: /prod/mail/theirs, adopt: true}").Write(ctx, write(sinks.Secret{"k": "v"}))
 	if err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("Write: %v", err)
 	}
 	called := map[string]bool{}
 	for _, op := range srv.Calls() {

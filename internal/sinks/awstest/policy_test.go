@@ -15,7 +15,7 @@ func TestPolicyActions(t *testing.T) {
 	if err := os.WriteFile(path, []byte(`{"Version": "2012-10-17", "Statement": [
 		{"Effect": "Allow", "Action": ["ssm:GetParameters", "ssm:PutParameter", "kms:Decrypt"], "Resource": "*"},
 		{"Effect": "Allow", "Action": ["ssmmessages:OpenDataChannel", "ssm:GetParameters"], "Resource": "*"}]}`), 0o600); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("os.WriteFile: %v", err)
 	}
 	got, err := awstest.PolicyActions(path, "ssm")
 	if err != nil {
@@ -38,7 +38,7 @@ func TestPolicyActions(t *testing.T) {
 		t.Fatalf("awstest.PolicyActions: got error %v, want one containing %q", err, "read policy")
 	}
 	if err := os.WriteFile(path, []byte(`{"Statement": [{"Action": "ssm:*"}]}`), 0o600); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("os.WriteFile: %v", err)
 	}
 	_, err = awstest.PolicyActions(path, "ssm")
 	if err == nil || !strings.Contains(err.Error(), path) {

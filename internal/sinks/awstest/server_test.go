@@ -62,7 +62,7 @@ func raw(t *testing.T, srv *awstest.Server, target, body string, signedAt time.T
 		t.Fatalf("srv.Credentials().Retrieve: %v", err)
 	}
 	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, srv.Region(), signedAt); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("SignHTTP: %v", err)
 	}
 	if alter != nil {
 		alter(req)

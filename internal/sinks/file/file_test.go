@@ -355,7 +355,7 @@ func TestReadErrorsDoNotQuoteContent(t *testing.T) {
 				t.Fatalf("os.MkdirAll(filepath.Join(dir, \"out\"), 0o700): %v", err)
 			}
 			if err := os.WriteFile(filepath.Join(dir, "out", tc.path), []byte(tc.content), 0o600); err != nil {
-				t.Fatalf("%v", err)
+				t.Fatalf("os.WriteFile: %v", err)
 			}
 			_, err := tg.Read(t.Context())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -375,7 +375,7 @@ func TestEnvReadsCommentsAndExport(t *testing.T) {
 	}
 	content := "# written by hand\n\nexport A=1\r\nB='x'\\''y'\n"
 	if err := os.WriteFile(filepath.Join(dir, "out", "k.env"), []byte(content), 0o600); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("os.WriteFile: %v", err)
 	}
 	got, err := tg.Read(t.Context())
 	if err != nil {

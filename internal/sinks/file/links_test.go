@@ -50,7 +50,7 @@ func TestSymlinkedFolderIsRefused(t *testing.T) {
 			}
 
 			if err := os.WriteFile(filepath.Join(elsewhere, "k.env"), []byte("KEY=planted\n"), 0o600); err != nil {
-				t.Fatalf("%v", err)
+				t.Fatalf("os.WriteFile: %v", err)
 			}
 			_, err = tg.Read(t.Context())
 			if err == nil || !strings.Contains(err.Error(), "folder team is a symbolic link") {
@@ -71,7 +71,7 @@ func TestSymlinkedFileIsRefused(t *testing.T) {
 	}
 	outside := filepath.Join(dir, "outside.json")
 	if err := os.WriteFile(outside, []byte(`{"key": "not-ours"}`), 0o600); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("os.WriteFile: %v", err)
 	}
 	if err := os.Symlink("/dev/zero", filepath.Join(out, "zero.env")); err != nil {
 		t.Fatalf("os.Symlink(\"/dev/zero\", filepath.Join(out, \"zero.env\")): %v", err)

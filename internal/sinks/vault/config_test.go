@@ -27,10 +27,10 @@ func sectionIn(t *testing.T, dir, path, src string) config.Section {
 func TestParseConfig(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "token"), []byte("hvs.file-token\n"), 0o600); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("os.WriteFile: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "sid"), []byte("sid-from-file\n"), 0o600); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("os.WriteFile: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), []byte("pem"), 0o600); err != nil {
 		t.Fatalf("os.WriteFile(filepath.Join(dir, \"ca.pem\"), []byte(\"pem\"), 0o600): %v", err)

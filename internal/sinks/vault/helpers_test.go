@@ -50,7 +50,7 @@ func setup(t testing.TB) *fixture {
 	dev := vaultDev(t)
 	fixOnce.Do(func() { fix, fixErr = newFixture(dev) })
 	if fixErr != nil {
-		t.Fatalf("%v", fixErr)
+		t.Fatalf("vault fixture: %v", fixErr)
 	}
 	return fix
 }

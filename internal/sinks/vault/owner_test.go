@@ -30,7 +30,7 @@ func TestForeignKV2SecretIsNotTakenOver(t *testing.T) {
 		}
 	}
 	if err := kv.PatchMetadata(ctx, path, api.KVMetadataPatchInput{CustomMetadata: map[string]any{"owner": "billing"}}); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("kv.PatchMetadata: %v", err)
 	}
 
 	s := newSink(t, f, f.authYAML("token"), sinks.Deps{})

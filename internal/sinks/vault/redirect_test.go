@@ -115,11 +115,11 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 			checkErr := s.Check(t.Context())
 			if tc.checkFails {
 				if checkErr == nil {
-					t.Fatalf("got no error, want one")
+					t.Fatalf("s.Check: got no error, want one")
 				}
 			} else {
 				if checkErr != nil {
-					t.Fatalf("%v", checkErr)
+					t.Fatalf("s.Check: %v", checkErr)
 				}
 			}
 			_, err = tg.Write(t.Context(), write("k1", sinks.Secret{"key": secret}))

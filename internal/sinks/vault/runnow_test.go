@@ -34,10 +34,10 @@ func TestRunNowWritesKV2ReadByTheVaultClient(t *testing.T) {
 	srv := emailittest.New(emailittest.Config{ManagementKey: mgmt, RateLimit: emailittest.NoRateLimit})
 	t.Cleanup(srv.Close)
 	if err := os.WriteFile(filepath.Join(dir, "emailit-key"), []byte(mgmt+"\n"), 0o600); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("os.WriteFile: %v", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "secret-id"), []byte(f.secretID+"\n"), 0o600); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("os.WriteFile: %v", err)
 	}
 	path := uniquePath("mail")
 

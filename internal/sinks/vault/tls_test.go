@@ -28,7 +28,7 @@ func TestTLS(t *testing.T) {
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: front.Certificate().Raw}), 0o600); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("os.WriteFile: %v", err)
 	}
 	t.Setenv("VAULT_SKIP_VERIFY", "true")
 	t.Setenv("VAULT_CACERT", ca)

@@ -83,7 +83,7 @@ func TestContract(t *testing.T) {
 						_, err = f.dev.root.Logical().WriteWithContext(context.Background(), "kv1/"+b.path, m)
 					}
 					if err != nil {
-						t.Fatalf("%v", err)
+						t.Fatalf("WriteWithContext: %v", err)
 					}
 				},
 				Rebind: func(t *testing.T, tg sinks.Target, adopt bool, deps sinks.Deps) sinks.Target {
@@ -341,7 +341,7 @@ path "secret/data/ok/*"     { capabilities = ["create", "read", "update"] }
 path "secret/metadata/ok/*" { capabilities = ["patch"] }
 path "secret/data/ro/*"     { capabilities = ["read"] }
 `); err != nil {
-			t.Fatalf("%v", err)
+			t.Fatalf("PutPolicyWithContext: %v", err)
 		}
 		tok, err := f.dev.root.Auth().Token().CreateWithContext(ctx, &apiNarrowToken)
 		if err != nil {
@@ -516,7 +516,7 @@ func TestTokenFileIsReadAgainWhenTheTokenIsRevoked(t *testing.T) {
 		t.Fatalf("os.WriteFile(file, []byte(second.Auth.ClientToken), 0o600): %v", err)
 	}
 	if err := f.dev.root.Auth().Token().RevokeTreeWithContext(ctx, first.Auth.ClientToken); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("RevokeTreeWithContext: %v", err)
 	}
 
 	_, err = tg.Write(ctx, write("k2", sinks.Secret{"key": "sk_2"}))
@@ -526,7 +526,7 @@ func TestTokenFileIsReadAgainWhenTheTokenIsRevoked(t *testing.T) {
 
 	// A revoked token that nothing replaces is a clear error.
 	if err := f.dev.root.Auth().Token().RevokeTreeWithContext(ctx, second.Auth.ClientToken); err != nil {
-		t.Fatalf("%v", err)
+		t.Fatalf("RevokeTreeWithContext: %v", err)
 	}
 	_, err = tg.Write(ctx, write("k3", sinks.Secret{"key": "sk_3"}))
 	if err == nil || !strings.Contains(err.Error(), "vault token login: look up token: GET auth/token/lookup-self: 403: permission denied") {
