@@ -161,7 +161,10 @@ func WriteStatus(w io.Writer, rows []StatusRow, now time.Time) error {
 			}
 		}
 		id := r.CurrentKeyID
-		if id == "" {
+		switch {
+		case id == "" && r.Managed: // no provider key yet
+			id = "never rotated"
+		case id == "":
 			id = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, r.Provider, printable(id), age, next, printable(pend), ka, printable(lastErr))
