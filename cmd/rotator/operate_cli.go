@@ -36,6 +36,10 @@ func (c *cli) operate(ctx context.Context, logger *zap.Logger, o *options) int {
 		return exitConfig
 	}
 	defer closeSinks(built, logger)
+	if err := checkKeyArgs(o.cmd, o.args, cfg.Keys); err != nil {
+		fmt.Fprintf(c.stderr, "rotator: %v\n", err)
+		return exitConfig
+	}
 	req := control.Request{Command: o.cmd, Keys: o.args, RevokeOldNow: o.revokeOldNow, Superseded: o.superseded,
 		Reason: o.reason, JSON: o.jsonOut, Since: o.since}
 	if cfg.State.Backend == config.BackendPostgres { // replicas: control.socket, else the database (replicacli.go)
