@@ -127,12 +127,24 @@ func (e *Engine) runJob(ctx context.Context, job string) time.Time {
 			return time.Time{}
 		}
 		out, err := e.Evaluate(ctx, name, Mode{})
-		if err != nil && !errors.Is(err, context.Canceled) {
-			e.log.Warn("evaluation finished with errors", zap.String("key", name), zap.Error(err),
-				zap.Time("next", out.Next))
-		}
+		e.logEvaluation(name, out, err)
 		return out.Next
 	}
+}
+
+// logEvaluation logs the failure of a scheduled evaluation once: a failed
+// action (rotation, revocation, keep-alive, usage check) has logged its
+// own line, so the joined error is a debug line; a failure before any
+// action (reading the key's state) has not, so it is an error.
+func (e *Engine) logEvaluation(name string, out Outcome, err error) {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return
+	}
+	lvl := zap.ErrorLevel
+	if len(out.Actions) > 0 {
+		lvl = zap.DebugLevel
+	}
+	e.log.Log(lvl, "evaluation finished with errors", zap.String("key", name), zap.Error(err), zap.Time("next", out.Next))
 }
 
 func cut(job string) (kind, name string, ok bool) {
