@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -254,10 +256,40 @@ func (c *cli) runNow(ctx context.Context, engine *rotate.Engine, logger *zap.Log
 		fmt.Fprintf(c.stdout, "%-24s %s\n", r.Key, status)
 	}
 	if err != nil {
-		logger.Error("run finished with failures", zap.Error(err))
+		logger.Error("run finished with failures", runFailures(results, err)...)
 		return exitFailed
 	}
 	return exitOK
+}
+
+// runFailures are the fields of run-now's closing line: the keys that
+// failed, whose errors their own lines (and the summary) already gave,
+// and only the errors no key line logged (an orphan scan's), so that each
+// failure is logged once.
+func runFailures(results []rotate.KeyResult, err error) []zap.Field {
+	var failed []string
+	var keyErrs []error
+	for _, r := range results {
+		if r.Err != nil {
+			failed = append(failed, r.Key)
+			keyErrs = append(keyErrs, r.Err)
+		}
+	}
+	errs := []error{err}
+	if u, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = u.Unwrap()
+	}
+	var other []error
+	for _, e := range errs {
+		if !slices.ContainsFunc(keyErrs, func(k error) bool { return errors.Is(e, k) }) {
+			other = append(other, e)
+		}
+	}
+	fields := []zap.Field{zap.Strings("failed_keys", failed)}
+	if len(other) > 0 {
+		fields = append(fields, zap.Error(errors.Join(other...)))
+	}
+	return fields
 }
 
 func closeSinks(b *wire.Built, logger *zap.Logger) {
