@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/rotator-dev/rotator/internal/config"
@@ -42,6 +43,10 @@ type Config struct {
 	// Credentials replaces the default chain when set (tests, embedding);
 	// it cannot be set from YAML.
 	Credentials aws.CredentialsProvider `yaml:"-"`
+	// Logger, when set, is the SDK's logger from the start of Load, so
+	// that what the loaded parts log (the instance metadata client's
+	// "falling back to IMDSv1") goes through it too, not to stderr.
+	Logger logging.Logger `yaml:"-"`
 }
 
 // ParseConfig decodes a sink section strictly (its `type` aside) and
@@ -91,6 +96,9 @@ func Load(cfg Config, userAgent string) (aws.Config, error) {
 	}
 	if cfg.Credentials != nil {
 		opts = append(opts, awsconfig.WithCredentialsProvider(cfg.Credentials))
+	}
+	if cfg.Logger != nil {
+		opts = append(opts, awsconfig.WithLogger(cfg.Logger))
 	}
 	if userAgent != "" {
 		opts = append(opts, awsconfig.WithAPIOptions([]func(*middleware.Stack) error{awsmw.AddUserAgentKey(userAgent)}))

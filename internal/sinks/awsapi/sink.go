@@ -18,11 +18,11 @@ import (
 // loggedRetryer). The error names
 // the sink: "aws-ssm sink ssm: ...".
 func Connect(cfg Config, deps sinks.Deps, sinkType string) (aws.Config, error) {
+	cfg.Logger = NewLogger(deps.Logger)
 	awsCfg, err := Load(cfg, deps.UserAgent)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("%s sink %s: %w", sinkType, deps.Name, err)
 	}
-	awsCfg.Logger = NewLogger(deps.Logger)
 	if deps.Logger != nil {
 		logRetries(&awsCfg, deps.Logger)
 	}
