@@ -29,6 +29,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/rotator-dev/rotator/internal/backoff"
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
 )
@@ -168,7 +169,7 @@ func WithMaxBody(n int64) Option { return func(c *Client) { c.maxBody = n } }
 // WithBackoff sets the first retry delay and the cap of the exponential
 // backoff (defaults 500ms and 30s).
 func WithBackoff(base, max time.Duration) Option {
-	return func(c *Client) { c.backoffBase, c.backoffMax = base, max }
+	return func(c *Client) { c.retry.Base, c.retry.Max = base, max }
 }
 
 // WithMaxRetryWait sets the longest Retry-After that Do waits out itself
@@ -184,8 +185,7 @@ type Client struct {
 	timeout      time.Duration
 	maxRetries   int
 	maxBody      int64
-	backoffBase  time.Duration
-	backoffMax   time.Duration
+	retry        backoff.Policy // jitter 1/2: each delay is in [d/2, d]
 	maxRetryWait time.Duration
 	userAgent    string
 	clock        clockwork.Clock
@@ -234,8 +234,7 @@ func New(cfg Config, defaultRate float64, deps providers.Deps, decode ErrorDecod
 		timeout:      time.Duration(cfg.RequestTimeout),
 		maxRetries:   cfg.MaxRetries,
 		maxBody:      DefaultMaxBody,
-		backoffBase:  DefaultBackoffBase,
-		backoffMax:   DefaultBackoffMax,
+		retry:        backoff.Policy{Base: DefaultBackoffBase, Max: DefaultBackoffMax, Jitter: 0.5},
 		maxRetryWait: DefaultMaxRetryWait,
 		userAgent:    deps.UserAgent,
 		clock:        deps.Clock,
@@ -364,23 +363,9 @@ func (c *Client) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func (c *Client) capped(attempt int) time.Duration {
-	d := c.backoffBase
-	for i := 0; i < attempt && d < c.backoffMax; i++ {
-		d *= 2
-	}
-	return min(d, c.backoffMax)
-}
-
-// jittered returns a delay in [d/2, d].
-func (c *Client) jittered(d time.Duration) time.Duration {
-	if d <= 1 {
-		return d
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-func (c *Client) backoff(attempt int) time.Duration { return c.jittered(c.capped(attempt)) }
+// backoff is the delay before retry attempt+1 (attempt counts from 0):
+// the one retry policy of the product, with half of each delay jittered.
+func (c *Client) backoff(attempt int) time.Duration { return c.retry.Delay(attempt+1, rand.Float64()) }
 
 // resolve turns req.Path (+Query) into a URL on the base URL's host.
 func (c *Client) resolve(req Request) (*url.URL, error) {

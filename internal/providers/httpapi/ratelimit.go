@@ -15,7 +15,7 @@ func (c *Client) pause(retryAfter time.Duration) time.Duration {
 	defer c.mu.Unlock()
 	d := retryAfter
 	if d <= 0 {
-		d = c.jittered(c.capped(c.strikes))
+		d = c.backoff(c.strikes)
 		c.strikes++
 	}
 	if until := c.clock.Now().Add(d); until.After(c.pausedUntil) {
