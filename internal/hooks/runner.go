@@ -164,6 +164,7 @@ func New(o Options) (*Runner, error) {
 	}
 	r.table.Store(t)
 	r.metrics = newMetrics(o.Registerer, o.Hooks)
+	r.o.Keys = nil // t.refs holds what the runner needs of them
 	return r, nil
 }
 
