@@ -82,8 +82,8 @@ func (e *Engine) Retire(ctx context.Context, name, actor, note string) (RetireRe
 	return res, err
 }
 
-// retireKeys revokes each provider key of the record through the guard and
-// drops the revoked ones from it.
+// retireKeys executes DecideRetire: it revokes each provider key of the
+// record through the guard and drops the revoked ones from it.
 func (e *Engine) retireKeys(ctx context.Context, r *keyRunner, st *state.Key, res *RetireResult) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, config.DefaultTimeout, fmt.Errorf("retire timeout (%s) reached", config.DefaultTimeout))
 	defer cancel()
@@ -102,38 +102,70 @@ func (e *Engine) retireKeys(ctx context.Context, r *keyRunner, st *state.Key, re
 		res.Revoked = append(res.Revoked, rv.ID)
 		return true
 	}
-	if rot := st.Rotation; rot != nil {
-		if e.retireRotation(ctx, r, rot, try, &errs) {
-			st.Rotation = nil
+	for _, a := range DecideRetire(*st).Actions {
+		done := false
+		switch a.Kind {
+		case ActRevoke:
+			done = try(recordRevocation(*st, a.KeyID))
+		case ActSweep:
+			provider, rotationID := recordName(*st, a.Name)
+			ok, err := e.retireNamed(ctx, r, provider, a.Name, rotationID, try)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			done = ok
+		}
+		if done {
+			dropFromRecord(st, a)
 		}
 	}
-	st.Retiring = slices.DeleteFunc(st.Retiring, func(rt state.Retiring) bool {
-		return try(revocation{Provider: rt.Provider, ID: rt.ID, Name: rt.Name})
-	})
-	if cur := st.Current; cur != nil && try(revocation{Provider: cur.Provider, ID: cur.ID, Name: cur.Name}) {
-		st.Current = nil
-	}
-	st.Watch = slices.DeleteFunc(st.Watch, func(w state.Watched) bool {
-		ok, err := e.retireNamed(ctx, r, w.Provider, w.Name, "", try)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		return ok
-	})
 	return errors.Join(errs...)
 }
 
-// retireRotation revokes the key of a rotation left in flight: by id once
-// created, else by its provider-side name when the provider has it.
-func (e *Engine) retireRotation(ctx context.Context, r *keyRunner, rot *state.Rotation, try func(revocation) bool, errs *[]error) bool {
-	if rot.KeyID != "" {
-		return try(revocation{Provider: rot.Provider, ID: rot.KeyID, Name: rot.KeyName, RotationID: rot.ID})
+// recordRevocation is the revocation of the record's provider key id.
+func recordRevocation(st state.Key, id string) revocation {
+	if rot := st.Rotation; rot != nil && rot.KeyID == id {
+		return revocation{Provider: rot.Provider, ID: id, Name: rot.KeyName, RotationID: rot.ID}
 	}
-	ok, err := e.retireNamed(ctx, r, rot.Provider, rot.KeyName, rot.ID, try)
-	if err != nil {
-		*errs = append(*errs, err)
+	for _, pk := range recordKeys(st) {
+		if pk.ID == id {
+			return revocation{Provider: pk.Provider, ID: id, Name: pk.Name}
+		}
 	}
-	return ok
+	return revocation{ID: id}
+}
+
+// recordName is the provider, and the rotation when it is one's, of a
+// provider-side name the record looks up.
+func recordName(st state.Key, name string) (provider, rotationID string) {
+	if rot := st.Rotation; rot != nil && rot.KeyID == "" && rot.KeyName == name {
+		return rot.Provider, rot.ID
+	}
+	for _, w := range st.Watch {
+		if w.Name == name {
+			return w.Provider, ""
+		}
+	}
+	return "", ""
+}
+
+// dropFromRecord removes what a done action accounted for.
+func dropFromRecord(st *state.Key, a Action) {
+	switch a.Kind {
+	case ActRevoke:
+		if rot := st.Rotation; rot != nil && rot.KeyID == a.KeyID {
+			st.Rotation = nil
+		}
+		st.Retiring = slices.DeleteFunc(st.Retiring, func(rt state.Retiring) bool { return rt.ID == a.KeyID })
+		if st.Current != nil && st.Current.ID == a.KeyID {
+			st.Current = nil
+		}
+	case ActSweep:
+		if rot := st.Rotation; rot != nil && rot.KeyID == "" && rot.KeyName == a.Name {
+			st.Rotation = nil
+		}
+		st.Watch = slices.DeleteFunc(st.Watch, func(w state.Watched) bool { return w.Name == a.Name })
+	}
 }
 
 // retireNamed looks a provider-side name up and revokes the key that has
