@@ -51,8 +51,9 @@ func TestCorruptStateIsRefusedAndRebuilt(t *testing.T) {
 	}
 	_, after, _ := runCLI(t, "--config", e.config, "--status")
 	for _, line := range strings.Split(before, "\n")[1:] {
-		if f := strings.Fields(line); len(f) > 3 && !strings.Contains(after, f[3]) {
-			t.Errorf("current key %q of %q lost by the rebuild:\nbefore:\n%s\nafter:\n%s", f[3], f[0], before, after)
+		// KEY PROVIDER CURRENT-KEY-ID AGE ...: the id is the third field.
+		if f := strings.Fields(line); len(f) > 2 && !strings.Contains(after, f[2]) {
+			t.Errorf("current key %q of %q lost by the rebuild:\nbefore:\n%s\nafter:\n%s", f[2], f[0], before, after)
 		}
 	}
 	if code, out, errs := runCLI(t, "--config", e.config, "--run-now", "--due-only"); code != exitOK {
