@@ -8,7 +8,9 @@ import (
 )
 
 func TestDecideRetire(t *testing.T) {
-	pk := func(id string) *state.ProviderKey { return &state.ProviderKey{Provider: "smtpd", ID: id, Name: "rot-" + id} }
+	pk := func(id string) *state.ProviderKey {
+		return &state.ProviderKey{Provider: "smtpd", ID: id, Name: "rot-" + id}
+	}
 	revoke := func(id string) Action { return Action{Kind: ActRevoke, Reason: ReasonRetired, KeyID: id} }
 	sweep := func(name string) Action { return Action{Kind: ActSweep, Reason: ReasonRetired, Name: name} }
 	for _, tc := range []struct {
