@@ -5,7 +5,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -159,25 +158,11 @@ func (h *harness) state() state.Key {
 func (h *harness) checkSafety(when string) {
 	h.t.Helper()
 	st := h.state()
-	tracked := map[string]bool{}
-	if st.Current != nil {
-		tracked[st.Current.ID] = true
-	}
-	if st.Rotation != nil && st.Rotation.KeyID != "" {
-		tracked[st.Rotation.KeyID] = true
-	}
-	for _, rt := range st.Retiring {
-		tracked[rt.ID] = true
-	}
 	for _, id := range h.prov.Active() {
-		if !tracked[id] {
-			// A key created under the recorded intent name, or under a
-			// watched name, is tracked by that name.
-			info, _ := h.prov.Get(id)
-			watched := slices.ContainsFunc(st.Watch, func(w state.Watched) bool { return w.Name == info.Name })
-			if !watched && (st.Rotation == nil || info.Name != st.Rotation.KeyName) {
-				h.t.Errorf("%s: active key %s (%s) is not tracked; provider: %s", when, id, info.Name, h.prov)
-			}
+		// A key created under the recorded intent name, or under a
+		// watched name, is tracked by that name.
+		if info, _ := h.prov.Get(id); !st.Tracks(id, info.Name) {
+			h.t.Errorf("%s: active key %s (%s) is not tracked; provider: %s", when, id, info.Name, h.prov)
 		}
 	}
 	for i, tg := range h.targets {

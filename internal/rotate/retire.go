@@ -127,7 +127,7 @@ func recordRevocation(st state.Key, id string) revocation {
 	if rot := st.Rotation; rot != nil && rot.KeyID == id {
 		return revocation{Provider: rot.Provider, ID: id, Name: rot.KeyName, RotationID: rot.ID}
 	}
-	for _, pk := range recordKeys(st) {
+	for _, pk := range st.ProviderKeys() {
 		if pk.ID == id {
 			return revocation{Provider: pk.Provider, ID: id, Name: pk.Name}
 		}
@@ -197,7 +197,7 @@ func (e *Engine) retireNamed(ctx context.Context, r *keyRunner, provider, name, 
 // provider is the one its keys live at, its targets those recorded.
 func (e *Engine) retiredRunner(st state.Key) (*keyRunner, error) {
 	provider := ""
-	for _, pk := range recordKeys(st) {
+	for _, pk := range st.ProviderKeys() {
 		if pk.Provider != "" {
 			provider = pk.Provider
 			break
@@ -227,26 +227,11 @@ func (e *Engine) retiredRunner(st state.Key) (*keyRunner, error) {
 	return &keyRunner{k: m, log: newKeyLog(e.log.WithOptions(zap.AddCallerSkip(2)), st.Name)}, nil
 }
 
-// recordKeys are the provider keys a record knows, current first.
-func recordKeys(st state.Key) []state.ProviderKey {
-	var out []state.ProviderKey
-	if st.Current != nil {
-		out = append(out, *st.Current)
-	}
-	for _, rt := range st.Retiring {
-		out = append(out, rt.ProviderKey)
-	}
-	if rot := st.Rotation; rot != nil {
-		out = append(out, state.ProviderKey{Provider: rot.Provider, ID: rot.KeyID, Name: rot.KeyName})
-	}
-	return out
-}
-
 // allIDs names every provider key of the record (by name when the id is
 // not known).
 func allIDs(st state.Key) []string {
 	var out []string
-	for _, pk := range recordKeys(st) {
+	for _, pk := range st.ProviderKeys() {
 		out = append(out, cmp.Or(pk.ID, pk.Name))
 	}
 	for _, w := range st.Watch {

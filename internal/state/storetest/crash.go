@@ -3,7 +3,6 @@ package storetest
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -169,20 +168,8 @@ func (w *crashWorld) mustEval(what string) {
 func (w *crashWorld) checkSafety(when string) {
 	w.t.Helper()
 	st := w.state()
-	tracked := map[string]bool{}
-	if st.Current != nil {
-		tracked[st.Current.ID] = true
-	}
-	if st.Rotation != nil && st.Rotation.KeyID != "" {
-		tracked[st.Rotation.KeyID] = true
-	}
-	for _, rt := range st.Retiring {
-		tracked[rt.ID] = true
-	}
 	for _, id := range w.prov.Active() {
-		info, _ := w.prov.Get(id)
-		watched := slices.ContainsFunc(st.Watch, func(x state.Watched) bool { return x.Name == info.Name })
-		if !tracked[id] && !watched && (st.Rotation == nil || info.Name != st.Rotation.KeyName) {
+		if info, _ := w.prov.Get(id); !st.Tracks(id, info.Name) {
 			w.t.Errorf("%s: active key %s (%s) is not tracked", when, id, info.Name)
 		}
 	}
