@@ -18,7 +18,7 @@ import (
 func newCrashWorld(t *testing.T, b Backend) *rotatetest.Rig {
 	t.Helper()
 	loc := b.New(t)
-	return rotatetest.New(t, rotatetest.Options{Open: loc.Open})
+	return rotatetest.New(t, rotatetest.Options{Open: func() (rotatetest.Store, error) { return loc.Open() }})
 }
 
 // testCrashAtEveryFailpoint kills the engine at every side-effect
@@ -62,11 +62,12 @@ func testCrashAtEveryFailpoint(t *testing.T, b Backend) {
 // checkNoSecretStored: no issued secret in a record or an event.
 func checkNoSecretStored(t *testing.T, w *rotatetest.Rig) {
 	t.Helper()
-	all, err := w.Store.All()
+	s := w.Store.(Store)
+	all, err := s.All()
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := w.Store.Events("", time.Time{})
+	evs, err := s.Events("", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
