@@ -8,27 +8,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
 	"github.com/rotator-dev/rotator/internal/providers/emailit/emailittest"
 	"github.com/rotator-dev/rotator/internal/rotate"
+	"github.com/rotator-dev/rotator/internal/rotate/rotatetest"
 	"github.com/rotator-dev/rotator/internal/sinks"
 	"github.com/rotator-dev/rotator/internal/sinks/file"
-	"github.com/rotator-dev/rotator/internal/state"
 )
 
-// rig is the real engine rotating one key "mail" at Emailit (the test
-// server) into a real file sink, with a real state file.
+// rig is the shared engine rig rotating one key "mail" at Emailit (the
+// test server) into a real file sink, with a real state file; the engine
+// logs into the env's core, which the env checks for secrets.
 type rig struct {
 	*env
-	eng    *rotate.Engine
-	store  *state.Store
+	*rotatetest.Rig
 	target sinks.Target
-	// failpoint, when set, runs at the engine's failpoints.
-	failpoint func(point string)
 }
 
 func newRig(t *testing.T, e *env, params map[string]string, mutate func(*config.Key)) *rig {
@@ -37,12 +34,11 @@ func newRig(t *testing.T, e *env, params map[string]string, mutate func(*config.
 	if err := os.Mkdir(filepath.Join(dir, "out"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	log := zap.New(e.core)
 	fcfg, err := file.ParseConfig(section(t, dir, "type: file\ndir: out\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsink, err := file.New(fcfg, sinks.Deps{Name: "out", Logger: log, Clock: e.clock})
+	fsink, err := file.New(fcfg, sinks.Deps{Name: "out", Logger: zap.New(e.core), Clock: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,51 +46,21 @@ func newRig(t *testing.T, e *env, params map[string]string, mutate func(*config.
 	if err != nil {
 		t.Fatal(err)
 	}
-	sched, err := config.ParseSchedule("@every 720h")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := config.Key{Name: "mail", Provider: "emailit", Params: params, ScheduleSpec: "@every 720h", Schedule: sched,
-		Grace: time.Hour, KeepAlive: 6 * time.Hour, Timeout: time.Minute, NamePrefix: "rotator-"}
-	if mutate != nil {
-		mutate(&key)
-	}
-	store, err := state.Open(filepath.Join(dir, "state.db"), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	r := &rig{env: e, store: store, target: target}
-	eng, err := rotate.New(rotate.Options{
-		Keys:      []*rotate.Managed{{Policy: key, Provider: e.p, Targets: []rotate.BoundTarget{{Sink: "out", Target: target}}}},
-		Providers: map[string]providers.Provider{"emailit": e.p},
-		Store:     store, Logger: log, Metrics: rotate.NewMetrics(prometheus.NewRegistry()), Clock: e.clock,
-		Failpoint: func(p string) {
-			if r.failpoint != nil {
-				r.failpoint(p)
+	return &rig{env: e, target: target, Rig: rotatetest.New(t, rotatetest.Options{
+		Clock: e.clock, Core: e.core, Provider: e.p, Targets: []rotate.BoundTarget{{Sink: "out", Target: target}},
+		Key: func(k *config.Key) {
+			k.Provider, k.Params, k.ScheduleSpec = "emailit", params, "@every 720h"
+			if mutate != nil {
+				mutate(k)
 			}
 		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.eng = eng
-	return r
+	})}
 }
 
 func (r *rig) eval(t *testing.T, mode rotate.Mode) (rotate.Outcome, error) {
 	t.Helper()
-	out, err := r.eng.Evaluate(ctx, "mail", mode)
+	out, err, _ := r.Eval(mode)
 	return out, r.track(err)
-}
-
-func (r *rig) state(t *testing.T) state.Key {
-	t.Helper()
-	st, err := r.store.Get("mail")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
 }
 
 // sinkKey returns the api_key the file sink holds and checks the server
@@ -185,10 +151,10 @@ func TestEngineDroppedCreate(t *testing.T) {
 // next rotation uses a new name.
 func TestEngineConflict(t *testing.T) {
 	r := newRig(t, newEnv(t, emailittest.Config{}, nil), map[string]string{"scope": "sending"}, nil)
-	r.failpoint = func(p string) {
+	r.Failpoint = func(p string) {
 		if p == "after-intent" {
-			r.failpoint = nil
-			r.srv.CreateKey(r.state(t).Rotation.KeyName, "sending")
+			r.Failpoint = nil
+			r.srv.CreateKey(r.State().Rotation.KeyName, "sending")
 		}
 	}
 	_, err := r.eval(t, rotate.Mode{Force: true})
@@ -218,7 +184,7 @@ func TestEngineRateLimited(t *testing.T) {
 	if out, err := r.eval(t, rotate.Mode{}); err != nil || out.Revoked != 1 {
 		t.Fatalf("revocation through a 429: %+v %v", out, err)
 	}
-	if _, err := r.eng.ScanOrphans(ctx, "emailit"); err != nil {
+	if _, err := r.Engine.ScanOrphans(ctx, "emailit"); err != nil {
 		t.Fatalf("orphan scan through a 429: %v", err)
 	}
 	if got := r.srv.RateLimited(); got < 3 {
@@ -240,7 +206,7 @@ func TestEngineOrphansAcrossPages(t *testing.T) {
 			}
 			orphan := r.srv.CreateKey("rotator-mail-20261120T030000Z-zz9zz9", "sending")
 			r.clock.Advance(time.Hour) // older than the orphan minimum age
-			left, err := r.eng.ScanOrphans(ctx, "emailit")
+			left, err := r.Engine.ScanOrphans(ctx, "emailit")
 			if err != nil || left != 0 {
 				t.Fatalf("scan: %d left, %v", left, r.track(err))
 			}

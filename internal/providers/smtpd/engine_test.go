@@ -23,22 +23,19 @@ import (
 	"github.com/rotator-dev/rotator/internal/providers"
 	"github.com/rotator-dev/rotator/internal/providers/smtpd/smtpdtest"
 	"github.com/rotator-dev/rotator/internal/rotate"
+	"github.com/rotator-dev/rotator/internal/rotate/rotatetest"
 	"github.com/rotator-dev/rotator/internal/sinks"
 	"github.com/rotator-dev/rotator/internal/sinks/file"
-	"github.com/rotator-dev/rotator/internal/state"
 )
 
-// rig is the real engine rotating one key "mail" at smtpd.dev (the test
-// server, on the same fake clock) into a real file sink and state file.
+// rig is the shared engine rig rotating one key "mail" at smtpd.dev (the
+// test server, on the same fake clock) into a real file sink, with a real
+// state file.
 type rig struct {
 	*env
-	eng    *rotate.Engine
-	store  *state.Store
+	*rotatetest.Rig
 	target sinks.Target
-	reg    *prometheus.Registry
-	m      *rotate.Metrics
-	logs   *observer.ObservedLogs
-	errs   []error
+	logs   *observer.ObservedLogs // the engine's and the file sink's
 }
 
 func newRig(t *testing.T, o envOpt, mutate func(*config.Key)) *rig {
@@ -49,8 +46,7 @@ func newRig(t *testing.T, o envOpt, mutate func(*config.Key)) *rig {
 		t.Fatalf("os.Mkdir(filepath.Join(dir, \"out\"), 0o700): %v", err)
 	}
 	core, logs := observer.New(zap.DebugLevel)
-	log := zap.New(core)
-	fs, err := file.New(file.Config{Dir: filepath.Join(dir, "out"), Mode: 0o600}, sinks.Deps{Name: "out", Logger: log, Clock: e.clock})
+	fs, err := file.New(file.Config{Dir: filepath.Join(dir, "out"), Mode: 0o600}, sinks.Deps{Name: "out", Logger: zap.New(core), Clock: e.clock})
 	if err != nil {
 		t.Fatalf("file.New: %v", err)
 	}
@@ -58,39 +54,20 @@ func newRig(t *testing.T, o envOpt, mutate func(*config.Key)) *rig {
 	if err != nil {
 		t.Fatalf("fs.Bind: %v", err)
 	}
-	sched, err := config.ParseSchedule("@every 8760h")
-	if err != nil {
-		t.Fatalf("config.ParseSchedule: %v", err)
-	}
-	key := config.Key{Name: "mail", Provider: "smtpd", Params: map[string]string{"role": "send_only"}, ScheduleSpec: "@every 8760h",
-		Schedule: sched, Grace: time.Hour, KeepAlive: 7 * 24 * time.Hour, Timeout: time.Minute, NamePrefix: "rotator-"}
-	if mutate != nil {
-		mutate(&key)
-	}
-	store, err := state.Open(filepath.Join(dir, "state.db"), state.Options{})
-	if err != nil {
-		t.Fatalf("state.Open: %v", err)
-	}
-	t.Cleanup(func() { store.Close() })
-	r := &rig{env: e, store: store, target: target, reg: prometheus.NewRegistry(), logs: logs}
-	r.m = rotate.NewMetrics(r.reg)
-	r.eng, err = rotate.New(rotate.Options{
-		Keys:      []*rotate.Managed{{Policy: key, Provider: e.p, Targets: []rotate.BoundTarget{{Sink: "out", Target: target}}}},
-		Providers: map[string]providers.Provider{"smtpd": e.p},
-		Store:     store, Logger: log, Metrics: r.m, Clock: e.clock,
-	})
-	if err != nil {
-		t.Fatalf("rotate.New: %v", err)
-	}
-	return r
+	return &rig{env: e, target: target, logs: logs, Rig: rotatetest.New(t, rotatetest.Options{
+		Clock: e.clock, Core: core, Provider: e.p, Targets: []rotate.BoundTarget{{Sink: "out", Target: target}},
+		Key: func(k *config.Key) {
+			k.Provider, k.Params, k.ScheduleSpec, k.KeepAlive = "smtpd", map[string]string{"role": "send_only"}, "@every 8760h", 7*24*time.Hour
+			if mutate != nil {
+				mutate(k)
+			}
+		},
+	})}
 }
 
 func (r *rig) eval(t *testing.T, mode rotate.Mode) (rotate.Outcome, error) {
 	t.Helper()
-	out, err := r.eng.Evaluate(ctx, "mail", mode)
-	if err != nil {
-		r.errs = append(r.errs, err)
-	}
+	out, err, _ := r.Eval(mode)
 	return out, err
 }
 
@@ -169,7 +146,7 @@ func TestEngineRotateGraceRevoke(t *testing.T) {
 	if got, want := r.active(), []string{second}; !reflect.DeepEqual(want, got) {
 		t.Fatalf("r.active() = %+v, want %+v", got, want)
 	}
-	r.requireNoSecrets(t, r.errs...)
+	r.requireNoSecrets(t, r.Errs...)
 	requireNoSecretInLogs(t, r)
 }
 
@@ -314,17 +291,17 @@ func TestEngineOrphans(t *testing.T) {
 	if err != nil {
 		t.Fatalf("r.p.Create: %v", err)
 	}
-	left, err := r.eng.ScanOrphans(ctx, "smtpd")
+	left, err := r.Engine.ScanOrphans(ctx, "smtpd")
 	if err != nil {
-		t.Fatalf("r.eng.ScanOrphans: %v", err)
+		t.Fatalf("r.Engine.ScanOrphans: %v", err)
 	}
 	if left != 1 {
 		t.Fatalf("a young orphan may be a create still in flight: it must be left alone: got %v, want %v", left, 1)
 	}
 	r.clock.Advance(time.Hour) // older than the orphan minimum age
-	left, err = r.eng.ScanOrphans(ctx, "smtpd")
+	left, err = r.Engine.ScanOrphans(ctx, "smtpd")
 	if err != nil {
-		t.Fatalf("r.eng.ScanOrphans: %v", err)
+		t.Fatalf("r.Engine.ScanOrphans: %v", err)
 	}
 	if left != 0 {
 		t.Fatalf("left = %v, want zero", left)
@@ -341,7 +318,7 @@ func TestEngineOrphans(t *testing.T) {
 // it is not served.
 func metric(r *rig, name string) prometheus.Collector {
 	rec := httptest.NewRecorder()
-	r.m.Handler(r.reg).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	r.Metrics.Handler(r.Reg).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	mfs, _ := parser.TextToMetricFamilies(rec.Body)
 	mf, ok := mfs[name]
