@@ -18,6 +18,7 @@ import (
 	hookrun "github.com/rotator-dev/rotator/internal/hooks"
 	"github.com/rotator-dev/rotator/internal/rotate"
 	"github.com/rotator-dev/rotator/internal/sdnotify"
+	"github.com/rotator-dev/rotator/internal/state"
 	"github.com/rotator-dev/rotator/internal/wire"
 )
 
@@ -25,7 +26,7 @@ import (
 type daemonParts struct {
 	cfg     *config.Config
 	engine  *rotate.Engine
-	store   stateBackend
+	store   state.Backend
 	reg     *prometheus.Registry
 	metrics *rotate.Metrics
 	logger  *zap.Logger

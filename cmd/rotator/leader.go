@@ -129,7 +129,7 @@ func (followerStore) Append(state.Event) error    { return leader.ErrNotLeader }
 func (followerStore) Check(context.Context) error { return leader.ErrNotLeader }
 
 // asFollower is the store the start-up engine is built over.
-func asFollower(s stateBackend) engineStore {
+func asFollower(s state.Backend) engineStore {
 	if pg, ok := s.(*pgstore.Store); ok {
 		return followerStore{pg}
 	}

@@ -26,7 +26,7 @@ import (
 // no daemon runs. Both print the same thing.
 type operator struct {
 	engine *rotate.Engine // nil: status and history only (read-only store)
-	store  stateBackend   // nil: no state file yet
+	store  state.Backend  // nil: no state file yet
 	// status is every key's row now.
 	status func() ([]rotate.StatusRow, error)
 	clock  clockwork.Clock

@@ -111,7 +111,7 @@ func (c *cli) stateExport(ctx context.Context, cfg *config.Config, file string) 
 	return nil
 }
 
-func exportTo(w io.Writer, store stateBackend, now time.Time) (keys, events int, err error) {
+func exportTo(w io.Writer, store state.Backend, now time.Time) (keys, events int, err error) {
 	enc := json.NewEncoder(w)
 	now = now.UTC()
 	if err := enc.Encode(portLine{Kind: "header", Format: portFormat, Version: portVersion, ExportedAt: &now}); err != nil {

@@ -2,34 +2,19 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/state"
 	"github.com/rotator-dev/rotator/internal/state/pgstore"
 )
 
-// stateBackend is what the command line needs of a state store: the bbolt
-// file (state.Store) or the shared database (pgstore.Store).
-type stateBackend interface {
-	Get(name string) (state.Key, error)
-	Put(k state.Key) error
-	All() ([]state.Key, error)
-	Append(ev state.Event) error
-	Events(key string, since time.Time) ([]state.Event, error)
-	Close() error
-}
-
-var (
-	_ stateBackend = (*state.Store)(nil)
-	_ stateBackend = (*pgstore.Store)(nil)
-)
+var _ state.Backend = (*pgstore.Store)(nil)
 
 // openBackend opens the configured state backend; readOnly (a dry run, a
 // status or an export) changes nothing: the bbolt file is opened read-only
 // (or an empty one is made in a temporary folder), the database is
 // neither created nor migrated.
-func openBackend(ctx context.Context, cfg *config.Config, readOnly bool) (stateBackend, error) {
+func openBackend(ctx context.Context, cfg *config.Config, readOnly bool) (state.Backend, error) {
 	if cfg.State.Backend == config.BackendPostgres {
 		if s, err := openPostgres(ctx, cfg, readOnly); err == nil {
 			return s, nil

@@ -16,16 +16,9 @@ import (
 	"github.com/rotator-dev/rotator/internal/state"
 )
 
-// Store is what the contract exercises: the engine's Get, Put and Append
-// (its audit trail), and All, Events and Close.
-type Store interface {
-	Get(name string) (state.Key, error)
-	Put(k state.Key) error
-	All() ([]state.Key, error)
-	Append(ev state.Event) error
-	Events(key string, since time.Time) ([]state.Event, error)
-	Close() error
-}
+// Store is what the contract exercises: state.Backend, whose doc comment
+// states the contract Run checks.
+type Store = state.Backend
 
 // Location is one fresh, empty place for a store (a file, a schema).
 type Location struct {
