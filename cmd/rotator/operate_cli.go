@@ -51,13 +51,7 @@ func (c *cli) operate(ctx context.Context, logger *zap.Logger, o *options) int {
 	case errors.Is(err, control.ErrNoDaemon):
 		resp, err = c.direct(ctx, logger, cfg, built, metrics, req)
 	}
-	if err != nil {
-		fmt.Fprintf(c.stderr, "rotator: %v\n", err)
-		return exitFailed
-	}
-	fmt.Fprint(c.stdout, resp.Stdout)
-	fmt.Fprint(c.stderr, resp.Stderr)
-	return resp.Exit
+	return c.printResponse(resp, err)
 }
 
 // direct carries out the request on the state file when no daemon runs.
@@ -111,13 +105,7 @@ func (c *cli) send(ctx context.Context, sock string, req control.Request) int {
 	if errors.Is(err, control.ErrNoDaemon) {
 		err = errors.New("no daemon is running: there is nothing to reload (the next start reads the policy)")
 	}
-	if err != nil {
-		fmt.Fprintf(c.stderr, "rotator: %v\n", err)
-		return exitFailed
-	}
-	fmt.Fprint(c.stdout, resp.Stdout)
-	fmt.Fprint(c.stderr, resp.Stderr)
-	return resp.Exit
+	return c.printResponse(resp, err)
 }
 
 // looseStatePath reads only state.path from a policy that may not be
