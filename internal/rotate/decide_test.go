@@ -1,4 +1,4 @@
-package rotate
+package rotate_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
+	"github.com/rotator-dev/rotator/internal/rotate"
 	"github.com/rotator-dev/rotator/internal/sinks"
 	"github.com/rotator-dev/rotator/internal/state"
 )
@@ -26,7 +27,7 @@ func fresh() state.Key {
 	return state.Key{Name: "k", Current: &state.ProviderKey{ID: "cur", CreatedAt: at}, LastSuccessAt: at, LastKeepAliveAt: at}
 }
 
-func kinds(d Decision) []string {
+func kinds(d rotate.Decision) []string {
 	var out []string
 	for _, a := range d.Actions {
 		s := string(a.Kind) + ":" + string(a.Reason)
@@ -43,7 +44,7 @@ func TestDecide(t *testing.T) {
 	tests := map[string]struct {
 		key  func(*config.Key)
 		st   func(*state.Key)
-		mode Mode
+		mode rotate.Mode
 		want []string
 		next time.Duration // from t0; 0 means not checked
 	}{
@@ -60,9 +61,9 @@ func TestDecide(t *testing.T) {
 			want: nil, next: 10 * time.Minute},
 		"force ignores schedule and backoff": {
 			st:   func(s *state.Key) { s.Failures, s.NextAttemptAt = 1, t0.Add(hour) },
-			mode: Mode{Force: true}, want: []string{"rotate:forced"}},
+			mode: rotate.Mode{Force: true}, want: []string{"rotate:forced"}},
 		"ignoring backoff does not make a schedule due": {
-			mode: Mode{IgnoreBackoff: true}, want: nil},
+			mode: rotate.Mode{IgnoreBackoff: true}, want: nil},
 		"an emergency rotates at once and is not kept alive": {
 			st: func(s *state.Key) { s.Emergency = "revoked"; s.LastKeepAliveAt = t0.Add(-7 * hour) }, want: []string{"rotate:emergency"}},
 		"a paused key is not rotated but still kept alive": {
@@ -70,7 +71,7 @@ func TestDecide(t *testing.T) {
 			st:   func(s *state.Key) { s.LastSuccessAt, s.LastKeepAliveAt = t0.Add(-25*hour), t0.Add(-7*hour) },
 			want: []string{"keepalive:interval:cur"}},
 		"force overrides a pause": {
-			key: func(k *config.Key) { k.Paused = true }, mode: Mode{Force: true}, want: []string{"rotate:forced"}},
+			key: func(k *config.Key) { k.Paused = true }, mode: rotate.Mode{Force: true}, want: []string{"rotate:forced"}},
 		"a rotation in flight is resumed": {
 			st:   func(s *state.Key) { s.Rotation = &state.Rotation{Step: state.StepCreated, KeyID: "new"} },
 			want: []string{"resume:interrupted:new"}},
@@ -107,28 +108,28 @@ func TestDecide(t *testing.T) {
 				s.Retiring = []state.Retiring{{ProviderKey: state.ProviderKey{ID: "old"}, RevokeAfter: t0.Add(-hour),
 					Attempts: 1, NextAttemptAt: t0.Add(time.Minute)}}
 			},
-			mode: Mode{IgnoreBackoff: true}, want: []string{"revoke:retry:old"}},
+			mode: rotate.Mode{IgnoreBackoff: true}, want: []string{"revoke:retry:old"}},
 		"ignoring backoff does not end a grace": {
 			st: func(s *state.Key) {
 				s.Retiring = []state.Retiring{{ProviderKey: state.ProviderKey{ID: "old"}, RevokeAfter: t0.Add(hour)}}
 			},
-			mode: Mode{IgnoreBackoff: true, Force: true}, want: []string{"rotate:forced"}},
+			mode: rotate.Mode{IgnoreBackoff: true, Force: true}, want: []string{"rotate:forced"}},
 		"an operator ends every grace": {
 			st: func(s *state.Key) {
 				s.Retiring = []state.Retiring{{ProviderKey: state.ProviderKey{ID: "old"}, RevokeAfter: t0.Add(hour)}}
 			},
-			mode: Mode{RevokeSuperseded: true}, want: []string{"revoke:operator:old"}},
+			mode: rotate.Mode{RevokeSuperseded: true}, want: []string{"revoke:operator:old"}},
 		"grace 0 revokes the old key with the rotation": {
-			key: func(k *config.Key) { k.Grace = 0 }, mode: Mode{Force: true}, want: []string{"rotate:forced"}},
+			key: func(k *config.Key) { k.Grace = 0 }, mode: rotate.Mode{Force: true}, want: []string{"rotate:forced"}},
 		"keep-alive is due by its interval": {
 			st: func(s *state.Key) { s.LastKeepAliveAt = t0.Add(-6 * hour) }, want: []string{"keepalive:interval:cur"}},
 		"a failed keep-alive waits out its backoff": {
 			st: func(s *state.Key) { s.KeepAliveRetryAt = t0.Add(time.Minute) }, want: nil, next: time.Minute},
 		"ignoring backoff retries a failed keep-alive": {
 			st:   func(s *state.Key) { s.KeepAliveRetryAt = t0.Add(time.Minute) },
-			mode: Mode{IgnoreBackoff: true}, want: []string{"keepalive:retry:cur"}},
-		"keep-alive on request": {mode: Mode{KeepAlive: true}, want: []string{"keepalive:operator:cur"}},
-		"keep-alive disabled":   {key: func(k *config.Key) { k.KeepAlive = 0 }, mode: Mode{IgnoreBackoff: true}, want: nil, next: 23 * hour},
+			mode: rotate.Mode{IgnoreBackoff: true}, want: []string{"keepalive:retry:cur"}},
+		"keep-alive on request": {mode: rotate.Mode{KeepAlive: true}, want: []string{"keepalive:operator:cur"}},
+		"keep-alive disabled":   {key: func(k *config.Key) { k.KeepAlive = 0 }, mode: rotate.Mode{IgnoreBackoff: true}, want: nil, next: 23 * hour},
 		"a watched name is looked up when its check is due": {
 			st:   func(s *state.Key) { s.Watch = []state.Watched{{Name: "n", NextCheckAt: t0}} },
 			want: []string{"sweep:create_outcome_unknown"}},
@@ -164,7 +165,7 @@ func TestDecide(t *testing.T) {
 			want: nil},
 		"not selected by --key: no rotation": {
 			st:   func(s *state.Key) { s.LastSuccessAt, s.LastKeepAliveAt = t0.Add(-25*hour), t0 },
-			mode: Mode{NoRotate: true, IgnoreBackoff: true}, want: nil},
+			mode: rotate.Mode{NoRotate: true, IgnoreBackoff: true}, want: nil},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -175,7 +176,7 @@ func TestDecide(t *testing.T) {
 			if tc.st != nil {
 				tc.st(&st)
 			}
-			d := Decide(k, st, tc.mode, t0)
+			d := rotate.Decide(k, st, tc.mode, t0)
 			got := kinds(d)
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("actions = %q, want %q", got, tc.want)
@@ -196,23 +197,23 @@ func TestDecide(t *testing.T) {
 // out the backoff and revoked nothing.
 func TestDryRunAgreesWithEvaluateAfterAFailedRevocation(t *testing.T) {
 	h := newHarness(t, nil)
-	h.mustEval(Mode{})
-	h.clock.Advance(24 * time.Hour)
-	h.mustEval(Mode{})
-	old := h.state().Retiring[0].ID
-	h.prov.RevokeFunc = func(context.Context, string) error {
+	h.MustEval(rotate.Mode{})
+	h.Clock.Advance(24 * time.Hour)
+	h.MustEval(rotate.Mode{})
+	old := h.State().Retiring[0].ID
+	h.Prov.RevokeFunc = func(context.Context, string) error {
 		return &providers.Error{Op: "revoke", Reason: providers.ReasonServer, Status: 503, Message: "unavailable"}
 	}
-	h.clock.Advance(h.key.Grace)
-	if _, err, _ := h.eval(Mode{}); err == nil {
+	h.Clock.Advance(h.Key.Grace)
+	if _, err, _ := h.Eval(rotate.Mode{}); err == nil {
 		t.Fatal("the revocation did not fail")
 	}
 	var plan bytes.Buffer
-	if err := h.e.Plan(&plan, Once{}, true); err != nil {
+	if err := h.Engine.Plan(&plan, rotate.Once{}, true); err != nil {
 		t.Fatal(err)
 	}
-	revokes := h.prov.Calls("revoke")
-	out, err := h.e.Evaluate(context.Background(), "mail", Mode{})
+	revokes := h.Prov.Calls("revoke")
+	out, err := h.Engine.Evaluate(context.Background(), "mail", rotate.Mode{})
 	if err != nil || out.Revoked != 0 {
 		t.Fatalf("evaluate: revoked %d, %v", out.Revoked, err)
 	}
@@ -222,7 +223,7 @@ func TestDryRunAgreesWithEvaluateAfterAFailedRevocation(t *testing.T) {
 	if !strings.Contains(plan.String(), "wait: key "+old+" is revoked at") || !strings.Contains(plan.String(), "(backoff)") {
 		t.Errorf("the dry run does not show the backoff:\n%s", plan.String())
 	}
-	if h.prov.Calls("revoke") != revokes {
+	if h.Prov.Calls("revoke") != revokes {
 		t.Error("the engine revoked during the backoff")
 	}
 }
@@ -232,29 +233,29 @@ func TestDryRunAgreesWithEvaluateAfterAFailedRevocation(t *testing.T) {
 // sinks were handing out. The orphan scan now adopts it.
 func TestOrphanHeldBySinkIsAdoptedNotRevoked(t *testing.T) {
 	h := newHarness(t, func(k *config.Key) { k.PruneOrphans = true })
-	h.mustEval(Mode{})
-	backup := h.state()
-	h.clock.Advance(24 * time.Hour)
-	h.mustEval(Mode{})
-	live := h.state().Current.ID
-	if err := h.store.Put(backup); err != nil { // the operator restores yesterday's backup
+	h.MustEval(rotate.Mode{})
+	backup := h.State()
+	h.Clock.Advance(24 * time.Hour)
+	h.MustEval(rotate.Mode{})
+	live := h.State().Current.ID
+	if err := h.Store.Put(backup); err != nil { // the operator restores yesterday's backup
 		t.Fatal(err)
 	}
-	h.clock.Advance(time.Hour)
-	if _, err := h.e.ScanOrphans(context.Background(), "mem"); err != nil {
+	h.Clock.Advance(time.Hour)
+	if _, err := h.Engine.ScanOrphans(context.Background(), "mem"); err != nil {
 		t.Fatal(err)
 	}
-	if info, _ := h.prov.Get(live); !info.Active {
+	if info, _ := h.Prov.Get(live); !info.Active {
 		t.Fatalf("the orphan scan revoked key %s, which every sink hands out", live)
 	}
-	st := h.state()
+	st := h.State()
 	if st.Current == nil || st.Current.ID != live {
 		t.Fatalf("current = %+v, want the key the sinks hold (%s) adopted", st.Current, live)
 	}
-	if len(h.logs.FilterMessageSnippet("adopted").All()) == 0 {
+	if len(h.Logs.FilterMessageSnippet("adopted").All()) == 0 {
 		t.Error("no log line says the key was adopted")
 	}
-	h.checkSafety("after adoption")
+	h.CheckSafety("after adoption")
 }
 
 // TestOrphanScanRefusesWhenASinkCannotBeRead: with a sink unreadable
@@ -262,14 +263,14 @@ func TestOrphanHeldBySinkIsAdoptedNotRevoked(t *testing.T) {
 // it alone.
 func TestOrphanScanRefusesWhenASinkCannotBeRead(t *testing.T) {
 	h := newHarness(t, func(k *config.Key) { k.PruneOrphans = true })
-	h.mustEval(Mode{})
-	orphan := h.prov.Create(ProviderKeyName("rotator-", "mail", t0))
-	h.clock.Advance(time.Hour)
-	h.targets[1].ReadFunc = func(context.Context) (sinks.Secret, error) { return nil, errors.New("vault sealed") }
-	if n, _ := h.e.ScanOrphans(context.Background(), "mem"); n != 1 {
+	h.MustEval(rotate.Mode{})
+	orphan := h.Prov.Create(rotate.ProviderKeyName("rotator-", "mail", t0))
+	h.Clock.Advance(time.Hour)
+	h.Memory[1].ReadFunc = func(context.Context) (sinks.Secret, error) { return nil, errors.New("vault sealed") }
+	if n, _ := h.Engine.ScanOrphans(context.Background(), "mem"); n != 1 {
 		t.Errorf("orphans = %d, want 1 left", n)
 	}
-	if info, _ := h.prov.Get(orphan.ID); !info.Active {
+	if info, _ := h.Prov.Get(orphan.ID); !info.Active {
 		t.Error("an orphan was revoked while a sink could not be read")
 	}
 }

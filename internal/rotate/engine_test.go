@@ -1,4 +1,4 @@
-package rotate
+package rotate_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
+	"github.com/rotator-dev/rotator/internal/rotate"
 	"github.com/rotator-dev/rotator/internal/sinks"
 	"github.com/rotator-dev/rotator/internal/state"
 )
@@ -22,24 +23,24 @@ import (
 // fails the test, and checks that the plan still says what would happen.
 func TestDryRunCallsNothingMutating(t *testing.T) {
 	h := newHarness(t, nil)
-	h.mustEval(Mode{})
-	h.clock.Advance(25 * time.Hour)
+	h.MustEval(rotate.Mode{})
+	h.Clock.Advance(25 * time.Hour)
 	mutating := func(what string) { t.Errorf("dry run made a mutating call: %s", what) }
-	h.prov.CreateFunc = func(context.Context, string, map[string]string) (providers.Key, error) {
+	h.Prov.CreateFunc = func(context.Context, string, map[string]string) (providers.Key, error) {
 		mutating("create")
 		return providers.Key{}, nil
 	}
-	h.prov.RevokeFunc = func(context.Context, string) error { mutating("revoke"); return nil }
-	h.prov.TestFunc = func(context.Context, string, providers.Credential) (providers.KeyInfo, error) {
+	h.Prov.RevokeFunc = func(context.Context, string) error { mutating("revoke"); return nil }
+	h.Prov.TestFunc = func(context.Context, string, providers.Credential) (providers.KeyInfo, error) {
 		mutating("test (keep-alive)")
 		return providers.KeyInfo{}, nil
 	}
-	for _, tg := range h.targets {
+	for _, tg := range h.Memory {
 		tg.WriteFunc = func(context.Context, sinks.Write) (string, error) { mutating("sink write"); return "", nil }
 	}
-	before := h.state()
+	before := h.State()
 	var out bytes.Buffer
-	if err := h.e.Plan(&out, Once{}, false); err != nil {
+	if err := h.Engine.Plan(&out, rotate.Once{}, false); err != nil {
 		t.Fatal(err)
 	}
 	plan := out.String()
@@ -54,14 +55,14 @@ func TestDryRunCallsNothingMutating(t *testing.T) {
 	if strings.Contains(plan, "keep-alive: use key") {
 		t.Errorf("plan keeps a key alive that it rotates:\n%s", plan)
 	}
-	if after := h.state(); after.Rotations != before.Rotations || after.Rotation != nil {
+	if after := h.State(); after.Rotations != before.Rotations || after.Rotation != nil {
 		t.Error("dry run changed the state")
 	}
 }
 
 func TestMetricsAfterARotation(t *testing.T) {
 	h := newHarness(t, nil)
-	h.mustEval(Mode{})
+	h.MustEval(rotate.Mode{})
 	want := `
 # HELP rotator_rotations_total Rotation attempts by key, provider and result (success, failure).
 # TYPE rotator_rotations_total counter
@@ -88,24 +89,24 @@ rotator_revocations_total{key="mail",result="failure"} 0
 rotator_revocations_total{key="mail",result="max_grace"} 0
 rotator_revocations_total{key="mail",result="success"} 0
 `
-	if err := testutil.GatherAndCompare(served(t, h.e.m, h.reg), strings.NewReader(want), "rotator_rotations_total",
+	if err := testutil.GatherAndCompare(rotate.Served(t, h.Metrics, h.Reg), strings.NewReader(want), "rotator_rotations_total",
 		"rotator_last_rotation_success_timestamp_seconds", "rotator_next_rotation_timestamp_seconds",
 		"rotator_pending_revocations", "rotator_sink_writes_total", "rotator_revocations_total"); err != nil {
 		t.Error(err)
 	}
-	h.clock.Advance(24 * time.Hour)
-	h.mustEval(Mode{})
-	if got := h.e.m.keyGauge("rotator_pending_revocations", "mail"); got != 1 {
+	h.Clock.Advance(24 * time.Hour)
+	h.MustEval(rotate.Mode{})
+	if got := h.Metrics.KeyGauge("rotator_pending_revocations", "mail"); got != 1 {
 		t.Errorf("pending revocations = %v, want 1 in grace", got)
 	}
-	if got, want := h.e.m.keyGauge("rotator_revocation_deadline_timestamp_seconds", "mail"), ts(h.clock.Now().Add(time.Hour)); got != want {
+	if got, want := h.Metrics.KeyGauge("rotator_revocation_deadline_timestamp_seconds", "mail"), rotate.Ts(h.Clock.Now().Add(time.Hour)); got != want {
 		t.Errorf("revocation deadline = %v, want %v", got, want)
 	}
 }
 
 func TestMetricsExistAtZeroBeforeAnyWork(t *testing.T) {
 	h := newHarness(t, nil)
-	n, err := testutil.GatherAndCount(served(t, h.e.m, h.reg))
+	n, err := testutil.GatherAndCount(rotate.Served(t, h.Metrics, h.Reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestMetricsExistAtZeroBeforeAnyWork(t *testing.T) {
 	}
 	for _, name := range []string{"rotator_rotations_total", "rotator_keepalives_total", "rotator_key_consecutive_failures",
 		"rotator_orphaned_keys", "rotator_emergency_rotations_total", "rotator_key_inactivity_deadline_timestamp_seconds"} {
-		if c, err := testutil.GatherAndCount(served(t, h.e.m, h.reg), name); err != nil || c == 0 {
+		if c, err := testutil.GatherAndCount(rotate.Served(t, h.Metrics, h.Reg), name); err != nil || c == 0 {
 			t.Errorf("%s: %d series, %v", name, c, err)
 		}
 	}
@@ -123,14 +124,14 @@ func TestMetricsExistAtZeroBeforeAnyWork(t *testing.T) {
 
 func TestFailedRotationIsCounted(t *testing.T) {
 	h := newHarness(t, nil)
-	h.prov.CreateFunc = func(context.Context, string, map[string]string) (providers.Key, error) {
+	h.Prov.CreateFunc = func(context.Context, string, map[string]string) (providers.Key, error) {
 		return providers.Key{}, &providers.Error{Op: "create", Reason: providers.ReasonServer, Status: 500}
 	}
-	h.eval(Mode{})
-	if got := h.e.m.rotationCount("mail", "failure"); got != 1 {
+	h.Eval(rotate.Mode{})
+	if got := h.Metrics.RotationCount("mail", "failure"); got != 1 {
 		t.Errorf("failures counted = %v, want 1", got)
 	}
-	if got := h.e.m.keyGauge("rotator_key_consecutive_failures", "mail"); got != 1 {
+	if got := h.Metrics.KeyGauge("rotator_key_consecutive_failures", "mail"); got != 1 {
 		t.Errorf("consecutive failures = %v, want 1", got)
 	}
 }
@@ -142,20 +143,20 @@ func TestServeEvaluatesAtStartAndOnSchedule(t *testing.T) {
 	h := newHarness(t, func(k *config.Key) { k.KeepAlive = 0 })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- h.e.Serve(ctx) }()
+	go func() { done <- h.Engine.Serve(ctx) }()
 
-	waitFor(t, func() bool { return h.prov.Calls("create") == 1 && h.state().Current != nil }, "the start-up rotation")
+	waitFor(t, func() bool { return h.Prov.Calls("create") == 1 && h.State().Current != nil }, "the start-up rotation")
 	// The loop now sleeps until the next rotation; wake it exactly then.
-	if err := h.clock.BlockUntilContext(ctx, 1); err != nil {
+	if err := h.Clock.BlockUntilContext(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	h.clock.Advance(24 * time.Hour)
-	waitFor(t, func() bool { return h.state().Rotations == 2 }, "the scheduled rotation")
-	if err := h.clock.BlockUntilContext(ctx, 1); err != nil {
+	h.Clock.Advance(24 * time.Hour)
+	waitFor(t, func() bool { return h.State().Rotations == 2 }, "the scheduled rotation")
+	if err := h.Clock.BlockUntilContext(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	h.clock.Advance(time.Hour)
-	waitFor(t, func() bool { return len(h.state().Retiring) == 0 }, "the revocation at the grace deadline")
+	h.Clock.Advance(time.Hour)
+	waitFor(t, func() bool { return len(h.State().Retiring) == 0 }, "the revocation at the grace deadline")
 	cancel()
 	select {
 	case err := <-done:
@@ -165,7 +166,7 @@ func TestServeEvaluatesAtStartAndOnSchedule(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after cancellation")
 	}
-	h.checkConverged("after Serve")
+	h.CheckConverged("after Serve")
 }
 
 func waitFor(t *testing.T, cond func() bool, what string) {
@@ -181,37 +182,37 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 
 func TestOrphansAreCountedAndPruned(t *testing.T) {
 	h := newHarness(t, nil)
-	h.mustEval(Mode{})
-	orphan := h.prov.Create(ProviderKeyName("rotator-", "mail", t0))
-	h.prov.Create(ProviderKeyName("rotator-", "mail-other", t0)) // another key's name: not ours
-	h.prov.Create("rotator-mail-handmade")                       // not our pattern
-	n, err := h.e.ScanOrphans(context.Background(), "mem")
+	h.MustEval(rotate.Mode{})
+	orphan := h.Prov.Create(rotate.ProviderKeyName("rotator-", "mail", t0))
+	h.Prov.Create(rotate.ProviderKeyName("rotator-", "mail-other", t0)) // another key's name: not ours
+	h.Prov.Create("rotator-mail-handmade")                              // not our pattern
+	n, err := h.Engine.ScanOrphans(context.Background(), "mem")
 	if err != nil || n != 1 {
 		t.Fatalf("orphans = %d, %v; want 1", n, err)
 	}
-	if got := testutil.ToFloat64(h.e.m.orphaned.WithLabelValues("mem")); got != 1 {
+	if got := testutil.ToFloat64(h.Metrics.Orphaned().WithLabelValues("mem")); got != 1 {
 		t.Errorf("rotator_orphaned_keys = %v, want 1", got)
 	}
-	if info, _ := h.prov.Get(orphan.ID); !info.Active {
+	if info, _ := h.Prov.Get(orphan.ID); !info.Active {
 		t.Fatal("an orphan was revoked without prune_orphans")
 	}
 
-	h.e.keys["mail"].k.Policy.PruneOrphans = true
+	h.Engine.Policy("mail").PruneOrphans = true
 	// A young orphan may be the create of a rotation still in flight
 	// elsewhere: it is pruned only once older than the rotation timeout.
-	h.clock.Advance(OrphanMinAge(h.key) - time.Second - h.clock.Since(t0))
-	if n, err := h.e.ScanOrphans(context.Background(), "mem"); err != nil || n != 1 {
+	h.Clock.Advance(rotate.OrphanMinAge(h.Key) - time.Second - h.Clock.Since(t0))
+	if n, err := h.Engine.ScanOrphans(context.Background(), "mem"); err != nil || n != 1 {
 		t.Fatalf("young orphan: %d, %v; want it left alone", n, err)
 	}
-	h.clock.Advance(time.Second)
-	if n, err := h.e.ScanOrphans(context.Background(), "mem"); err != nil || n != 0 {
+	h.Clock.Advance(time.Second)
+	if n, err := h.Engine.ScanOrphans(context.Background(), "mem"); err != nil || n != 0 {
 		t.Fatalf("after pruning: %d, %v", n, err)
 	}
-	if info, _ := h.prov.Get(orphan.ID); info.Active {
+	if info, _ := h.Prov.Get(orphan.ID); info.Active {
 		t.Fatal("prune_orphans did not revoke the orphan")
 	}
-	if len(h.prov.Active()) != 3 {
-		t.Errorf("active keys %v: pruning touched keys that are not orphans", h.prov.Active())
+	if len(h.Prov.Active()) != 3 {
+		t.Errorf("active keys %v: pruning touched keys that are not orphans", h.Prov.Active())
 	}
 }
 
@@ -219,25 +220,25 @@ func TestPolicyChain(t *testing.T) {
 	sched, _ := config.ParseSchedule("@every 24h")
 	key := config.Key{Name: "k", Schedule: sched}
 	tests := map[string]struct {
-		in     Input
-		reason Reason
+		in     rotate.Input
+		reason rotate.Reason
 		rotate bool
 	}{
-		"rotate a key that has never been rotated": {Input{Key: key, Now: t0}, ReasonNoKey, true},
-		"rotate when the schedule is due": {Input{Key: key, State: withCurrent(t0.Add(-25 * time.Hour)), Now: t0},
-			ReasonScheduleDue, true},
-		"do not rotate before the schedule": {Input{Key: key, State: withCurrent(t0.Add(-time.Hour)), Now: t0}, "", false},
-		"rotate at once in an emergency": {Input{Key: key, State: func() state.Key {
+		"rotate a key that has never been rotated": {rotate.Input{Key: key, Now: t0}, rotate.ReasonNoKey, true},
+		"rotate when the schedule is due": {rotate.Input{Key: key, State: withCurrent(t0.Add(-25 * time.Hour)), Now: t0},
+			rotate.ReasonScheduleDue, true},
+		"do not rotate before the schedule": {rotate.Input{Key: key, State: withCurrent(t0.Add(-time.Hour)), Now: t0}, "", false},
+		"rotate at once in an emergency": {rotate.Input{Key: key, State: func() state.Key {
 			s := withCurrent(t0)
 			s.Emergency = "revoked"
 			return s
-		}(), Now: t0}, ReasonEmergency, true},
-		"a paused key is not rotated":        {Input{Key: config.Key{Paused: true, Schedule: sched}, Now: t0}, ReasonPaused, false},
-		"--run-now rotates even paused keys": {Input{Key: config.Key{Paused: true}, Now: t0, Forced: true}, ReasonForced, true},
+		}(), Now: t0}, rotate.ReasonEmergency, true},
+		"a paused key is not rotated":        {rotate.Input{Key: config.Key{Paused: true, Schedule: sched}, Now: t0}, rotate.ReasonPaused, false},
+		"--run-now rotates even paused keys": {rotate.Input{Key: config.Key{Paused: true}, Now: t0, Forced: true}, rotate.ReasonForced, true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			r, rotate := DefaultChain.Evaluate(tc.in)
+			r, rotate := rotate.DefaultChain.Evaluate(tc.in)
 			if r != tc.reason || rotate != tc.rotate {
 				t.Errorf("got (%q, %v), want (%q, %v)", r, rotate, tc.reason, tc.rotate)
 			}
@@ -250,18 +251,18 @@ func TestPolicyChain(t *testing.T) {
 // share a schedule over the window.
 func TestJitterSurvivesRestartAndSpreadsKeys(t *testing.T) {
 	h := newHarness(t, func(k *config.Key) { k.Jitter = 30 * time.Minute })
-	h.mustEval(Mode{})
-	before := h.e.Status([]state.Key{h.state()})[0].NextRotation
-	h.restart()
-	if after := h.e.Status([]state.Key{h.state()})[0].NextRotation; !after.Equal(before) {
+	h.MustEval(rotate.Mode{})
+	before := h.Engine.Status([]state.Key{h.State()})[0].NextRotation
+	h.Restart()
+	if after := h.Engine.Status([]state.Key{h.State()})[0].NextRotation; !after.Equal(before) {
 		t.Errorf("next rotation moved from %s to %s across a restart", before, after)
 	}
-	if d := before.Sub(h.state().LastSuccessAt.Add(24 * time.Hour)); d < 0 || d >= 30*time.Minute {
+	if d := before.Sub(h.State().LastSuccessAt.Add(24 * time.Hour)); d < 0 || d >= 30*time.Minute {
 		t.Errorf("jitter %s out of [0, 30m)", d)
 	}
 	quarters := map[time.Duration]bool{}
 	for i := range 100 {
-		quarters[jitterFor(fmt.Sprintf("key-%d", i), t0, time.Hour)/(15*time.Minute)] = true
+		quarters[rotate.JitterFor(fmt.Sprintf("key-%d", i), t0, time.Hour)/(15*time.Minute)] = true
 	}
 	if len(quarters) != 4 {
 		t.Errorf("100 keys on one schedule fall in %d of the 4 quarters of the jitter window", len(quarters))
@@ -272,8 +273,8 @@ func TestJitterSurvivesRestartAndSpreadsKeys(t *testing.T) {
 // time is cumulative, with count and sum, like a live one.
 func TestRotationDurationHistogram(t *testing.T) {
 	h := newHarness(t, nil)
-	h.e.m.rotationDone("mail", nil, 300*time.Millisecond)
-	h.e.m.rotationDone("mail", errors.New("x"), 45*time.Second)
+	h.Metrics.RotationDone("mail", nil, 300*time.Millisecond)
+	h.Metrics.RotationDone("mail", errors.New("x"), 45*time.Second)
 	want := `
 # HELP rotator_rotation_duration_seconds Duration of rotation attempts, from create to promote.
 # TYPE rotator_rotation_duration_seconds histogram
@@ -292,10 +293,10 @@ rotator_rotation_duration_seconds_bucket{key="mail",le="+Inf"} 2
 rotator_rotation_duration_seconds_sum{key="mail"} 45.3
 rotator_rotation_duration_seconds_count{key="mail"} 2
 `
-	if err := testutil.GatherAndCompare(served(t, h.e.m, h.reg), strings.NewReader(want), "rotator_rotation_duration_seconds"); err != nil {
+	if err := testutil.GatherAndCompare(rotate.Served(t, h.Metrics, h.Reg), strings.NewReader(want), "rotator_rotation_duration_seconds"); err != nil {
 		t.Error(err)
 	}
-	if got := h.e.m.rotationCount("mail", "failure"); got != 1 {
+	if got := h.Metrics.RotationCount("mail", "failure"); got != 1 {
 		t.Errorf("failures = %v, want 1", got)
 	}
 }
@@ -307,29 +308,29 @@ rotator_rotation_duration_seconds_count{key="mail"} 2
 func TestServeCallsOnIdleWhenWorkIsDone(t *testing.T) {
 	var idles atomic.Int64
 	h := newHarness(t, func(k *config.Key) { k.KeepAlive = 0 })
-	h.onIdle = func() { idles.Add(1) }
-	create := h.prov.CreateFunc
-	h.prov.CreateFunc = func(ctx context.Context, name string, params map[string]string) (providers.Key, error) {
+	h.Tweak = func(o *rotate.Options) { o.OnIdle = func() { idles.Add(1) } }
+	create := h.Prov.CreateFunc
+	h.Prov.CreateFunc = func(ctx context.Context, name string, params map[string]string) (providers.Key, error) {
 		if idles.Load() != 0 {
 			t.Error("OnIdle was called while a job ran")
 		}
 		return create(ctx, name, params)
 	}
-	h.restart() // with onIdle set
+	h.Restart() // with OnIdle set
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- h.e.Serve(ctx) }()
+	go func() { done <- h.Engine.Serve(ctx) }()
 
 	waitFor(t, func() bool { return idles.Load() == 1 }, "OnIdle after the start-up pass")
-	if h.prov.Calls("create") != 1 {
-		t.Fatalf("creates %d, want 1", h.prov.Calls("create"))
+	if h.Prov.Calls("create") != 1 {
+		t.Fatalf("creates %d, want 1", h.Prov.Calls("create"))
 	}
 	// The orphan scan at +1m is work: idle again afterwards.
-	if err := h.clock.BlockUntilContext(ctx, 1); err != nil {
+	if err := h.Clock.BlockUntilContext(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	h.clock.Advance(time.Minute)
+	h.Clock.Advance(time.Minute)
 	waitFor(t, func() bool { return idles.Load() == 2 }, "OnIdle after the orphan scan")
 	cancel()
 	if err := <-done; err != nil {

@@ -1,4 +1,4 @@
-package rotate
+package rotate_test
 
 import (
 	"context"
@@ -17,14 +17,13 @@ import (
 // in the error: "after 3 attempts"). Issue 16: each failure logged once.
 func TestScheduledFailureIsLoggedOnce(t *testing.T) {
 	h := newHarness(t, nil)
-	h.prov.CreateFunc = func(context.Context, string, map[string]string) (providers.Key, error) {
+	h.Prov.CreateFunc = func(context.Context, string, map[string]string) (providers.Key, error) {
 		return providers.Key{}, &providers.Error{Op: "create", Reason: providers.ReasonServer, Status: 503, Attempts: 3}
 	}
-	h.e.sched.Store(newScheduler(h.clock)) // as while Serve runs
-	defer h.e.sched.Store(nil)
-	h.e.runJob(context.Background(), "key/mail")
+	defer h.Engine.Scheduling()() // as while Serve runs
+	h.Engine.RunJob(context.Background(), "key/mail")
 	var failures []string
-	for _, l := range h.logs.All() {
+	for _, l := range h.Logs.All() {
 		if l.Level >= zapcore.WarnLevel {
 			failures = append(failures, l.Message)
 		}
@@ -32,11 +31,11 @@ func TestScheduledFailureIsLoggedOnce(t *testing.T) {
 	if len(failures) != 1 || failures[0] != "rotation failed; the key has no current provider key yet" {
 		t.Fatalf("lines at warn or above %q, want the one rotation failed line", failures)
 	}
-	f := h.logs.FilterMessage(failures[0]).All()[0].ContextMap()
+	f := h.Logs.FilterMessage(failures[0]).All()[0].ContextMap()
 	if got := f["error"]; got != "create key: create: server (HTTP 503) after 3 attempts" {
 		t.Errorf("error %q", got)
 	}
-	for _, l := range h.logs.FilterMessage("evaluation finished with errors").All() {
+	for _, l := range h.Logs.FilterMessage("evaluation finished with errors").All() {
 		if l.Level != zapcore.DebugLevel || !strings.Contains(l.ContextMap()["error"].(string), "after 3 attempts") {
 			t.Errorf("evaluation line %s %v, want debug", l.Level, l.ContextMap())
 		}

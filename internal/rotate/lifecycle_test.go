@@ -1,4 +1,4 @@
-package rotate
+package rotate_test
 
 import (
 	"context"
@@ -11,19 +11,20 @@ import (
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
 	"github.com/rotator-dev/rotator/internal/providers/providertest"
+	"github.com/rotator-dev/rotator/internal/rotate"
 	"github.com/rotator-dev/rotator/internal/sinks"
 )
 
 func TestLifecycleCreatesWritesGracesRevokes(t *testing.T) {
 	h := newHarness(t, nil)
 
-	out := h.mustEval(Mode{})
-	if !out.Rotated || out.Reason != ReasonNoKey {
+	out := h.MustEval(rotate.Mode{})
+	if !out.Rotated || out.Reason != rotate.ReasonNoKey {
 		t.Fatalf("first evaluation: rotated=%v reason=%q, want a rotation for no_key", out.Rotated, out.Reason)
 	}
-	first := h.state().Current
-	h.checkConverged("after the first rotation")
-	if got := h.sinkOf(0)[FieldKeyName]; !strings.HasPrefix(got, "rotator-mail-20261123T100000Z-") {
+	first := h.State().Current
+	h.CheckConverged("after the first rotation")
+	if got := h.SinkOf(0)[rotate.FieldKeyName]; !strings.HasPrefix(got, "rotator-mail-20261123T100000Z-") {
 		t.Errorf("key_name in sink = %q, want rotator-mail-<timestamp>-<random>", got)
 	}
 	if got, want := out.Next, t0.Add(6*time.Hour); !got.Equal(want) {
@@ -31,38 +32,38 @@ func TestLifecycleCreatesWritesGracesRevokes(t *testing.T) {
 	}
 
 	// Not due yet: nothing happens.
-	h.clock.Advance(time.Hour)
-	if out := h.mustEval(Mode{}); out.Rotated {
+	h.Clock.Advance(time.Hour)
+	if out := h.MustEval(rotate.Mode{}); out.Rotated {
 		t.Fatal("rotated before the schedule was due")
 	}
 
 	// The schedule comes due: a new key, the old one in grace.
-	h.clock.Advance(23 * time.Hour)
-	out = h.mustEval(Mode{})
-	if !out.Rotated || out.Reason != ReasonScheduleDue {
+	h.Clock.Advance(23 * time.Hour)
+	out = h.MustEval(rotate.Mode{})
+	if !out.Rotated || out.Reason != rotate.ReasonScheduleDue {
 		t.Fatalf("rotated=%v reason=%q, want schedule_due", out.Rotated, out.Reason)
 	}
-	st := h.state()
+	st := h.State()
 	if len(st.Retiring) != 1 || st.Retiring[0].ID != first.ID {
 		t.Fatalf("retiring = %+v, want the first key", st.Retiring)
 	}
-	if got, want := st.Retiring[0].RevokeAfter, h.clock.Now().Add(time.Hour); !got.Equal(want) {
+	if got, want := st.Retiring[0].RevokeAfter, h.Clock.Now().Add(time.Hour); !got.Equal(want) {
 		t.Errorf("revoke after %s, want now + grace %s", got, want)
 	}
-	if !h.prov.Valid(credOf(h, first.ID)) {
+	if !h.Prov.Valid(credOf(h, first.ID)) {
 		t.Error("the old key was revoked before its grace period ended")
 	}
-	if got, want := out.Next, h.clock.Now().Add(time.Hour); !got.Equal(want) {
+	if got, want := out.Next, h.Clock.Now().Add(time.Hour); !got.Equal(want) {
 		t.Errorf("next wake = %s, want the revocation deadline %s", got, want)
 	}
-	h.checkSafety("in grace")
+	h.CheckSafety("in grace")
 
-	h.clock.Advance(time.Hour)
-	if out := h.mustEval(Mode{}); out.Revoked != 1 {
+	h.Clock.Advance(time.Hour)
+	if out := h.MustEval(rotate.Mode{}); out.Revoked != 1 {
 		t.Fatalf("revoked %d keys at the deadline, want 1", out.Revoked)
 	}
-	h.checkConverged("after revocation")
-	h.checkNoSecretLeaked()
+	h.CheckConverged("after revocation")
+	h.CheckNoSecretLeaked()
 }
 
 // credOf returns the credential of a memory-provider key id: Memory
@@ -72,17 +73,17 @@ func credOf(h *harness, id string) providers.Credential {
 	for i := range id {
 		n = n*10 + int(id[i]-'0')
 	}
-	return providers.Credential{"api_key": h.prov.Issued()[n-1]}
+	return providers.Credential{"api_key": h.Prov.Issued()[n-1]}
 }
 
 func TestGraceZeroRevokesInTheSamePass(t *testing.T) {
 	h := newHarness(t, func(k *config.Key) { k.Grace = 0 })
-	h.mustEval(Mode{})
-	out := h.mustEval(Mode{Force: true})
+	h.MustEval(rotate.Mode{})
+	out := h.MustEval(rotate.Mode{Force: true})
 	if !out.Rotated || out.Revoked != 1 {
 		t.Fatalf("rotated=%v revoked=%d, want a rotation and the old key revoked in the same pass", out.Rotated, out.Revoked)
 	}
-	h.checkConverged("grace 0")
+	h.CheckConverged("grace 0")
 }
 
 // TestCrashAtEveryStep kills the engine at every side-effect boundary of a
@@ -90,144 +91,144 @@ func TestGraceZeroRevokesInTheSamePass(t *testing.T) {
 // state file, and checks that it converges with no untracked key and no
 // sink holding a revoked key.
 func TestCrashAtEveryStep(t *testing.T) {
-	for _, point := range Failpoints {
+	for _, point := range rotate.Failpoints {
 		t.Run(point, func(t *testing.T) {
 			h := newHarness(t, nil)
-			h.mustEval(Mode{}) // a first key, so that there is an old one
-			h.checkConverged("before the crash")
+			h.MustEval(rotate.Mode{}) // a first key, so that there is an old one
+			h.CheckConverged("before the crash")
 
-			h.crashAt = point
-			h.clock.Advance(24 * time.Hour)
-			_, _, crashed := h.eval(Mode{})
+			h.CrashAt = point
+			h.Clock.Advance(24 * time.Hour)
+			_, _, crashed := h.Eval(rotate.Mode{})
 			if !crashed && !strings.Contains(point, "revoke") {
 				t.Fatalf("failpoint %s was never reached", point)
 			}
 			if strings.Contains(point, "revoke") && !crashed {
 				// The revocation comes after the grace period.
-				h.clock.Advance(time.Hour)
-				if _, _, crashed = h.eval(Mode{}); !crashed {
+				h.Clock.Advance(time.Hour)
+				if _, _, crashed = h.Eval(rotate.Mode{}); !crashed {
 					t.Fatalf("failpoint %s was never reached", point)
 				}
 			}
-			h.checkSafety("right after the crash")
+			h.CheckSafety("right after the crash")
 
-			h.restart()
+			h.Restart()
 			if point == "after-intent" {
 				// The create may or may not have reached the provider: its
 				// name is watched, and a new attempt starts at once.
-				h.mustEval(Mode{})
-				if st := h.state(); len(st.Watch) != 1 {
+				h.MustEval(rotate.Mode{})
+				if st := h.State(); len(st.Watch) != 1 {
 					t.Fatalf("watch = %+v, want the interrupted create's name watched", st.Watch)
 				}
-				h.checkSafety("while the name is watched")
+				h.CheckSafety("while the name is watched")
 			}
 			for i := 0; i < 4; i++ {
-				h.mustEval(Mode{})
-				h.checkSafety("after restart")
-				h.clock.Advance(time.Hour)
+				h.MustEval(rotate.Mode{})
+				h.CheckSafety("after restart")
+				h.Clock.Advance(time.Hour)
 			}
-			h.checkConverged("after recovery")
-			if got := h.state().Rotations; got < 2 {
+			h.CheckConverged("after recovery")
+			if got := h.State().Rotations; got < 2 {
 				t.Errorf("%d rotations completed, want at least 2", got)
 			}
-			h.checkNoSecretLeaked()
+			h.CheckNoSecretLeaked()
 		})
 	}
 }
 
 func TestCrashBeforeAnySinkIsWrittenRevokesTheNewKey(t *testing.T) {
 	h := newHarness(t, nil)
-	h.mustEval(Mode{})
-	old := h.state().Current.ID
-	h.crashAt = "after-created"
-	h.clock.Advance(24 * time.Hour)
-	if _, _, crashed := h.eval(Mode{}); !crashed {
+	h.MustEval(rotate.Mode{})
+	old := h.State().Current.ID
+	h.CrashAt = "after-created"
+	h.Clock.Advance(24 * time.Hour)
+	if _, _, crashed := h.Eval(rotate.Mode{}); !crashed {
 		t.Fatal("no crash")
 	}
-	lost := h.state().Rotation.KeyID
-	h.restart()
-	h.mustEval(Mode{})
-	if info, _ := h.prov.Get(lost); info.Active {
+	lost := h.State().Rotation.KeyID
+	h.Restart()
+	h.MustEval(rotate.Mode{})
+	if info, _ := h.Prov.Get(lost); info.Active {
 		t.Errorf("the key whose secret was lost (%s) is still active", lost)
 	}
-	if cur := h.state().Current.ID; cur == old || cur == lost {
+	if cur := h.State().Current.ID; cur == old || cur == lost {
 		t.Errorf("current = %s, want a fresh key after starting over", cur)
 	}
 }
 
 func TestCrashAfterOneSinkResumesFromTheSink(t *testing.T) {
 	h := newHarness(t, nil)
-	h.mustEval(Mode{})
-	h.crashAt = "after-sink-write" // after the first of two sinks
-	h.clock.Advance(24 * time.Hour)
-	if _, _, crashed := h.eval(Mode{}); !crashed {
+	h.MustEval(rotate.Mode{})
+	h.CrashAt = "after-sink-write" // after the first of two sinks
+	h.Clock.Advance(24 * time.Hour)
+	if _, _, crashed := h.Eval(rotate.Mode{}); !crashed {
 		t.Fatal("no crash")
 	}
-	inFlight := h.state().Rotation.KeyID
-	creates := h.prov.Calls("create")
-	h.restart()
-	h.mustEval(Mode{})
-	if got := h.state().Current.ID; got != inFlight {
+	inFlight := h.State().Rotation.KeyID
+	creates := h.Prov.Calls("create")
+	h.Restart()
+	h.MustEval(rotate.Mode{})
+	if got := h.State().Current.ID; got != inFlight {
 		t.Errorf("current = %s, want the in-flight key %s recovered from the sink", got, inFlight)
 	}
-	if h.prov.Calls("create") != creates {
+	if h.Prov.Calls("create") != creates {
 		t.Error("a new key was created although the in-flight one could be resumed")
 	}
 }
 
 func TestAmbiguousCreateIsCleanedUpByName(t *testing.T) {
 	h := newHarness(t, nil)
-	h.prov.CreateFunc = func(ctx context.Context, name string, _ map[string]string) (providers.Key, error) {
-		h.prov.Create(name) // the provider made it; the response is lost
+	h.Prov.CreateFunc = func(ctx context.Context, name string, _ map[string]string) (providers.Key, error) {
+		h.Prov.Create(name) // the provider made it; the response is lost
 		return providers.Key{}, &providers.Error{Op: "create", Reason: providers.ReasonTimeout, Message: "connection reset"}
 	}
-	if _, err, _ := h.eval(Mode{}); err == nil {
+	if _, err, _ := h.Eval(rotate.Mode{}); err == nil {
 		t.Fatal("want the failed create reported")
 	}
-	if got := h.prov.Active(); len(got) != 0 {
+	if got := h.Prov.Active(); len(got) != 0 {
 		t.Fatalf("active keys after the lost response: %v, want the lost key revoked", got)
 	}
-	st := h.state()
+	st := h.State()
 	if st.Rotation != nil || st.Failures != 1 || st.NextAttemptAt.IsZero() {
 		t.Fatalf("state after failure: rotation=%v failures=%d next=%s", st.Rotation, st.Failures, st.NextAttemptAt)
 	}
 	// Backoff: not retried at once, then retried and successful.
-	h.prov.CreateFunc = func(_ context.Context, name string, _ map[string]string) (providers.Key, error) {
-		return h.prov.Create(name), nil
+	h.Prov.CreateFunc = func(_ context.Context, name string, _ map[string]string) (providers.Key, error) {
+		return h.Prov.Create(name), nil
 	}
-	if out := h.mustEval(Mode{}); out.Rotated {
+	if out := h.MustEval(rotate.Mode{}); out.Rotated {
 		t.Fatal("retried before the backoff elapsed")
 	}
-	h.clock.Advance(time.Minute)
-	if out := h.mustEval(Mode{}); !out.Rotated {
+	h.Clock.Advance(time.Minute)
+	if out := h.MustEval(rotate.Mode{}); !out.Rotated {
 		t.Fatal("not retried after the backoff")
 	}
-	h.checkConverged("after retry")
+	h.CheckConverged("after retry")
 }
 
 func TestFailedSinkKeepsTheOldKey(t *testing.T) {
 	h := newHarness(t, nil)
-	h.mustEval(Mode{})
-	old := h.state().Current.ID
+	h.MustEval(rotate.Mode{})
+	old := h.State().Current.ID
 	down := errors.New("connection refused")
-	h.targets[1].WriteFunc = func(context.Context, sinks.Write) (string, error) { return "", down }
-	h.clock.Advance(24 * time.Hour)
+	h.Memory[1].WriteFunc = func(context.Context, sinks.Write) (string, error) { return "", down }
+	h.Clock.Advance(24 * time.Hour)
 	for i := 0; i < 3; i++ {
-		_, err, _ := h.eval(Mode{})
+		_, err, _ := h.Eval(rotate.Mode{})
 		if err == nil || !strings.Contains(err.Error(), "connection refused") {
 			t.Fatalf("attempt %d: err = %v, want the sink failure", i, err)
 		}
-		h.checkSafety("sink down")
-		h.clock.Advance(10 * time.Minute)
+		h.CheckSafety("sink down")
+		h.Clock.Advance(10 * time.Minute)
 	}
-	st := h.state()
+	st := h.State()
 	if st.Current.ID != old {
 		t.Fatal("the current key changed although a sink failed")
 	}
-	if h.sinkOf(1)[FieldKeyID] != old {
+	if h.SinkOf(1)[rotate.FieldKeyID] != old {
 		t.Fatal("the failing sink lost the old key")
 	}
-	if !h.prov.Valid(credOf(h, old)) {
+	if !h.Prov.Valid(credOf(h, old)) {
 		t.Fatal("the old key was revoked although a sink never got the new one")
 	}
 	if st.Failures < 3 {
@@ -235,136 +236,136 @@ func TestFailedSinkKeepsTheOldKey(t *testing.T) {
 	}
 	// The sink comes back: the same in-flight key is finished.
 	inFlight := st.Rotation.KeyID
-	h.targets[1].WriteFunc = func(_ context.Context, w sinks.Write) (string, error) { return h.targets[1].Put(w.Data), nil }
-	h.clock.Advance(time.Hour)
-	h.mustEval(Mode{})
-	if got := h.state().Current.ID; got != inFlight {
+	h.Memory[1].WriteFunc = func(_ context.Context, w sinks.Write) (string, error) { return h.Memory[1].Put(w.Data), nil }
+	h.Clock.Advance(time.Hour)
+	h.MustEval(rotate.Mode{})
+	if got := h.State().Current.ID; got != inFlight {
 		t.Errorf("current = %s, want the in-flight key %s", got, inFlight)
 	}
-	h.clock.Advance(2 * time.Hour)
-	h.mustEval(Mode{})
-	h.checkConverged("after the sink recovered")
+	h.Clock.Advance(2 * time.Hour)
+	h.MustEval(rotate.Mode{})
+	h.CheckConverged("after the sink recovered")
 }
 
 func TestRevocationIsRetriedWithBackoff(t *testing.T) {
 	h := newHarness(t, nil)
-	h.mustEval(Mode{})
-	h.clock.Advance(24 * time.Hour)
-	h.mustEval(Mode{})
-	old := h.state().Retiring[0].ID
+	h.MustEval(rotate.Mode{})
+	h.Clock.Advance(24 * time.Hour)
+	h.MustEval(rotate.Mode{})
+	old := h.State().Retiring[0].ID
 	fails := 2
-	h.prov.RevokeFunc = func(_ context.Context, id string) error {
+	h.Prov.RevokeFunc = func(_ context.Context, id string) error {
 		if fails > 0 {
 			fails--
 			return &providers.Error{Op: "revoke", Reason: providers.ReasonServer, Status: 503}
 		}
-		h.prov.Revoke(id)
+		h.Prov.Revoke(id)
 		return nil
 	}
-	h.clock.Advance(time.Hour)
-	if _, err, _ := h.eval(Mode{}); err == nil {
+	h.Clock.Advance(time.Hour)
+	if _, err, _ := h.Eval(rotate.Mode{}); err == nil {
 		t.Fatal("want the failed revocation reported")
 	}
-	rt := h.state().Retiring[0]
-	if rt.Attempts != 1 || !rt.NextAttemptAt.After(h.clock.Now()) {
+	rt := h.State().Retiring[0]
+	if rt.Attempts != 1 || !rt.NextAttemptAt.After(h.Clock.Now()) {
 		t.Fatalf("retiring after a failure: %+v", rt)
 	}
-	h.mustEval(Mode{}) // within backoff: not attempted
+	h.MustEval(rotate.Mode{}) // within backoff: not attempted
 	if fails != 1 {
 		t.Fatal("revocation retried before its backoff elapsed")
 	}
-	for i := 0; i < 3 && len(h.state().Retiring) > 0; i++ {
-		h.clock.Advance(5 * time.Minute)
-		h.eval(Mode{})
+	for i := 0; i < 3 && len(h.State().Retiring) > 0; i++ {
+		h.Clock.Advance(5 * time.Minute)
+		h.Eval(rotate.Mode{})
 	}
-	if info, _ := h.prov.Get(old); info.Active {
+	if info, _ := h.Prov.Get(old); info.Active {
 		t.Fatal("old key never revoked")
 	}
-	h.checkConverged("after retries")
+	h.CheckConverged("after retries")
 }
 
 func TestNoRevocationWhileASinkHoldsTheOldKey(t *testing.T) {
 	h := newHarness(t, nil)
-	h.mustEval(Mode{})
-	oldData := h.sinkOf(1)
-	h.clock.Advance(24 * time.Hour)
-	h.mustEval(Mode{})
-	old := h.state().Retiring[0].ID
-	h.targets[1].Put(oldData) // someone restored the old secret
-	h.clock.Advance(2 * time.Hour)
-	_, err, _ := h.eval(Mode{})
+	h.MustEval(rotate.Mode{})
+	oldData := h.SinkOf(1)
+	h.Clock.Advance(24 * time.Hour)
+	h.MustEval(rotate.Mode{})
+	old := h.State().Retiring[0].ID
+	h.Memory[1].Put(oldData) // someone restored the old secret
+	h.Clock.Advance(2 * time.Hour)
+	_, err, _ := h.Eval(rotate.Mode{})
 	if err == nil || !strings.Contains(err.Error(), "still holds") {
 		t.Fatalf("err = %v, want a refusal naming the sink", err)
 	}
-	if info, _ := h.prov.Get(old); !info.Active {
+	if info, _ := h.Prov.Get(old); !info.Active {
 		t.Fatal("revoked a key that a sink still holds")
 	}
 }
 
 func TestUnreadableSinkBlocksRevocation(t *testing.T) {
 	h := newHarness(t, nil)
-	h.mustEval(Mode{})
-	h.clock.Advance(24 * time.Hour)
-	h.mustEval(Mode{})
-	old := h.state().Retiring[0].ID
-	h.targets[0].ReadFunc = func(context.Context) (sinks.Secret, error) { return nil, errors.New("timeout") }
-	h.clock.Advance(2 * time.Hour)
-	if _, err, _ := h.eval(Mode{}); err == nil {
+	h.MustEval(rotate.Mode{})
+	h.Clock.Advance(24 * time.Hour)
+	h.MustEval(rotate.Mode{})
+	old := h.State().Retiring[0].ID
+	h.Memory[0].ReadFunc = func(context.Context) (sinks.Secret, error) { return nil, errors.New("timeout") }
+	h.Clock.Advance(2 * time.Hour)
+	if _, err, _ := h.Eval(rotate.Mode{}); err == nil {
 		t.Fatal("want an error")
 	}
-	if info, _ := h.prov.Get(old); !info.Active {
+	if info, _ := h.Prov.Get(old); !info.Active {
 		t.Fatal("revoked without being able to check every sink")
 	}
 }
 
 func TestKeepAliveUsesTheKeyFromTheSink(t *testing.T) {
 	h := newHarness(t, nil)
-	h.mustEval(Mode{})
-	tests := h.prov.Calls("test")
-	h.clock.Advance(6 * time.Hour)
-	out := h.mustEval(Mode{})
-	if !out.KeptAlive || h.prov.Calls("test") != tests+1 {
-		t.Fatalf("kept alive=%v tests=%d, want one keep-alive", out.KeptAlive, h.prov.Calls("test")-tests)
+	h.MustEval(rotate.Mode{})
+	tests := h.Prov.Calls("test")
+	h.Clock.Advance(6 * time.Hour)
+	out := h.MustEval(rotate.Mode{})
+	if !out.KeptAlive || h.Prov.Calls("test") != tests+1 {
+		t.Fatalf("kept alive=%v tests=%d, want one keep-alive", out.KeptAlive, h.Prov.Calls("test")-tests)
 	}
-	if got := h.state().LastUsedAt; !got.Equal(h.clock.Now()) {
+	if got := h.State().LastUsedAt; !got.Equal(h.Clock.Now()) {
 		t.Errorf("last used = %s, want now", got)
 	}
 }
 
 func TestInactiveKeyIsRotatedAtOnce(t *testing.T) {
 	h := newHarness(t, nil)
-	h.mustEval(Mode{})
-	cur := h.state().Current.ID
-	h.prov.SetActive(cur, false) // the provider revoked it for inactivity
-	h.clock.Advance(6 * time.Hour)
-	if _, err, _ := h.eval(Mode{}); err == nil {
+	h.MustEval(rotate.Mode{})
+	cur := h.State().Current.ID
+	h.Prov.SetActive(cur, false) // the provider revoked it for inactivity
+	h.Clock.Advance(6 * time.Hour)
+	if _, err, _ := h.Eval(rotate.Mode{}); err == nil {
 		t.Fatal("want the keep-alive failure reported")
 	}
-	if h.state().Emergency == "" {
+	if h.State().Emergency == "" {
 		t.Fatal("emergency not recorded")
 	}
-	out := h.mustEval(Mode{})
-	if !out.Rotated || out.Reason != ReasonEmergency {
+	out := h.MustEval(rotate.Mode{})
+	if !out.Rotated || out.Reason != rotate.ReasonEmergency {
 		t.Fatalf("rotated=%v reason=%s, want an emergency rotation", out.Rotated, out.Reason)
 	}
-	h.clock.Advance(2 * time.Hour)
-	h.mustEval(Mode{})
-	h.checkConverged("after the emergency")
+	h.Clock.Advance(2 * time.Hour)
+	h.MustEval(rotate.Mode{})
+	h.CheckConverged("after the emergency")
 }
 
 func TestNewKeyRejectedIsRevokedBeforeAnySinkSeesIt(t *testing.T) {
 	h := newHarness(t, nil)
-	h.e.o.VerifyAttempts = 1
-	h.prov.TestFunc = func(context.Context, string, providers.Credential) (providers.KeyInfo, error) {
+	h.Engine.Opts().VerifyAttempts = 1
+	h.Prov.TestFunc = func(context.Context, string, providers.Credential) (providers.KeyInfo, error) {
 		return providers.KeyInfo{}, &providers.Error{Op: "test", Reason: providers.ReasonAuth, Status: 401}
 	}
-	if _, err, _ := h.eval(Mode{}); err == nil {
+	if _, err, _ := h.Eval(rotate.Mode{}); err == nil {
 		t.Fatal("want an error")
 	}
-	if len(h.prov.Active()) != 0 {
+	if len(h.Prov.Active()) != 0 {
 		t.Error("the rejected key was left active")
 	}
-	if _, err := h.targets[0].Current(); !errors.Is(err, sinks.ErrNotFound) {
+	if _, err := h.Memory[0].Current(); !errors.Is(err, sinks.ErrNotFound) {
 		t.Error("a sink was written with a key the provider rejects")
 	}
 }
@@ -375,34 +376,34 @@ func TestNewKeyRejectedIsRevokedBeforeAnySinkSeesIt(t *testing.T) {
 func TestNewKeyIsVerifiedWithVerify(t *testing.T) {
 	h := newHarness(t, nil)
 	var verified []string
-	h.prov.VerifyFunc = func(_ context.Context, id string, cred providers.Credential) error {
-		if !h.prov.Valid(cred) {
+	h.Prov.VerifyFunc = func(_ context.Context, id string, cred providers.Credential) error {
+		if !h.Prov.Valid(cred) {
 			t.Errorf("Verify of key %s got a credential the provider does not know", id)
 		}
 		verified = append(verified, id)
 		return nil
 	}
-	tests := h.prov.Calls("test")
-	out := h.mustEval(Mode{})
+	tests := h.Prov.Calls("test")
+	out := h.MustEval(rotate.Mode{})
 	if !out.Rotated {
 		t.Fatal("no rotation")
 	}
-	first := h.state().Current.ID
-	h.clock.Advance(time.Hour)
-	if out := h.mustEval(Mode{Force: true}); !out.Rotated {
+	first := h.State().Current.ID
+	h.Clock.Advance(time.Hour)
+	if out := h.MustEval(rotate.Mode{Force: true}); !out.Rotated {
 		t.Fatal("no forced rotation")
 	}
-	second := h.state().Current.ID
+	second := h.State().Current.ID
 	if want := []string{first, second}; !slices.Equal(verified, want) {
 		t.Errorf("Verify calls for keys %v, want one per new key %v", verified, want)
 	}
-	if got := h.prov.Calls("test") - tests; got != 0 {
+	if got := h.Prov.Calls("test") - tests; got != 0 {
 		t.Errorf("Test was called %d times by rotations, want 0 (Verify replaces it)", got)
 	}
-	if h.sinkOf(0)["key_id"] != second {
-		t.Errorf("sink holds %s, want the verified key %s", h.sinkOf(0)["key_id"], second)
+	if h.SinkOf(0)["key_id"] != second {
+		t.Errorf("sink holds %s, want the verified key %s", h.SinkOf(0)["key_id"], second)
 	}
-	h.checkNoSecretLeaked()
+	h.CheckNoSecretLeaked()
 }
 
 // TestNewKeyRejectedAtVerifyIsRevokedBeforeAnySinkSeesIt: Verify's
@@ -411,29 +412,29 @@ func TestNewKeyIsVerifiedWithVerify(t *testing.T) {
 // current key is kept.
 func TestNewKeyRejectedAtVerifyIsRevokedBeforeAnySinkSeesIt(t *testing.T) {
 	h := newHarness(t, nil)
-	h.mustEval(Mode{})
-	cur := h.state().Current.ID
-	before, _ := h.targets[0].Current()
-	h.e.o.VerifyAttempts = 2
+	h.MustEval(rotate.Mode{})
+	cur := h.State().Current.ID
+	before, _ := h.Memory[0].Current()
+	h.Engine.Opts().VerifyAttempts = 2
 	calls := 0
-	h.prov.VerifyFunc = func(context.Context, string, providers.Credential) error {
+	h.Prov.VerifyFunc = func(context.Context, string, providers.Credential) error {
 		calls++
 		return &providers.Error{Op: "verify", Reason: providers.ReasonAuth, Status: 403, Code: "40102"}
 	}
-	h.prov.TestFunc = func(_ context.Context, id string, _ providers.Credential) (providers.KeyInfo, error) {
+	h.Prov.TestFunc = func(_ context.Context, id string, _ providers.Credential) (providers.KeyInfo, error) {
 		if id != cur { // the forced pass keeps the current key alive: that is Test's job
 			t.Errorf("Test called on key %s, not the current key %s", id, cur)
 		}
-		return h.prov.Touch(id)
+		return h.Prov.Touch(id)
 	}
 	done := make(chan error, 1)
-	go func() { _, err, _ := h.eval(Mode{Force: true}); done <- err }()
+	go func() { _, err, _ := h.Eval(rotate.Mode{Force: true}); done <- err }()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := h.clock.BlockUntilContext(ctx, 1); err != nil { // the wait before the second attempt
+	if err := h.Clock.BlockUntilContext(ctx, 1); err != nil { // the wait before the second attempt
 		t.Fatal(err)
 	}
-	h.clock.Advance(time.Second)
+	h.Clock.Advance(time.Second)
 	err := <-done
 	if err == nil || !strings.Contains(err.Error(), "rejected by the provider") {
 		t.Fatalf("err = %v, want the rejection reported", err)
@@ -441,13 +442,13 @@ func TestNewKeyRejectedAtVerifyIsRevokedBeforeAnySinkSeesIt(t *testing.T) {
 	if calls != 2 {
 		t.Errorf("Verify called %d times, want 2 (VerifyAttempts)", calls)
 	}
-	if got := h.prov.Active(); !slices.Equal(got, []string{cur}) {
+	if got := h.Prov.Active(); !slices.Equal(got, []string{cur}) {
 		t.Errorf("active keys %v, want only the current key %s (the rejected one revoked)", got, cur)
 	}
-	if st := h.state(); st.Current.ID != cur || st.Rotation != nil {
+	if st := h.State(); st.Current.ID != cur || st.Rotation != nil {
 		t.Errorf("current %s, rotation in flight %v; want %s kept and the rotation abandoned", st.Current.ID, st.Rotation != nil, cur)
 	}
-	if after, _ := h.targets[0].Current(); after["key_id"] != before["key_id"] {
+	if after, _ := h.Memory[0].Current(); after["key_id"] != before["key_id"] {
 		t.Errorf("sink went from key %s to %s: a rejected key reached a sink", before["key_id"], after["key_id"])
 	}
 }
@@ -461,7 +462,7 @@ func TestVerifyFallsBackToTest(t *testing.T) {
 		t.Fatal("testOnly implements Verifier")
 	}
 	key := m.Create("k")
-	if err := verifyOnce(context.Background(), p, key.ID, key.Credential); err != nil {
+	if err := rotate.VerifyOnce(context.Background(), p, key.ID, key.Credential); err != nil {
 		t.Fatalf("verify of a good key: %v", err)
 	}
 	if got := m.Calls("test"); got != 1 {
@@ -471,7 +472,7 @@ func TestVerifyFallsBackToTest(t *testing.T) {
 	m.TestFunc = func(_ context.Context, id string, _ providers.Credential) (providers.KeyInfo, error) {
 		return m.Get(id)
 	}
-	err := verifyOnce(context.Background(), p, key.ID, key.Credential)
+	err := rotate.VerifyOnce(context.Background(), p, key.ID, key.Credential)
 	if providers.ReasonOf(err) != providers.ReasonAuth {
 		t.Errorf("verify of a key reported inactive: %v, want ReasonAuth", err)
 	}
@@ -482,28 +483,28 @@ type testOnly struct{ providers.Provider }
 
 func TestEmptyCredentialIsNeverPushed(t *testing.T) {
 	h := newHarness(t, nil)
-	h.prov.CreateFunc = func(_ context.Context, name string, _ map[string]string) (providers.Key, error) {
-		k := h.prov.Create(name)
+	h.Prov.CreateFunc = func(_ context.Context, name string, _ map[string]string) (providers.Key, error) {
+		k := h.Prov.Create(name)
 		k.Credential["api_key"] = ""
 		return k, nil
 	}
-	if _, err, _ := h.eval(Mode{}); err == nil || !strings.Contains(err.Error(), "empty api_key") {
+	if _, err, _ := h.Eval(rotate.Mode{}); err == nil || !strings.Contains(err.Error(), "empty api_key") {
 		t.Fatalf("err = %v, want the empty credential named", err)
 	}
-	if _, err := h.targets[0].Current(); !errors.Is(err, sinks.ErrNotFound) {
+	if _, err := h.Memory[0].Current(); !errors.Is(err, sinks.ErrNotFound) {
 		t.Error("an empty credential reached a sink")
 	}
-	if len(h.prov.Active()) != 0 {
+	if len(h.Prov.Active()) != 0 {
 		t.Error("the unusable key was left active")
 	}
 }
 
 func TestPausedKeyIsNotRotatedUnlessForced(t *testing.T) {
 	h := newHarness(t, func(k *config.Key) { k.Paused = true })
-	if out := h.mustEval(Mode{}); out.Rotated {
+	if out := h.MustEval(rotate.Mode{}); out.Rotated {
 		t.Fatal("a paused key was rotated")
 	}
-	if out := h.mustEval(Mode{Force: true}); !out.Rotated {
+	if out := h.MustEval(rotate.Mode{Force: true}); !out.Rotated {
 		t.Fatal("--run-now did not rotate a paused key")
 	}
 }
@@ -516,22 +517,22 @@ func TestKeepAliveUsesKeysInGrace(t *testing.T) {
 		k.Grace, k.KeepAlive = 72*time.Hour, 24*time.Hour
 		k.Schedule, _ = config.ParseSchedule("@every 720h")
 	})
-	h.mustEval(Mode{})
-	old := h.state().Current.ID
-	h.clock.Advance(time.Hour)
-	h.mustEval(Mode{Force: true})
-	h.clock.Advance(24 * time.Hour)
-	if out := h.mustEval(Mode{}); !out.KeptAlive {
+	h.MustEval(rotate.Mode{})
+	old := h.State().Current.ID
+	h.Clock.Advance(time.Hour)
+	h.MustEval(rotate.Mode{Force: true})
+	h.Clock.Advance(24 * time.Hour)
+	if out := h.MustEval(rotate.Mode{}); !out.KeptAlive {
 		t.Fatal("no keep-alive")
 	}
-	info, err := h.prov.Get(old)
-	if err != nil || !info.LastUsedAt.Equal(h.clock.Now()) {
-		t.Fatalf("the key in grace was last used %s, want now (%s); err %v", info.LastUsedAt, h.clock.Now(), err)
+	info, err := h.Prov.Get(old)
+	if err != nil || !info.LastUsedAt.Equal(h.Clock.Now()) {
+		t.Fatalf("the key in grace was last used %s, want now (%s); err %v", info.LastUsedAt, h.Clock.Now(), err)
 	}
 	// Past its deadline it is revoked, not kept alive.
-	h.clock.Advance(48 * time.Hour)
-	if out := h.mustEval(Mode{}); out.Revoked != 1 {
+	h.Clock.Advance(48 * time.Hour)
+	if out := h.MustEval(rotate.Mode{}); out.Revoked != 1 {
 		t.Fatalf("revoked %d, want the old key", out.Revoked)
 	}
-	h.checkConverged("after grace")
+	h.CheckConverged("after grace")
 }

@@ -1,4 +1,4 @@
-package rotate
+package rotate_test
 
 import (
 	"strings"
@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 
+	"github.com/rotator-dev/rotator/internal/rotate"
 	"github.com/rotator-dev/rotator/internal/state"
 )
 
@@ -17,21 +18,21 @@ import (
 // old key now (rotate --revoke-old-now) counts trigger="operator".
 func TestEmergencyRotationsCountedByTrigger(t *testing.T) {
 	h := newHarness(t, nil)
-	h.mustEval(Mode{})
-	h.prov.SetActive(h.state().Current.ID, false)
-	h.clock.Advance(6 * time.Hour)
-	h.eval(Mode{}) // the keep-alive finds the key dead
-	if out := h.mustEval(Mode{}); out.Reason != ReasonEmergency {
+	h.MustEval(rotate.Mode{})
+	h.Prov.SetActive(h.State().Current.ID, false)
+	h.Clock.Advance(6 * time.Hour)
+	h.Eval(rotate.Mode{}) // the keep-alive finds the key dead
+	if out := h.MustEval(rotate.Mode{}); out.Reason != rotate.ReasonEmergency {
 		t.Fatalf("reason %s, want an emergency rotation", out.Reason)
 	}
 	count := func(trigger string) float64 {
-		return h.e.m.keyValue("rotator_emergency_rotations_total", "mail", trigger)
+		return h.Metrics.KeyValue("rotator_emergency_rotations_total", "mail", trigger)
 	}
-	if p, o := count(triggerProvider), count(triggerOperator); p != 1 || o != 0 {
+	if p, o := count(rotate.TriggerProvider), count(rotate.TriggerOperator); p != 1 || o != 0 {
 		t.Errorf("after the provider's rejection: provider %v, operator %v; want 1, 0", p, o)
 	}
-	h.mustEval(Mode{Force: true, RevokeSuperseded: true, Actor: "cli:test"})
-	if p, o := count(triggerProvider), count(triggerOperator); p != 1 || o != 1 {
+	h.MustEval(rotate.Mode{Force: true, RevokeSuperseded: true, Actor: "cli:test"})
+	if p, o := count(rotate.TriggerProvider), count(rotate.TriggerOperator); p != 1 || o != 1 {
 		t.Errorf("after rotate --revoke-old-now: provider %v, operator %v; want 1, 1", p, o)
 	}
 }
@@ -40,14 +41,14 @@ func TestEmergencyRotationsCountedByTrigger(t *testing.T) {
 // superseded key of the key, 0 when none was reported.
 func TestSupersededKeyLastUsed(t *testing.T) {
 	h := newHarness(t, nil)
-	h.mustEval(Mode{})
-	h.clock.Advance(24 * time.Hour)
-	h.mustEval(Mode{}) // the first key is superseded, in grace
+	h.MustEval(rotate.Mode{})
+	h.Clock.Advance(24 * time.Hour)
+	h.MustEval(rotate.Mode{}) // the first key is superseded, in grace
 	const name = "rotator_superseded_key_last_used_timestamp_seconds"
-	if got := h.e.m.keyGauge(name, "mail"); got != 0 {
+	if got := h.Metrics.KeyGauge(name, "mail"); got != 0 {
 		t.Errorf("no use reported: %v, want 0", got)
 	}
-	st := h.state()
+	st := h.State()
 	if len(st.Retiring) != 1 {
 		t.Fatalf("%d superseded keys, want 1", len(st.Retiring))
 	}
@@ -55,9 +56,9 @@ func TestSupersededKeyLastUsed(t *testing.T) {
 	st.Retiring[0].LastUsedAt = t0.Add(29 * time.Hour)
 	st.Retiring = append(st.Retiring, state.Retiring{ProviderKey: state.ProviderKey{ID: "older"}, LastUsedAt: newest},
 		state.Retiring{ProviderKey: state.ProviderKey{ID: "unused"}})
-	h.e.export(h.e.keys["mail"], st)
-	if got := h.e.m.keyGauge(name, "mail"); got != ts(newest) {
-		t.Errorf("%v, want the newest use %v", got, ts(newest))
+	h.Engine.Export("mail", st)
+	if got := h.Metrics.KeyGauge(name, "mail"); got != rotate.Ts(newest) {
+		t.Errorf("%v, want the newest use %v", got, rotate.Ts(newest))
 	}
 }
 
@@ -71,23 +72,23 @@ func TestReloadMetrics(t *testing.T) {
 		want := `
 # HELP rotator_config_last_reload_success_timestamp_seconds When the configuration was last loaded successfully, at start-up or by a reload.
 # TYPE rotator_config_last_reload_success_timestamp_seconds gauge
-rotator_config_last_reload_success_timestamp_seconds ` + strings.TrimSpace(string(appendValue(nil, ts(at)))) + `
+rotator_config_last_reload_success_timestamp_seconds ` + strings.TrimSpace(string(rotate.AppendValue(nil, rotate.Ts(at)))) + `
 # HELP rotator_config_last_reload_successful Whether the last configuration reload attempt was successful (1) or not (0).
 # TYPE rotator_config_last_reload_successful gauge
-rotator_config_last_reload_successful ` + string(appendValue(nil, float64(ok))) + "\n"
-		if err := testutil.GatherAndCompare(served(t, h.e.m, h.reg), strings.NewReader(want),
+rotator_config_last_reload_successful ` + string(rotate.AppendValue(nil, float64(ok))) + "\n"
+		if err := testutil.GatherAndCompare(rotate.Served(t, h.Metrics, h.Reg), strings.NewReader(want),
 			"rotator_config_last_reload_successful", "rotator_config_last_reload_success_timestamp_seconds"); err != nil {
 			t.Errorf("%s: %v", when, err)
 		}
 	}
 	check("at start-up", 1, t0)
-	h.e.m.ReloadDone(false, t0.Add(time.Hour))
+	h.Metrics.ReloadDone(false, t0.Add(time.Hour))
 	check("after a failed reload", 0, t0)
-	if _, err := New(Options{Store: h.store, Logger: zap.NewNop(), Metrics: h.e.m, Clock: h.clock}); err != nil {
+	if _, err := rotate.New(rotate.Options{Store: h.Store, Logger: zap.NewNop(), Metrics: h.Metrics, Clock: h.Clock}); err != nil {
 		t.Fatal(err)
 	}
 	check("after an engine is built again", 0, t0)
-	h.e.m.ReloadDone(true, t0.Add(2*time.Hour))
+	h.Metrics.ReloadDone(true, t0.Add(2*time.Hour))
 	check("after a good reload", 1, t0.Add(2*time.Hour))
 }
 
@@ -95,7 +96,7 @@ rotator_config_last_reload_successful ` + string(appendValue(nil, float64(ok))) 
 // SetLeader says.
 func TestLeaderMetric(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := NewMetrics(reg)
+	m := rotate.NewMetrics(reg)
 	for _, c := range []struct {
 		set  func()
 		want string
@@ -103,7 +104,7 @@ func TestLeaderMetric(t *testing.T) {
 		c.set()
 		want := "# HELP rotator_leader 1 while this replica leads and runs the engine (always on a single-replica daemon), else 0.\n" +
 			"# TYPE rotator_leader gauge\nrotator_leader " + c.want + "\n"
-		if err := testutil.GatherAndCompare(served(t, m, reg), strings.NewReader(want), "rotator_leader"); err != nil {
+		if err := testutil.GatherAndCompare(rotate.Served(t, m, reg), strings.NewReader(want), "rotator_leader"); err != nil {
 			t.Error(err)
 		}
 	}

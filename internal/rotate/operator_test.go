@@ -1,4 +1,4 @@
-package rotate
+package rotate_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rotator-dev/rotator/internal/config"
+	"github.com/rotator-dev/rotator/internal/rotate"
 	"github.com/rotator-dev/rotator/internal/state"
 )
 
@@ -15,36 +16,36 @@ import (
 // and the metrics, leaves keep-alive running, and resume lifts it.
 func TestPauseSurvivesRestartAndResumeLiftsIt(t *testing.T) {
 	h := newHarness(t, nil)
-	h.mustEval(Mode{})
-	if err := h.e.Pause("mail", "cli:alice", "incident 42"); err != nil {
+	h.MustEval(rotate.Mode{})
+	if err := h.Engine.Pause("mail", "cli:alice", "incident 42"); err != nil {
 		t.Fatal(err)
 	}
-	h.restart()
-	h.clock.Advance(25 * time.Hour)
-	out := h.mustEval(Mode{})
+	h.Restart()
+	h.Clock.Advance(25 * time.Hour)
+	out := h.MustEval(rotate.Mode{})
 	if out.Rotated {
 		t.Fatal("a paused key was rotated on schedule")
 	}
 	if !out.KeptAlive {
 		t.Error("a paused key was not kept alive")
 	}
-	rows := h.e.Status([]state.Key{h.state()})
+	rows := h.Engine.Status([]state.Key{h.State()})
 	if !rows[0].Paused || rows[0].PausedBy != "cli:alice" || rows[0].PauseReason != "incident 42" {
 		t.Errorf("status row %+v, want paused by cli:alice for incident 42", rows[0])
 	}
-	if got := h.e.m.keyGauge("rotator_key_paused", "mail"); got != 1 {
+	if got := h.Metrics.KeyGauge("rotator_key_paused", "mail"); got != 1 {
 		t.Errorf("rotator_key_paused = %v, want 1", got)
 	}
-	if err := h.e.Resume("mail", "cli:bob"); err != nil {
+	if err := h.Engine.Resume("mail", "cli:bob"); err != nil {
 		t.Fatal(err)
 	}
-	if out := h.mustEval(Mode{}); !out.Rotated {
+	if out := h.MustEval(rotate.Mode{}); !out.Rotated {
 		t.Error("no rotation after resume, although the schedule is due")
 	}
-	if got := h.e.m.keyGauge("rotator_key_paused", "mail"); got != 0 {
+	if got := h.Metrics.KeyGauge("rotator_key_paused", "mail"); got != 0 {
 		t.Errorf("rotator_key_paused = %v after resume, want 0", got)
 	}
-	if err := h.e.Pause("nope", "cli:alice", ""); err == nil || !strings.Contains(err.Error(), "keys: mail") {
+	if err := h.Engine.Pause("nope", "cli:alice", ""); err == nil || !strings.Contains(err.Error(), "keys: mail") {
 		t.Errorf("pause of an unknown key: %v, want an error listing the keys", err)
 	}
 }
@@ -53,12 +54,12 @@ func TestPauseSurvivesRestartAndResumeLiftsIt(t *testing.T) {
 // reason; no secret is in it.
 func TestAuditTrailOfAnOperatorRotation(t *testing.T) {
 	h := newHarness(t, func(k *config.Key) { k.Grace = 0 })
-	h.mustEval(Mode{})
-	h.clock.Advance(time.Minute)
-	if _, err := h.e.Evaluate(context.Background(), "mail", Mode{Force: true, RevokeSuperseded: true, Actor: "cli:alice", Note: "leaked in a log"}); err != nil {
+	h.MustEval(rotate.Mode{})
+	h.Clock.Advance(time.Minute)
+	if _, err := h.Engine.Evaluate(context.Background(), "mail", rotate.Mode{Force: true, RevokeSuperseded: true, Actor: "cli:alice", Note: "leaked in a log"}); err != nil {
 		t.Fatal(err)
 	}
-	evs, err := h.store.Events("mail", h.clock.Now())
+	evs, err := h.events("mail", h.Clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,15 +74,15 @@ func TestAuditTrailOfAnOperatorRotation(t *testing.T) {
 	if !slices.Equal(actions, want) {
 		t.Errorf("audit trail %q, want %q", actions, want)
 	}
-	h.checkNoSecretLeaked()
+	h.CheckNoSecretLeaked()
 }
 
 // A provider's key id or error text cannot put terminal escapes or table
 // breaks into the status table.
 func TestStatusTableStripsControlCharacters(t *testing.T) {
 	var b strings.Builder
-	rows := []StatusRow{{Key: "mail", Provider: "smtpd", Managed: true, CurrentKeyID: "id\x1b[31m", LastError: "bad\ttab\u009b"}}
-	if err := WriteStatus(&b, rows, t0); err != nil {
+	rows := []rotate.StatusRow{{Key: "mail", Provider: "smtpd", Managed: true, CurrentKeyID: "id\x1b[31m", LastError: "bad\ttab\u009b"}}
+	if err := rotate.WriteStatus(&b, rows, t0); err != nil {
 		t.Fatal(err)
 	}
 	if strings.ContainsAny(b.String(), "\x1b\u009b") || strings.Contains(b.String(), "bad\ttab") {

@@ -1,4 +1,4 @@
-package rotate
+package rotate_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
+	"github.com/rotator-dev/rotator/internal/rotate"
 	"github.com/rotator-dev/rotator/internal/sinks"
 	"github.com/rotator-dev/rotator/internal/sinks/sinktest"
 	"github.com/rotator-dev/rotator/internal/state"
@@ -21,16 +22,16 @@ import (
 func retireHarness(t *testing.T) (*harness, state.Key) {
 	t.Helper()
 	h := newHarness(t, nil)
-	m := h.e.runner("mail").managed()
+	m := h.Engine.Managed("mail")
 	for j, name := range []string{"a", "b"} {
 		m.Targets[j].Spec = `{"path":"` + name + `.json"}`
 	}
-	h.mustEval(Mode{})
-	h.clock.Advance(time.Minute)
-	if out := h.mustEval(Mode{Force: true}); !out.Rotated {
+	h.MustEval(rotate.Mode{})
+	h.Clock.Advance(time.Minute)
+	if out := h.MustEval(rotate.Mode{Force: true}); !out.Rotated {
 		t.Fatal("no second rotation")
 	}
-	st := h.state()
+	st := h.State()
 	if st.Current == nil || len(st.Retiring) != 1 {
 		t.Fatalf("want a current and a superseded key, got %+v", st)
 	}
@@ -48,11 +49,11 @@ func removeMail(t *testing.T, h *harness, binds *[]string) {
 				return nil, err
 			}
 			*binds = append(*binds, tc.Path)
-			return h.targets[i], nil
+			return h.Memory[i], nil
 		}}
 	}
-	provs := map[string]providers.Provider{"mem": &h.prov.Provider}
-	if _, err := h.e.Reload(Policy{Providers: provs, Sinks: map[string]sinks.Sink{"a": sinkOf(0), "b": sinkOf(1)}}); err != nil {
+	provs := map[string]providers.Provider{"mem": &h.Prov.Provider}
+	if _, err := h.Engine.Reload(rotate.Policy{Providers: provs, Sinks: map[string]sinks.Sink{"a": sinkOf(0), "b": sinkOf(1)}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -68,17 +69,17 @@ func TestRetireRevokesThroughTheSinkGuard(t *testing.T) {
 		t.Fatalf("recorded targets %+v, want both with their sections", got)
 	}
 	ctx := context.Background()
-	if _, err := h.e.Retire(ctx, "mail", "cli:alice", ""); !errors.Is(err, ErrStillManaged) {
+	if _, err := h.Engine.Retire(ctx, "mail", "cli:alice", ""); !errors.Is(err, rotate.ErrStillManaged) {
 		t.Fatalf("retire of a managed key: %v, want ErrStillManaged", err)
 	}
 	var binds []string
 	removeMail(t, h, &binds)
-	rows := Status(nil, []state.Key{h.state()}, h.clock.Now())
+	rows := rotate.Status(nil, []state.Key{h.State()}, h.Clock.Now())
 	if len(rows) != 1 || rows[0].Managed || rows[0].CurrentKeyID != st.Current.ID {
 		t.Fatalf("status %+v, want mail unmanaged with its key", rows)
 	}
 	old := st.Retiring[0].ID
-	res, err := h.e.Retire(ctx, "mail", "cli:alice", "moved to news")
+	res, err := h.Engine.Retire(ctx, "mail", "cli:alice", "moved to news")
 	if err == nil || !strings.Contains(err.Error(), "still holds") || !slices.Equal(res.Revoked, []string{old}) || len(res.Left) != 1 {
 		t.Fatalf("retire while the targets hold the current key: %+v, %v", res, err)
 	}
@@ -88,26 +89,26 @@ func TestRetireRevokesThroughTheSinkGuard(t *testing.T) {
 	if !slices.Equal(binds, []string{"a.json", "b.json"}) {
 		t.Errorf("targets bound again %q, want each once from its recorded section", binds)
 	}
-	for _, tg := range h.targets { // the operator moved the consumers and removed the secret
+	for _, tg := range h.Memory { // the operator moved the consumers and removed the secret
 		tg.ReadFunc = func(context.Context) (sinks.Secret, error) { return nil, sinks.ErrNotFound }
 	}
-	res, err = h.e.Retire(ctx, "mail", "cli:alice", "moved to news")
+	res, err = h.Engine.Retire(ctx, "mail", "cli:alice", "moved to news")
 	if err != nil || !slices.Equal(res.Revoked, []string{st.Current.ID}) {
 		t.Fatalf("retire: %+v, %v", res, err)
 	}
 	if len(binds) != 2 {
 		t.Errorf("targets bound again on the second retire: %q", binds)
 	}
-	if got := h.prov.Active(); len(got) != 0 {
+	if got := h.Prov.Active(); len(got) != 0 {
 		t.Errorf("keys still active at the provider: %v", got)
 	}
-	if after := h.state(); after.Retired == nil || !after.Idle() || len(Status(nil, []state.Key{after}, h.clock.Now())) != 0 {
+	if after := h.State(); after.Retired == nil || !after.Idle() || len(rotate.Status(nil, []state.Key{after}, h.Clock.Now())) != 0 {
 		t.Errorf("the record after retire: %+v, want it retired and no longer listed", after)
 	}
-	if res, err := h.e.Retire(ctx, "mail", "cli:alice", ""); err != nil || !res.Already {
+	if res, err := h.Engine.Retire(ctx, "mail", "cli:alice", ""); err != nil || !res.Already {
 		t.Errorf("second retire: %+v, %v, want already retired", res, err)
 	}
-	evs, _ := h.store.Events("mail", t0)
+	evs, _ := h.events("mail", t0)
 	var trail []string
 	for _, ev := range evs {
 		if ev.Actor == "cli:alice" {
@@ -118,7 +119,7 @@ func TestRetireRevokesThroughTheSinkGuard(t *testing.T) {
 	if !slices.Equal(trail, want) {
 		t.Errorf("audit trail %q, want %q", trail, want)
 	}
-	h.checkNoSecretLeaked()
+	h.CheckNoSecretLeaked()
 }
 
 // Retire refuses a key the state does not know, and a record that does
@@ -128,18 +129,18 @@ func TestRetireRefusesWithoutRecordedTargets(t *testing.T) {
 	h, st := retireHarness(t)
 	var binds []string
 	removeMail(t, h, &binds)
-	if _, err := h.e.Retire(context.Background(), "nope", "cli:alice", ""); !errors.Is(err, ErrNotInState) {
+	if _, err := h.Engine.Retire(context.Background(), "nope", "cli:alice", ""); !errors.Is(err, rotate.ErrNotInState) {
 		t.Errorf("retire of an unknown key: %v", err)
 	}
 	st.Targets = nil
-	if err := h.store.Put(st); err != nil {
+	if err := h.Store.Put(st); err != nil {
 		t.Fatal(err)
 	}
-	res, err := h.e.Retire(context.Background(), "mail", "cli:alice", "")
+	res, err := h.Engine.Retire(context.Background(), "mail", "cli:alice", "")
 	if err == nil || !strings.Contains(err.Error(), "does not record the sink targets") || len(res.Left) != 2 {
 		t.Fatalf("retire without recorded targets: %+v, %v", res, err)
 	}
-	if len(h.prov.Active()) != 2 {
+	if len(h.Prov.Active()) != 2 {
 		t.Error("a key was revoked without reading its targets")
 	}
 }
@@ -150,18 +151,18 @@ func TestRetireRefusesWithoutRecordedTargets(t *testing.T) {
 func TestRetireAKeyThatNeverGotAProviderKey(t *testing.T) {
 	h := newHarness(t, nil)
 	ghost := state.Key{Name: "ghost", Failures: 1, LastError: "create refused"}
-	if err := h.store.Put(ghost); err != nil {
+	if err := h.Store.Put(ghost); err != nil {
 		t.Fatal(err)
 	}
-	if rows := Status(nil, []state.Key{ghost}, h.clock.Now()); len(rows) != 1 || rows[0].Managed {
+	if rows := rotate.Status(nil, []state.Key{ghost}, h.Clock.Now()); len(rows) != 1 || rows[0].Managed {
 		t.Fatalf("status %+v, want ghost unmanaged", rows)
 	}
-	res, err := h.e.Retire(context.Background(), "ghost", "cli:alice", "")
+	res, err := h.Engine.Retire(context.Background(), "ghost", "cli:alice", "")
 	if err != nil || len(res.Revoked) != 0 || len(res.Left) != 0 || res.Already {
 		t.Fatalf("retire: %+v, %v", res, err)
 	}
-	after, _ := h.store.Get("ghost")
-	if after.Retired == nil || len(Status(nil, []state.Key{after}, h.clock.Now())) != 0 {
+	after, _ := h.Store.Get("ghost")
+	if after.Retired == nil || len(rotate.Status(nil, []state.Key{after}, h.Clock.Now())) != 0 {
 		t.Errorf("after retire: %+v, want it retired and no longer listed", after)
 	}
 }

@@ -1,4 +1,4 @@
-package rotate
+package rotate_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rotator-dev/rotator/internal/providers"
+	"github.com/rotator-dev/rotator/internal/rotate"
 )
 
 // A one-shot process (run-now, a control command with no daemon) exits
@@ -14,26 +15,25 @@ import (
 // retry, gives the time.
 func TestFailureLogOfAOneShotAnnouncesNoNextAttempt(t *testing.T) {
 	h := newHarness(t, nil)
-	h.prov.CreateFunc = func(context.Context, string, map[string]string) (providers.Key, error) {
+	h.Prov.CreateFunc = func(context.Context, string, map[string]string) (providers.Key, error) {
 		return providers.Key{}, errors.New("create refused")
 	}
 	fields := func() map[string]any { // of the last "rotation failed" line
 		t.Helper()
-		logs := h.logs.FilterMessageSnippet("rotation failed").All()
+		logs := h.Logs.FilterMessageSnippet("rotation failed").All()
 		if len(logs) == 0 {
 			t.Fatal("no rotation-failed log line")
 		}
 		return logs[len(logs)-1].ContextMap()
 	}
-	if _, err, _ := h.eval(Mode{Force: true}); err == nil {
+	if _, err, _ := h.Eval(rotate.Mode{Force: true}); err == nil {
 		t.Fatal("want the failed create reported")
 	}
 	if f := fields(); f["next_attempt"] != nil || f["retry"] == nil {
 		t.Errorf("one-shot failure log fields %v: want retry and no next_attempt", f)
 	}
-	h.e.sched.Store(newScheduler(h.clock)) // as while Serve runs
-	defer h.e.sched.Store(nil)
-	if _, err, _ := h.eval(Mode{Force: true, IgnoreBackoff: true}); err == nil {
+	defer h.Engine.Scheduling()() // as while Serve runs
+	if _, err, _ := h.Eval(rotate.Mode{Force: true, IgnoreBackoff: true}); err == nil {
 		t.Fatal("want the failed create reported")
 	}
 	if f := fields(); f["next_attempt"] == nil {

@@ -8,6 +8,10 @@ import (
 	"github.com/jonboulle/clockwork"
 )
 
+// t0 is when the internal tests' clocks start (rotatetest.T0, which
+// package rotate's own tests cannot import).
+var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
 // idleProbe runs next on its own goroutine until it sleeps (the idle
 // decision is made before the timer is set), then stops it, and returns the
 // job it handed out, if any.
@@ -74,5 +78,27 @@ func TestSchedulerIdle(t *testing.T) {
 	s.done("orphans/p", t0.Add(time.Hour))
 	if _, ok := idleProbe(t, s, clock); ok || idles != 2 {
 		t.Fatalf("after the orphan scan: idle %d times, want 2", idles)
+	}
+}
+
+// soon runs a waiting job now, and a running job again as soon as it is
+// done, never twice at once.
+func TestSchedulerSoon(t *testing.T) {
+	s := newScheduler(clockwork.NewFakeClockAt(t0))
+	s.at("a", t0.Add(time.Hour))
+	s.soon("a")
+	if it := s.idx["a"]; !it.at.Equal(t0) {
+		t.Fatalf("waiting job due at %s, want now", it.at)
+	}
+	if job, ok := s.next(context.Background()); !ok || job != "a" {
+		t.Fatalf("next = %q", job)
+	}
+	s.soon("a")
+	if _, waiting := s.idx["a"]; waiting {
+		t.Fatal("a running job was scheduled again while running")
+	}
+	s.done("a", t0.Add(time.Hour))
+	if it := s.idx["a"]; it == nil || !it.at.Equal(t0) {
+		t.Fatalf("after done: %+v, want due now", it)
 	}
 }

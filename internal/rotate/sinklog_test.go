@@ -1,9 +1,10 @@
-package rotate
+package rotate_test
 
 import (
 	"context"
 	"testing"
 
+	"github.com/rotator-dev/rotator/internal/rotate"
 	"github.com/rotator-dev/rotator/internal/sinks"
 )
 
@@ -13,14 +14,14 @@ import (
 // "version" field for a file).
 func TestSinkWriteIsLoggedOnceWithItsFields(t *testing.T) {
 	h := newHarness(t, nil)
-	mem := h.targets[1]
+	mem := h.Memory[1]
 	mem.WriteFunc = func(ctx context.Context, w sinks.Write) (string, error) {
 		mem.Put(w.Data)
 		return "", nil // unversioned, as a file
 	}
-	h.mustEval(Mode{})
-	id := h.state().Current.ID
-	lines := h.logs.FilterMessage("sink written").All()
+	h.MustEval(rotate.Mode{})
+	id := h.State().Current.ID
+	lines := h.Logs.FilterMessage("sink written").All()
 	if len(lines) != 2 {
 		t.Fatalf("%d sink written lines, want one per target (2): %v", len(lines), lines)
 	}

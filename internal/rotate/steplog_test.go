@@ -1,4 +1,4 @@
-package rotate
+package rotate_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/rotator-dev/rotator/internal/providers"
+	"github.com/rotator-dev/rotator/internal/rotate"
 )
 
 // oneLine returns the fields of the only line with msg, failing unless
@@ -43,18 +44,18 @@ func wantFields(t *testing.T, msg string, got, want map[string]any) {
 // there is an old key (issue 16: one line per step).
 func TestVerifyReadBackAndOldKeyValidityAreLogged(t *testing.T) {
 	h := newHarness(t, nil)
-	h.mustEval(Mode{})
-	first := h.state().Current.ID
-	wantFields(t, "new key verified at the provider", oneLine(t, h.logs, "new key verified at the provider", zapcore.InfoLevel),
+	h.MustEval(rotate.Mode{})
+	first := h.State().Current.ID
+	wantFields(t, "new key verified at the provider", oneLine(t, h.Logs, "new key verified at the provider", zapcore.InfoLevel),
 		map[string]any{"key": "mail", "key_id": first})
-	wantFields(t, "every sink read back the new key", oneLine(t, h.logs, "every sink read back the new key", zapcore.InfoLevel),
+	wantFields(t, "every sink read back the new key", oneLine(t, h.Logs, "every sink read back the new key", zapcore.InfoLevel),
 		map[string]any{"key": "mail", "key_id": first, "targets": int64(2)})
-	wantFields(t, "rotation complete", oneLine(t, h.logs, "rotation complete", zapcore.InfoLevel),
+	wantFields(t, "rotation complete", oneLine(t, h.Logs, "rotation complete", zapcore.InfoLevel),
 		map[string]any{"key": "mail", "key_id": first, "reason": "no_key", "pending_revocations": int64(0)})
 
-	h.clock.Advance(time.Minute)
-	h.mustEval(Mode{Force: true})
-	lines := h.logs.FilterMessage("rotation complete").All()
+	h.Clock.Advance(time.Minute)
+	h.MustEval(rotate.Mode{Force: true})
+	lines := h.Logs.FilterMessage("rotation complete").All()
 	if len(lines) != 2 {
 		t.Fatalf("%d rotation complete lines, want 2", len(lines))
 	}
@@ -73,31 +74,31 @@ func TestVerifyReadBackAndOldKeyValidityAreLogged(t *testing.T) {
 // one, it does.
 func TestFailedRotationNamesWhatStaysInPlace(t *testing.T) {
 	h := newHarness(t, nil)
-	create := h.prov.CreateFunc
-	h.prov.CreateFunc = func(context.Context, string, map[string]string) (providers.Key, error) {
+	create := h.Prov.CreateFunc
+	h.Prov.CreateFunc = func(context.Context, string, map[string]string) (providers.Key, error) {
 		return providers.Key{}, &providers.Error{Op: "create", Reason: providers.ReasonClient, Status: 400}
 	}
-	if _, err, _ := h.eval(Mode{}); err == nil {
+	if _, err, _ := h.Eval(rotate.Mode{}); err == nil {
 		t.Fatal("the create failed but the evaluation did not")
 	}
-	for _, e := range h.logs.All() {
+	for _, e := range h.Logs.All() {
 		if strings.Contains(e.Message, "stays in place") {
 			t.Errorf("first rotation failed, yet logged %q", e.Message)
 		}
 	}
-	got := oneLine(t, h.logs, "rotation failed; the key has no current provider key yet", zapcore.ErrorLevel)
+	got := oneLine(t, h.Logs, "rotation failed; the key has no current provider key yet", zapcore.ErrorLevel)
 	if got["error"] != "create key: create: client (HTTP 400)" || got["consecutive_failures"] != int64(1) {
 		t.Errorf("fields %v", got)
 	}
 
-	h.prov.CreateFunc = create
-	h.clock.Advance(time.Hour)
-	h.mustEval(Mode{Force: true})
-	h.prov.CreateFunc = func(context.Context, string, map[string]string) (providers.Key, error) {
+	h.Prov.CreateFunc = create
+	h.Clock.Advance(time.Hour)
+	h.MustEval(rotate.Mode{Force: true})
+	h.Prov.CreateFunc = func(context.Context, string, map[string]string) (providers.Key, error) {
 		return providers.Key{}, &providers.Error{Op: "create", Reason: providers.ReasonClient, Status: 400}
 	}
-	if _, err, _ := h.eval(Mode{Force: true}); err == nil {
+	if _, err, _ := h.Eval(rotate.Mode{Force: true}); err == nil {
 		t.Fatal("the create failed but the evaluation did not")
 	}
-	oneLine(t, h.logs, "rotation failed; the current key stays in place", zapcore.ErrorLevel)
+	oneLine(t, h.Logs, "rotation failed; the current key stays in place", zapcore.ErrorLevel)
 }

@@ -1,4 +1,4 @@
-package rotate
+package rotate_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/rotator-dev/rotator/internal/providers"
+	"github.com/rotator-dev/rotator/internal/rotate"
 )
 
 // A new key the provider does not accept at once is verified again, each
@@ -15,27 +16,27 @@ import (
 func TestVerifyRetriesAreLoggedAsAttemptNOfN(t *testing.T) {
 	h := newHarness(t, nil)
 	calls := 0
-	h.prov.VerifyFunc = func(context.Context, string, providers.Credential) error {
+	h.Prov.VerifyFunc = func(context.Context, string, providers.Credential) error {
 		if calls++; calls <= 2 {
 			return &providers.Error{Op: "verify", Reason: providers.ReasonAuth, Status: 401}
 		}
 		return nil
 	}
 	done := make(chan error, 1)
-	go func() { _, err, _ := h.eval(Mode{}); done <- err }()
+	go func() { _, err, _ := h.Eval(rotate.Mode{}); done <- err }()
 	for i := 1; i <= 2; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := h.clock.BlockUntilContext(ctx, 1); err != nil {
+		if err := h.Clock.BlockUntilContext(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
 		cancel()
-		h.clock.Advance(time.Duration(i) * time.Second)
+		h.Clock.Advance(time.Duration(i) * time.Second)
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	id := h.state().Current.ID
-	lines := h.logs.FilterMessage("new key not verified yet; retrying").All()
+	id := h.State().Current.ID
+	lines := h.Logs.FilterMessage("new key not verified yet; retrying").All()
 	if len(lines) != 2 {
 		t.Fatalf("%d retry lines, want 2", len(lines))
 	}

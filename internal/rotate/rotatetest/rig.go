@@ -15,6 +15,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/robfig/cron/v3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -36,7 +37,7 @@ type Options struct {
 	Clock *clockwork.FakeClock
 	// Key changes the default key: "mail" at provider "mem", every 24h,
 	// grace 1h, keep-alive 6h, timeout 1m, prefix "rotator-". A changed
-	// ScheduleSpec is parsed into Schedule.
+	// ScheduleSpec is parsed into Schedule (a Schedule set alone is kept).
 	Key func(*config.Key)
 	// Provider is the key's provider, registered under the key's Provider
 	// name; nil is a providertest.Memory (Rig.Prov).
@@ -108,16 +109,15 @@ func New(t *testing.T, o Options) *Rig {
 	if r.Clock == nil {
 		r.Clock = clockwork.NewFakeClockAt(T0)
 	}
-	r.Key = config.Key{Name: "mail", Provider: "mem", ScheduleSpec: "@every 24h",
+	const spec = "@every 24h"
+	r.Key = config.Key{Name: "mail", Provider: "mem", ScheduleSpec: spec, Schedule: schedule(t, spec),
 		Grace: time.Hour, KeepAlive: 6 * time.Hour, Timeout: time.Minute, NamePrefix: "rotator-"}
 	if o.Key != nil {
 		o.Key(&r.Key)
 	}
-	sched, err := config.ParseSchedule(r.Key.ScheduleSpec)
-	if err != nil {
-		t.Fatal(err)
+	if r.Key.ScheduleSpec != spec {
+		r.Key.Schedule = schedule(t, r.Key.ScheduleSpec)
 	}
-	r.Key.Schedule = sched
 	if r.Provider == nil {
 		r.Prov = providertest.NewMemory(r.Clock.Now)
 		r.Provider = &r.Prov.Provider
@@ -143,6 +143,15 @@ func New(t *testing.T, o Options) *Rig {
 		}
 	})
 	return r
+}
+
+func schedule(t *testing.T, spec string) cron.Schedule {
+	t.Helper()
+	sched, err := config.ParseSchedule(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sched
 }
 
 // Start opens the store and builds a new engine over it, with a new
