@@ -2,10 +2,11 @@
 // for Parameter Store) share about talking to AWS: the connection settings
 // of their sink section and how they become an aws.Config (Config,
 // ParseConfig, Load, Connect), the options every service client gets
-// (ClientOptions, with the HTTP client of NewBodyCopyClient), the list of
-// bound targets a sink's Check walks (Targets), and how a failed call is
-// reported without the values it sent (CallError, ErrorCode). What each
-// service does with its client stays in its sink.
+// (ClientOptions, with the HTTP client of NewBodyCopyClient), the sink
+// itself but for its service (Sink, NewSink: Type, Bind, and a Check that
+// walks the bound Targets), and how a failed call is reported without the
+// values it sent (CallError, ErrorCode). What each service does with its
+// client stays in its sink.
 package awsapi
 
 import (

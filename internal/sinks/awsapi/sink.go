@@ -8,9 +8,83 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"go.uber.org/zap"
 
+	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/sinks"
 )
+
+// Sink is the skeleton every AWS sink shares: its logger and service
+// client, and the targets it has bound, with the sinks.Sink and
+// sinks.Checker methods. Each sink's package names its instance and builds
+// it with NewSink from what it has of its own:
+//
+//	type Sink = awsapi.Sink[*ssm.Client, *Target]
+//
+//	var service = awsapi.Service[*ssm.Client, *Target]{Type: Type, Bind: bind, Check: (*Target).check}
+type Sink[C any, T sinks.Target] struct {
+	// Log is the sink's logger (sinks.Deps.Logger).
+	Log *zap.Logger
+	// Client is the service client.
+	Client C
+
+	svc     Service[C, T]
+	targets Targets[T]
+}
+
+var (
+	_ sinks.Sink    = (*Sink[any, sinks.Target])(nil)
+	_ sinks.Checker = (*Sink[any, sinks.Target])(nil)
+)
+
+// Service is what an AWS sink has of its own, its client aside.
+type Service[C any, T sinks.Target] struct {
+	// Type is the sink's `type`.
+	Type string
+	// Bind decodes a key's target section into a target of s. It makes
+	// no network call; an error is a *config.FieldError naming the field.
+	Bind func(s *Sink[C, T], target config.Section) (T, error)
+	// Check checks one bound target for Sink.Check; its error names the
+	// target.
+	Check func(T, context.Context) error
+}
+
+// NewSink builds the sink of svc, with the service client that client
+// builds from the aws.Config of Connect: the service's NewFromConfig with
+// ClientOptions,
+//
+//	func(awsCfg aws.Config) *ssm.Client {
+//		return ssm.NewFromConfig(awsCfg, func(o *ssm.Options) { awsapi.ClientOptions(cfg, &o.BaseEndpoint, &o.HTTPClient) })
+//	}
+//
+// It reads the AWS environment and shared config files but makes no
+// network call; credentials are fetched on first use.
+func NewSink[C any, T sinks.Target](cfg Config, deps sinks.Deps, svc Service[C, T], client func(aws.Config) C) (*Sink[C, T], error) {
+	awsCfg, err := Connect(cfg, deps, svc.Type)
+	if err != nil {
+		return nil, err
+	}
+	return &Sink[C, T]{Log: deps.Logger, Client: client(awsCfg), svc: svc}, nil
+}
+
+// Type implements sinks.Sink: Service.Type.
+func (s *Sink[C, T]) Type() string { return s.svc.Type }
+
+// Bind implements sinks.Sink: the target of Service.Bind, recorded for
+// Check.
+func (s *Sink[C, T]) Bind(target config.Section) (sinks.Target, error) {
+	t, err := s.svc.Bind(s, target)
+	if err != nil {
+		return nil, err
+	}
+	return s.targets.Add(t), nil
+}
+
+// Check implements sinks.Checker: Service.Check on every target bound so
+// far. The error names each failing target.
+func (s *Sink[C, T]) Check(ctx context.Context) error {
+	return s.targets.Check(ctx, s.svc.Check)
+}
 
 // Connect is the service-independent half of an AWS sink's New: the
 // aws.Config of cfg (Load, with the sink's user agent), for the service's

@@ -42,23 +42,25 @@ var secretNameRE = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`)
 
 func validSecretName(s string) bool { return len(s) <= 512 && secretNameRE.MatchString(s) }
 
-func parseTarget(sec config.Section) (TargetConfig, error) {
+// bind decodes a key's target (secret_id, create, kms_key_id) into a
+// Target of s. It makes no network call.
+func bind(s *Sink, sec config.Section) (*Target, error) {
 	var tc TargetConfig
 	if err := sinks.DecodeTarget(sec, &tc); err != nil {
-		return TargetConfig{}, err
+		return nil, err
 	}
 	isARN := strings.HasPrefix(tc.SecretID, "arn:")
 	switch {
 	case tc.SecretID == "":
-		return TargetConfig{}, sec.Errorf("secret_id", "required: the secret's name or ARN")
+		return nil, sec.Errorf("secret_id", "required: the secret's name or ARN")
 	case isARN && !strings.Contains(tc.SecretID, ":secretsmanager:"):
-		return TargetConfig{}, sec.Errorf("secret_id", "%q is not a Secrets Manager ARN", tc.SecretID)
+		return nil, sec.Errorf("secret_id", "%q is not a Secrets Manager ARN", tc.SecretID)
 	case !isARN && !validSecretName(tc.SecretID):
-		return TargetConfig{}, sec.Errorf("secret_id", "%q is not a valid secret name (1-512 of letters, digits and /_+=.@-)", tc.SecretID)
+		return nil, sec.Errorf("secret_id", "%q is not a valid secret name (1-512 of letters, digits and /_+=.@-)", tc.SecretID)
 	case tc.Create && isARN:
-		return TargetConfig{}, sec.Errorf("create", "a secret can only be created by name, not by ARN")
+		return nil, sec.Errorf("create", "a secret can only be created by name, not by ARN")
 	case tc.KMSKeyID != "" && !tc.Create:
-		return TargetConfig{}, sec.Errorf("kms_key_id", "only applies with create: true (an existing secret keeps its own key)")
+		return nil, sec.Errorf("kms_key_id", "only applies with create: true (an existing secret keeps its own key)")
 	}
-	return tc, nil
+	return &Target{sink: s, cfg: tc, yamlPath: sec.Path}, nil
 }

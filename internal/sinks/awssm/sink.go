@@ -24,12 +24,9 @@
 package awssm
 
 import (
-	"context"
-
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"go.uber.org/zap"
 
-	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/sinks"
 	"github.com/rotator-dev/rotator/internal/sinks/awsapi"
 )
@@ -37,49 +34,23 @@ import (
 // Type is the sink's `type`.
 const Type = "aws-secretsmanager"
 
-// Sink is a configured Secrets Manager client.
-type Sink struct {
-	log     *zap.Logger
-	client  *secretsmanager.Client
-	targets awsapi.Targets[*Target]
-}
+// Sink is a configured Secrets Manager client: the AWS sinks' skeleton
+// over a secretsmanager.Client and this package's Targets.
+type Sink = awsapi.Sink[*secretsmanager.Client, *Target]
 
 var (
-	_ sinks.Sink          = (*Sink)(nil)
-	_ sinks.Checker       = (*Sink)(nil)
 	_ sinks.Promoter      = (*Target)(nil)
 	_ sinks.PendingReader = (*Target)(nil)
 	_ sinks.HistoryReader = (*Target)(nil)
 )
 
+// service is what this sink has of its own; awsapi.Sink is the rest.
+var service = awsapi.Service[*secretsmanager.Client, *Target]{Type: Type, Bind: bind, Check: (*Target).check}
+
 // New builds the sink. It reads the AWS environment and shared config
 // files but makes no network call; credentials are fetched on first use.
 func New(cfg Config, deps sinks.Deps) (*Sink, error) {
-	awsCfg, err := awsapi.Connect(cfg, deps, Type)
-	if err != nil {
-		return nil, err
-	}
-	client := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) { awsapi.ClientOptions(cfg, &o.BaseEndpoint, &o.HTTPClient) })
-	return &Sink{log: deps.Logger, client: client}, nil
-}
-
-// Type implements sinks.Sink.
-func (s *Sink) Type() string { return Type }
-
-// Bind decodes a key's target (secret_id, create, kms_key_id). It makes no
-// network call.
-func (s *Sink) Bind(target config.Section) (sinks.Target, error) {
-	tc, err := parseTarget(target)
-	if err != nil {
-		return nil, err
-	}
-	t := &Target{sink: s, cfg: tc, yamlPath: target.Path}
-	return s.targets.Add(t), nil
-}
-
-// Check verifies that every bound secret can be described: it exists (or
-// create is set) and the credentials are allowed to see it. The error names
-// each failing secret.
-func (s *Sink) Check(ctx context.Context) error {
-	return s.targets.Check(ctx, (*Target).check)
+	return awsapi.NewSink(cfg, deps, service, func(awsCfg aws.Config) *secretsmanager.Client {
+		return secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) { awsapi.ClientOptions(cfg, &o.BaseEndpoint, &o.HTTPClient) })
+	})
 }

@@ -41,7 +41,7 @@ const ownerTagKey, ownerTagValue = "managed-by", "rotator"
 // log is the sink's logger with the target's secret_id. It is built per
 // line (a few per rotation) rather than kept per target, so that an idle
 // target holds no logger (docs/performance.md).
-func (t *Target) log() *zap.Logger { return t.sink.log.With(zap.String("secret_id", t.cfg.SecretID)) }
+func (t *Target) log() *zap.Logger { return t.sink.Log.With(zap.String("secret_id", t.cfg.SecretID)) }
 
 var (
 	_ sinks.Target        = (*Target)(nil)
@@ -98,7 +98,7 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out, err := t.sink.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+	out, err := t.sink.Client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
 		SecretId:           aws.String(t.cfg.SecretID),
 		ClientRequestToken: aws.String(token),
 		SecretString:       aws.String(string(value)),
@@ -127,7 +127,7 @@ func (t *Target) Write(ctx context.Context, w sinks.Write) (string, error) {
 // secret has no version yet), or missing when the secret does not exist,
 // and whether it carries the tag managed-by=rotator.
 func (t *Target) current(ctx context.Context) (id string, missing, owned bool, err error) {
-	out, err := t.sink.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(t.cfg.SecretID)})
+	out, err := t.sink.Client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(t.cfg.SecretID)})
 	if err != nil {
 		if awsapi.ErrorCode(err) == "ResourceNotFoundException" {
 			return "", true, false, nil
@@ -176,7 +176,7 @@ func (t *Target) prepare(ctx context.Context) (string, error) {
 	if !t.cfg.Adopt {
 		return "", fmt.Errorf("write %s: %w", t.cfg.SecretID, sinks.NotOwned("the secret", "tag "+ownerTagKey+"="+ownerTagValue, t.yamlPath))
 	}
-	_, err = t.sink.client.TagResource(ctx, &secretsmanager.TagResourceInput{
+	_, err = t.sink.Client.TagResource(ctx, &secretsmanager.TagResourceInput{
 		SecretId: aws.String(t.cfg.SecretID),
 		Tags:     []types.Tag{{Key: aws.String(ownerTagKey), Value: aws.String(ownerTagValue)}},
 	})
@@ -198,7 +198,7 @@ func (t *Target) create(ctx context.Context) (created bool, err error) {
 	if t.cfg.KMSKeyID != "" {
 		in.KmsKeyId = aws.String(t.cfg.KMSKeyID)
 	}
-	_, err = t.sink.client.CreateSecret(ctx, in)
+	_, err = t.sink.Client.CreateSecret(ctx, in)
 	if err != nil && awsapi.ErrorCode(err) != "ResourceExistsException" {
 		return false, t.fail("create secret", err, nil)
 	}
@@ -250,7 +250,7 @@ func (t *Target) ReadPending(ctx context.Context, rotationID string) (sinks.Secr
 }
 
 func (t *Target) get(ctx context.Context, in *secretsmanager.GetSecretValueInput) (sinks.Secret, error) {
-	out, err := t.sink.client.GetSecretValue(ctx, in)
+	out, err := t.sink.Client.GetSecretValue(ctx, in)
 	if err != nil {
 		if awsapi.ErrorCode(err) == "ResourceNotFoundException" {
 			return nil, fmt.Errorf("%w: %w", t.fail("get secret value", err, nil), sinks.ErrNotFound)
@@ -282,7 +282,7 @@ func (v *version) has(label string) bool {
 
 func (t *Target) versions(ctx context.Context) (map[string]*version, error) {
 	out := map[string]*version{}
-	p := secretsmanager.NewListSecretVersionIdsPaginator(t.sink.client, &secretsmanager.ListSecretVersionIdsInput{
+	p := secretsmanager.NewListSecretVersionIdsPaginator(t.sink.Client, &secretsmanager.ListSecretVersionIdsInput{
 		SecretId:          aws.String(t.cfg.SecretID),
 		IncludeDeprecated: aws.Bool(true),
 	})
@@ -344,7 +344,7 @@ func (t *Target) Promote(ctx context.Context, w sinks.Write) error {
 			prev = cur.id
 			in.RemoveFromVersionId = aws.String(cur.id)
 		}
-		if _, err := t.sink.client.UpdateSecretVersionStage(ctx, in); err != nil {
+		if _, err := t.sink.Client.UpdateSecretVersionStage(ctx, in); err != nil {
 			if awsapi.ErrorCode(err) != "InvalidParameterException" {
 				return t.fail("promote", err, nil)
 			}
@@ -363,7 +363,7 @@ func (t *Target) Promote(ctx context.Context, w sinks.Write) error {
 		}
 	}
 	if pend != nil {
-		_, err := t.sink.client.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+		_, err := t.sink.Client.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
 			SecretId:            aws.String(t.cfg.SecretID),
 			VersionStage:        aws.String(stagePending),
 			RemoveFromVersionId: aws.String(pend.id),
@@ -376,9 +376,10 @@ func (t *Target) Promote(ctx context.Context, w sinks.Write) error {
 	return nil
 }
 
-// check describes the secret: it must exist unless create is set.
+// check describes the secret: it must exist unless create is set, and the
+// credentials must be allowed to see it.
 func (t *Target) check(ctx context.Context) error {
-	_, err := t.sink.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(t.cfg.SecretID)})
+	_, err := t.sink.Client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(t.cfg.SecretID)})
 	switch {
 	case err == nil:
 		return nil

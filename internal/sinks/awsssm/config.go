@@ -59,19 +59,21 @@ func checkName(name string) error {
 	return nil
 }
 
-func parseTarget(sec config.Section) (TargetConfig, error) {
+// bind decodes a key's target (parameter or parameters, kms_key_id) into a
+// Target of s. It makes no network call.
+func bind(s *Sink, sec config.Section) (*Target, error) {
 	var tc TargetConfig
 	if err := sinks.DecodeTarget(sec, &tc); err != nil {
-		return TargetConfig{}, err
+		return nil, err
 	}
 	switch {
 	case tc.Parameter == "" && len(tc.Parameters) == 0:
-		return TargetConfig{}, sec.Errorf("parameter", "one of parameter or parameters must be configured")
+		return nil, sec.Errorf("parameter", "one of parameter or parameters must be configured")
 	case tc.Parameter != "" && len(tc.Parameters) > 0:
-		return TargetConfig{}, sec.Errorf("parameters", "at most one of parameter & parameters must be configured")
+		return nil, sec.Errorf("parameters", "at most one of parameter & parameters must be configured")
 	case tc.Parameter != "":
 		if err := checkName(tc.Parameter); err != nil {
-			return TargetConfig{}, sec.Field("parameter", err)
+			return nil, sec.Field("parameter", err)
 		}
 	}
 	fields := make([]string, 0, len(tc.Parameters))
@@ -83,12 +85,12 @@ func parseTarget(sec config.Section) (TargetConfig, error) {
 	for _, f := range fields {
 		name := tc.Parameters[f]
 		if err := checkName(name); err != nil {
-			return TargetConfig{}, sec.Field("parameters."+f, err)
+			return nil, sec.Field("parameters."+f, err)
 		}
 		if other, dup := seen[name]; dup {
-			return TargetConfig{}, sec.Errorf("parameters."+f, "parameter %s is already used for field %s", name, other)
+			return nil, sec.Errorf("parameters."+f, "parameter %s is already used for field %s", name, other)
 		}
 		seen[name] = f
 	}
-	return tc, nil
+	return &Target{sink: s, cfg: tc, paramsField: *sec.Field("parameters", nil), yamlPath: sec.Path}, nil
 }

@@ -30,7 +30,7 @@ func (t *Target) claim(ctx context.Context, existing map[string]types.Parameter)
 		if _, ok := existing[name]; !ok {
 			continue
 		}
-		out, err := t.sink.client.ListTagsForResource(ctx, &ssm.ListTagsForResourceInput{
+		out, err := t.sink.Client.ListTagsForResource(ctx, &ssm.ListTagsForResourceInput{
 			ResourceType: types.ResourceTypeForTaggingParameter,
 			ResourceId:   aws.String(name),
 		})
@@ -53,7 +53,7 @@ func (t *Target) claim(ctx context.Context, existing map[string]types.Parameter)
 		return fmt.Errorf("write %s: %w", t.describe(), sinks.NotOwned(what, "tag "+ownerTagKey+"="+ownerTagValue, t.yamlPath))
 	}
 	for _, name := range foreign {
-		_, err := t.sink.client.AddTagsToResource(ctx, &ssm.AddTagsToResourceInput{
+		_, err := t.sink.Client.AddTagsToResource(ctx, &ssm.AddTagsToResourceInput{
 			ResourceType: types.ResourceTypeForTaggingParameter,
 			ResourceId:   aws.String(name),
 			Tags:         []types.Tag{ownerTag()},

@@ -30,11 +30,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
-	"go.uber.org/zap"
 
-	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/sinks"
 	"github.com/rotator-dev/rotator/internal/sinks/awsapi"
 )
@@ -42,52 +41,24 @@ import (
 // Type is the sink's `type`.
 const Type = "aws-ssm"
 
-// Sink is a configured Parameter Store client.
-type Sink struct {
-	log     *zap.Logger
-	client  *ssm.Client
-	targets awsapi.Targets[*Target]
-}
+// Sink is a configured Parameter Store client: the AWS sinks' skeleton
+// over an ssm.Client and this package's Targets.
+type Sink = awsapi.Sink[*ssm.Client, *Target]
 
-var (
-	_ sinks.Sink    = (*Sink)(nil)
-	_ sinks.Checker = (*Sink)(nil)
-)
+// service is what this sink has of its own; awsapi.Sink is the rest.
+var service = awsapi.Service[*ssm.Client, *Target]{Type: Type, Bind: bind, Check: (*Target).check}
 
 // New builds the sink. It reads the AWS environment and shared config
 // files but makes no network call; credentials are fetched on first use.
 func New(cfg Config, deps sinks.Deps) (*Sink, error) {
-	awsCfg, err := awsapi.Connect(cfg, deps, Type)
-	if err != nil {
-		return nil, err
-	}
-	client := ssm.NewFromConfig(awsCfg, func(o *ssm.Options) { awsapi.ClientOptions(cfg, &o.BaseEndpoint, &o.HTTPClient) })
-	return &Sink{log: deps.Logger, client: client}, nil
+	return awsapi.NewSink(cfg, deps, service, func(awsCfg aws.Config) *ssm.Client {
+		return ssm.NewFromConfig(awsCfg, func(o *ssm.Options) { awsapi.ClientOptions(cfg, &o.BaseEndpoint, &o.HTTPClient) })
+	})
 }
 
-// Type implements sinks.Sink.
-func (s *Sink) Type() string { return Type }
-
-// Bind decodes a key's target (parameter or parameters, kms_key_id). It
-// makes no network call.
-func (s *Sink) Bind(target config.Section) (sinks.Target, error) {
-	tc, err := parseTarget(target)
-	if err != nil {
-		return nil, err
-	}
-	t := &Target{sink: s, cfg: tc, paramsField: *target.Field("parameters", nil), yamlPath: target.Path}
-	return s.targets.Add(t), nil
-}
-
-// Check reads every bound parameter (with decryption): the credentials
+// check reads the target's parameters (with decryption): the credentials
 // must be allowed to, and an existing parameter must be a SecureString; a
 // parameter that does not exist yet is fine, the first write creates it.
-// The error names each failing parameter.
-func (s *Sink) Check(ctx context.Context) error {
-	return s.targets.Check(ctx, (*Target).check)
-}
-
-// check is Check for one target.
 func (t *Target) check(ctx context.Context) error {
 	found, _, err := t.fetch(ctx, t.names())
 	if err != nil {

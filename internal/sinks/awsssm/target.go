@@ -37,7 +37,7 @@ type Target struct {
 
 // log is the sink's logger with the target's parameter(s), built per line
 // rather than kept per target, so that an idle target holds no logger.
-func (t *Target) log() *zap.Logger { return t.sink.log.With(zap.String("parameter", t.describe())) }
+func (t *Target) log() *zap.Logger { return t.sink.Log.With(zap.String("parameter", t.describe())) }
 
 func (t *Target) paramsErrorf(format string, args ...any) error {
 	fe := t.paramsField
@@ -133,7 +133,7 @@ func (t *Target) fetch(ctx context.Context, names []string) (map[string]types.Pa
 	var missing []string
 	for start := 0; start < len(names); start += maxNames {
 		batch := names[start:min(start+maxNames, len(names))]
-		out, err := t.sink.client.GetParameters(ctx, &ssm.GetParametersInput{Names: batch, WithDecryption: aws.Bool(true)})
+		out, err := t.sink.Client.GetParameters(ctx, &ssm.GetParametersInput{Names: batch, WithDecryption: aws.Bool(true)})
 		if err != nil {
 			return nil, nil, t.fail("get parameters", strings.Join(batch, ","), err, nil)
 		}
@@ -209,7 +209,7 @@ func (t *Target) put(ctx context.Context, name, value string, exists bool, data 
 	if t.cfg.KMSKeyID != "" {
 		in.KeyId = aws.String(t.cfg.KMSKeyID)
 	}
-	out, err := t.sink.client.PutParameter(ctx, in)
+	out, err := t.sink.Client.PutParameter(ctx, in)
 	if !exists && awsapi.ErrorCode(err) == "ParameterAlreadyExists" {
 		// Created meanwhile (by a concurrent write of this same target,
 		// or by someone else): overwrite it only if it is rotator's.
