@@ -146,11 +146,7 @@ func (c *cli) newEngine(cfg *config.Config, built *wire.Built, store engineStore
 		Keys: built.Keys, Providers: built.Providers, Sinks: built.Sinks, Store: store, Logger: logger, Events: store, Leadership: leadershipOf(store),
 		Metrics: metrics, Clock: c.clock, MaxConcurrent: cfg.MaxConcurrent, ShutdownTimeout: cfg.ShutdownTimeout,
 		OrphanScanInterval: cfg.OrphanScanInterval, Failpoint: th.failpoint, RetryBase: th.retryBase, RetryMax: th.retryMax,
-		// When the engine goes idle the heap's free pages go back to the
-		// operating system at once: Go's background scavenger returns them
-		// a little at a time, waking the idle daemon about ten times a
-		// second for minutes after start-up or a burst (docs/performance.md).
-		OnIdle:   debug.FreeOSMemory,
+		OnIdle:   onIdle(store, logger),
 		Notifier: built.Hooks,
 	})
 }
