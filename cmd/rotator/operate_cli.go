@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -111,24 +112,32 @@ func (c *cli) send(ctx context.Context, sock string, req control.Request) int {
 // looseStatePath reads only state.path from a policy that may not be
 // valid (a reload's), resolved as config.Load does.
 func looseStatePath(file string) (string, error) {
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return "", err
-	}
 	var doc struct {
 		State struct {
 			Path string `yaml:"path"`
 		} `yaml:"state"`
 	}
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
+	if err := looseRead(file, &doc); err != nil {
 		return "", err
 	}
-	p := doc.State.Path
-	if p == "" {
-		p = config.DefaultStatePath
+	return besidePolicy(file, cmp.Or(doc.State.Path, config.DefaultStatePath)), nil
+}
+
+// looseRead decodes into doc only the fields doc names from a policy that
+// may not be valid (a reload's).
+func looseRead(file string, doc any) error {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return err
 	}
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(filepath.Dir(file), p)
+	return yaml.Unmarshal(raw, doc)
+}
+
+// besidePolicy resolves a path the policy file names: a relative one is
+// relative to the file's folder.
+func besidePolicy(file, p string) string {
+	if filepath.IsAbs(p) {
+		return p
 	}
-	return p, nil
+	return filepath.Join(filepath.Dir(file), p)
 }

@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"go.uber.org/zap"
-	"gopkg.in/yaml.v3"
 
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/control"
@@ -36,10 +33,6 @@ func (c *cli) viaReplica(ctx context.Context, logger *zap.Logger, cfg *config.Co
 // be valid (a reload's) names it: beside the bbolt state file, or
 // control.socket with backend postgres (an error when that is unset).
 func looseSocketPath(file string) (string, error) {
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return "", err
-	}
 	var doc struct {
 		State struct {
 			Backend string `yaml:"backend"`
@@ -48,7 +41,7 @@ func looseSocketPath(file string) (string, error) {
 			Socket string `yaml:"socket"`
 		} `yaml:"control"`
 	}
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
+	if err := looseRead(file, &doc); err != nil {
 		return "", err
 	}
 	if doc.State.Backend != config.BackendPostgres {
@@ -58,8 +51,5 @@ func looseSocketPath(file string) (string, error) {
 	if doc.Control.Socket == "" {
 		return "", fmt.Errorf("backend %s without control.socket: no socket to send to", config.BackendPostgres)
 	}
-	if p := doc.Control.Socket; !filepath.IsAbs(p) {
-		return filepath.Join(filepath.Dir(file), p), nil
-	}
-	return doc.Control.Socket, nil
+	return besidePolicy(file, doc.Control.Socket), nil
 }
