@@ -41,7 +41,8 @@ type cli struct {
 	clock clockwork.Clock
 	// onListen is told the daemon's address (tests use port 0).
 	onListen func(addr string)
-	// signals overrides the OS signal context (tests).
+	// ctx, when a test sets it, is used instead of the context that
+	// SIGINT and SIGTERM cancel.
 	ctx context.Context
 }
 

@@ -43,7 +43,6 @@ var (
 // Store is an open state file.
 type Store struct {
 	db     *bolt.DB
-	path   string
 	schema int
 
 	// mu guards pending and committing (see Put).
@@ -87,7 +86,7 @@ func Open(path string, o Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path}
+	s := &Store{db: db}
 	if err := s.init(o.ReadOnly); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open state %s: %w", path, err)
@@ -157,9 +156,6 @@ func (s *Store) prepare(tx *bolt.Tx) error {
 	s.schema = SchemaVersion
 	return nil
 }
-
-// Path is the file's path.
-func (s *Store) Path() string { return s.path }
 
 // Close releases the file and its lock.
 func (s *Store) Close() error { return s.db.Close() }
