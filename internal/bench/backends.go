@@ -9,14 +9,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jonboulle/clockwork"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rotator-dev/rotator/internal/leader"
 	"github.com/rotator-dev/rotator/internal/rotate"
 	"github.com/rotator-dev/rotator/internal/state"
 	"github.com/rotator-dev/rotator/internal/state/pgstore"
-	"github.com/rotator-dev/rotator/internal/wire"
 )
 
 // The backends phase times the same burst (a forced RunOnce over every
@@ -78,21 +75,10 @@ func backendBurst(ctx context.Context, dsn string, n int, latency time.Duration,
 		defer closeFn()
 		store = fs
 	}
-	log := benchLogger()
-	clock := clockwork.NewRealClock()
-	metrics := rotate.NewMetrics(prometheus.NewRegistry())
-	built, err := wire.Build(w.cfg, wire.Deps{Logger: log, Clock: clock, UserAgent: "rotator-bench", Observer: metrics})
+	eng, err := w.wireEngine(store, store, nil)
 	if err != nil {
 		return 0, err
 	}
-	lead, _ := store.(rotate.Leadership)
-	e, err := rotate.New(rotate.Options{Keys: built.Keys, Providers: built.Providers, Sinks: built.Sinks, Store: store, Events: store,
-		Leadership: lead, Logger: log, Metrics: metrics, Clock: clock, MaxConcurrent: concurrency,
-		ShutdownTimeout: w.cfg.ShutdownTimeout, OrphanScanInterval: w.cfg.OrphanScanInterval})
-	if err != nil {
-		return 0, err
-	}
-	eng := &engine{Engine: e, built: built}
 	if err := runOnce(ctx, eng); err != nil {
 		return 0, fmt.Errorf("seed run: %w", err)
 	}

@@ -189,8 +189,27 @@ func benchLogger() *zap.Logger {
 // newEngine wires the policy as cmd/rotator does.
 func (w *world) newEngine() (*engine, error) { return w.newEngineWith(nil) }
 
-// newEngineWith wires the policy with every provider passed through wrap.
+// newEngineWith wires the policy with every provider passed through wrap,
+// over the world's state file.
 func (w *world) newEngineWith(wrap func(providers.Provider) providers.Provider) (*engine, error) {
+	store, err := state.Open(w.cfg.StatePath, state.Options{})
+	if err != nil {
+		return nil, err
+	}
+	e, err := w.wireEngine(store, nil, wrap)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	e.store = store
+	return e, nil
+}
+
+// wireEngine wires the policy as cmd/rotator does, over store (also the
+// engine's Leadership when it is a leader's fenced store), with events as
+// the audit trail (nil: none) and every provider passed through wrap
+// (nil: as built). The caller closes the store.
+func (w *world) wireEngine(store rotate.Store, events rotate.EventLog, wrap func(providers.Provider) providers.Provider) (*engine, error) {
 	log := benchLogger()
 	clock := clockwork.NewRealClock()
 	metrics := rotate.NewMetrics(prometheus.NewRegistry())
@@ -214,16 +233,12 @@ func (w *world) newEngineWith(wrap func(providers.Provider) providers.Provider) 
 			k.Provider = wrap(k.Provider)
 		}
 	}
-	store, err := state.Open(w.cfg.StatePath, state.Options{})
-	if err != nil {
-		return nil, err
-	}
-	e, err := rotate.New(rotate.Options{Keys: built.Keys, Providers: built.Providers, Sinks: built.Sinks, Store: store,
-		Logger: log, Metrics: metrics, Clock: clock, MaxConcurrent: w.cfg.MaxConcurrent,
+	lead, _ := store.(rotate.Leadership)
+	e, err := rotate.New(rotate.Options{Keys: built.Keys, Providers: built.Providers, Sinks: built.Sinks, Store: store, Events: events,
+		Leadership: lead, Logger: log, Metrics: metrics, Clock: clock, MaxConcurrent: w.cfg.MaxConcurrent,
 		ShutdownTimeout: w.cfg.ShutdownTimeout, OrphanScanInterval: w.cfg.OrphanScanInterval, OnIdle: w.onIdle})
 	if err != nil {
-		store.Close()
 		return nil, err
 	}
-	return &engine{Engine: e, built: built, store: store}, nil
+	return &engine{Engine: e, built: built}, nil
 }
