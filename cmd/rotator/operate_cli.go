@@ -43,7 +43,7 @@ func (c *cli) operate(ctx context.Context, logger *zap.Logger, o *options) int {
 	}
 	req := control.Request{Command: o.cmd, Keys: o.args, RevokeOldNow: o.revokeOldNow, Superseded: o.superseded,
 		Reason: o.reason, JSON: o.jsonOut, Since: o.since}
-	if cfg.State.Backend == config.BackendPostgres { // replicas: control.socket, else the database (replicacli.go)
+	if cfg.State.Backend == config.BackendPostgres { // replicas: control.socket, else the database (viaReplica)
 		return c.printResponse(c.viaReplica(ctx, logger, cfg, built, metrics, req))
 	}
 	resp, err := control.Unix(control.SocketPath(cfg.StatePath)).Do(ctx, req)
@@ -121,6 +121,31 @@ func looseStatePath(file string) (string, error) {
 		return "", err
 	}
 	return besidePolicy(file, cmp.Or(doc.State.Path, config.DefaultStatePath)), nil
+}
+
+// looseSocketPath is the daemon's control socket as a policy that may not
+// be valid (a reload's) names it: beside the bbolt state file, or
+// control.socket with backend postgres (an error when that is unset).
+func looseSocketPath(file string) (string, error) {
+	var doc struct {
+		State struct {
+			Backend string `yaml:"backend"`
+		} `yaml:"state"`
+		Control struct {
+			Socket string `yaml:"socket"`
+		} `yaml:"control"`
+	}
+	if err := looseRead(file, &doc); err != nil {
+		return "", err
+	}
+	if doc.State.Backend != config.BackendPostgres {
+		p, err := looseStatePath(file)
+		return control.SocketPath(p), err
+	}
+	if doc.Control.Socket == "" {
+		return "", fmt.Errorf("backend %s without control.socket: no socket to send to", config.BackendPostgres)
+	}
+	return besidePolicy(file, doc.Control.Socket), nil
 }
 
 // looseRead decodes into doc only the fields doc names from a policy that

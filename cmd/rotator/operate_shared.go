@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"go.uber.org/zap"
@@ -11,6 +12,22 @@ import (
 	"github.com/rotator-dev/rotator/internal/rotate"
 	"github.com/rotator-dev/rotator/internal/wire"
 )
+
+// viaReplica carries out a control command with state.backend postgres:
+// through this replica's daemon when control.socket is set and it
+// answers (the leader acts; a follower answers status and history and
+// refuses the rest, naming the leader), else on the shared database
+// (directShared: under the lease, refused while a daemon leads).
+func (c *cli) viaReplica(ctx context.Context, logger *zap.Logger, cfg *config.Config, built *wire.Built,
+	metrics *rotate.Metrics, req control.Request) (control.Response, error) {
+	if cfg.ControlSocket != "" {
+		resp, err := control.Unix(cfg.ControlSocket).Do(ctx, req)
+		if !errors.Is(err, control.ErrNoDaemon) {
+			return resp, err
+		}
+	}
+	return c.directShared(ctx, logger, cfg, built, metrics, req)
+}
 
 // directShared carries out a control command on the replicas' shared
 // database (state.backend postgres), where there is no control socket to
