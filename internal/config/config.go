@@ -355,20 +355,15 @@ func backends(n yaml.Node, what, baseDir string) ([]Section, error) {
 	var out []Section
 	var errs []error
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		name, body := n.Content[i].Value, n.Content[i+1]
-		sec := Section{Path: what + "." + name, Node: body, BaseDir: baseDir}
-		if !backendNameRE.MatchString(name) {
-			errs = append(errs, &FieldError{Path: sec.Path, Line: n.Content[i].Line, Err: fmt.Errorf("name %q must be letters, digits, _, . or -", name)})
-			continue
-		}
-		if body.Kind != yaml.MappingNode {
-			errs = append(errs, &FieldError{Path: sec.Path, Line: body.Line, Err: errors.New("must be a mapping with a type, such as {type: file, dir: /out}")})
+		sec, err := namedSection(&n, i, what, baseDir, "{type: file, dir: /out}")
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		var head struct {
 			Type string `yaml:"type"`
 		}
-		_ = body.Decode(&head)
+		_ = sec.Node.Decode(&head)
 		if head.Type == "" {
 			errs = append(errs, sec.Errorf("type", "is required"))
 			continue
@@ -377,6 +372,23 @@ func backends(n yaml.Node, what, baseDir string) ([]Section, error) {
 		out = append(out, sec)
 	}
 	return out, errors.Join(errs...)
+}
+
+// namedSection is the section of the entry at n.Content[i] (its name) and
+// n.Content[i+1] (its body) of a name: {type: ..., ...} mapping (providers:,
+// sinks:, hooks:) at path what. The error is a *FieldError when the name is
+// not letters, digits, _, . or -, or the body not a mapping (example shows
+// one).
+func namedSection(n *yaml.Node, i int, what, baseDir, example string) (Section, error) {
+	name, body := n.Content[i].Value, n.Content[i+1]
+	sec := Section{Path: what + "." + name, Node: body, BaseDir: baseDir}
+	if !backendNameRE.MatchString(name) {
+		return Section{}, &FieldError{Path: sec.Path, Line: n.Content[i].Line, Err: fmt.Errorf("name %q must be letters, digits, _, . or -", name)}
+	}
+	if body.Kind != yaml.MappingNode {
+		return Section{}, &FieldError{Path: sec.Path, Line: body.Line, Err: errors.New("must be a mapping with a type, such as " + example)}
+	}
+	return sec, nil
 }
 
 func childNode(m *yaml.Node, key string) *yaml.Node {

@@ -110,17 +110,13 @@ func buildHooks(n yaml.Node, baseDir string, ws *Warnings) ([]Hook, error) {
 	var out []Hook
 	var errs []error
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		name, body := n.Content[i].Value, n.Content[i+1]
-		sec := Section{Path: "hooks." + name, Node: body, BaseDir: baseDir, Warnings: ws}
-		if !backendNameRE.MatchString(name) {
-			errs = append(errs, &FieldError{Path: sec.Path, Line: n.Content[i].Line, Err: fmt.Errorf("name %q must be letters, digits, _, . or -", name)})
+		sec, err := namedSection(&n, i, "hooks", baseDir, "{type: exec, command: /usr/local/bin/reload}")
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		if body.Kind != yaml.MappingNode {
-			errs = append(errs, &FieldError{Path: sec.Path, Line: body.Line, Err: errors.New("must be a mapping with a type, such as {type: exec, command: /usr/local/bin/reload}")})
-			continue
-		}
-		h, err := buildHook(name, sec)
+		sec.Warnings = ws
+		h, err := buildHook(n.Content[i].Value, sec)
 		if err != nil {
 			errs = append(errs, err)
 			continue
