@@ -194,7 +194,7 @@ func (s *Store) Put(k Key) error {
 	if err != nil {
 		return fmt.Errorf("write state of %s: %w", k.Name, err)
 	}
-	p := &pendingPut{name: []byte(k.Name), value: encodeRecord([]byte(k.Name), js), done: make(chan error, 1)}
+	p := &pendingPut{name: []byte(k.Name), value: encodeRecord([]byte(k.Name), js), done: make(chan commitTurn, 1)}
 	s.mu.Lock()
 	s.pending = append(s.pending, p)
 	lead := !s.committing
@@ -204,13 +204,13 @@ func (s *Store) Put(k Key) error {
 		s.commit()
 	}
 	for {
-		err := <-p.done
-		if err == errLead {
+		turn := <-p.done
+		if turn.lead {
 			s.commit()
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("write state of %s: %w", k.Name, err)
+		if turn.err != nil {
+			return fmt.Errorf("write state of %s: %w", k.Name, turn.err)
 		}
 		return nil
 	}
@@ -219,11 +219,15 @@ func (s *Store) Put(k Key) error {
 // pendingPut is one Put waiting for a commit.
 type pendingPut struct {
 	name, value []byte
-	done        chan error
+	done        chan commitTurn
 }
 
-// errLead tells a waiting Put to commit the pending batch itself.
-var errLead = errors.New("lead the next commit")
+// commitTurn is what a waiting Put is told: its record was committed (err
+// is the commit's result), or it is to lead the next commit itself.
+type commitTurn struct {
+	err  error
+	lead bool
+}
 
 // fillPercent is how full bbolt fills the pages it splits.
 const fillPercent = 0.9
@@ -239,11 +243,11 @@ func (s *Store) commit() {
 	s.mu.Unlock()
 	err := guard(func() error { return s.db.Update(func(tx *bolt.Tx) error { return putAll(tx, batch) }) })
 	for _, p := range batch {
-		p.done <- err
+		p.done <- commitTurn{err: err}
 	}
 	s.mu.Lock()
 	if len(s.pending) > 0 {
-		s.pending[0].done <- errLead
+		s.pending[0].done <- commitTurn{lead: true}
 	} else {
 		s.committing = false
 	}
