@@ -38,19 +38,7 @@ func (s *Store) Append(ev state.Event) error {
 
 // AppendFenced is Append with fence checked in the same transaction.
 func (s *Store) AppendFenced(ev state.Event, fence Fence) error {
-	if s.readOnly {
-		return fmt.Errorf("record event of %s: %w", ev.Key, ErrReadOnly)
-	}
-	v, err := json.Marshal(ev)
-	if err != nil {
-		return fmt.Errorf("record event of %s: %w", ev.Key, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-	defer cancel()
-	if err := s.write(ctx, fence, s.appendEv, ev.Key, unixNano(ev.Time), string(v)); err != nil {
-		return fmt.Errorf("record event of %s: %w", ev.Key, err)
-	}
-	return nil
+	return s.write("record event of "+ev.Key, fence, s.appendEv, ev, ev.Key, unixNano(ev.Time))
 }
 
 // Events returns the audit trail, oldest first: of one key, or of every

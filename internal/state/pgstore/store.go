@@ -178,26 +178,25 @@ type Fence func(ctx context.Context, tx pgx.Tx) error
 // PutFenced is Put with fence checked in the same transaction (nil: no
 // check). The error wraps the fence's, for errors.Is.
 func (s *Store) PutFenced(k state.Key, fence Fence) error {
-	if s.readOnly {
-		return fmt.Errorf("write state of %s: %w", k.Name, ErrReadOnly)
-	}
-	v, err := json.Marshal(k)
-	if err != nil {
-		return fmt.Errorf("write state of %s: %w", k.Name, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-	defer cancel()
-	err = s.write(ctx, fence, s.put, k.Name, string(v))
-	if err != nil {
-		return fmt.Errorf("write state of %s: %w", k.Name, err)
-	}
-	return nil
+	return s.write("write state of "+k.Name, fence, s.put, k, k.Name)
 }
 
-// write runs one statement, in a transaction after fence when there is
-// one, retried after a connection failure.
-func (s *Store) write(ctx context.Context, fence Fence, sql string, args ...any) error {
-	return retry(ctx, func(ctx context.Context) error {
+// write runs one statement with args and, last, v as JSON, within the
+// store's timeout: in a transaction after fence when there is one, retried
+// after a connection failure. Its errors start with what ("write state of
+// mail"); a read-only store refuses (ErrReadOnly).
+func (s *Store) write(what string, fence Fence, sql string, v any, args ...any) error {
+	if s.readOnly {
+		return fmt.Errorf("%s: %w", what, ErrReadOnly)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	args = append(args, string(b))
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	err = retry(ctx, func(ctx context.Context) error {
 		if fence == nil {
 			_, err := s.pool.Exec(ctx, sql, args...)
 			return err
@@ -210,6 +209,10 @@ func (s *Store) write(ctx context.Context, fence Fence, sql string, args ...any)
 			return err
 		})
 	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 // All returns every record, sorted by name.
