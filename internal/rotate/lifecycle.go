@@ -341,14 +341,7 @@ func unrename(s sinks.Secret, fields map[string]string) sinks.Secret {
 	for from, to := range fields {
 		inv[to] = from
 	}
-	out := make(sinks.Secret, len(s))
-	for k, v := range s {
-		if from, ok := inv[k]; ok {
-			k = from
-		}
-		out[k] = v
-	}
-	return out
+	return rename(s, inv)
 }
 
 func equalSecret(a, b sinks.Secret) bool {
