@@ -46,14 +46,8 @@ type Config struct {
 // values naming the field.
 func ParseConfig(sec config.Section) (Config, error) {
 	var c Config
-	if err := sec.Decode(&c, "type"); err != nil {
+	if err := httpapi.DecodeSection(sec, &c, &c.Config, DefaultBaseURL); err != nil {
 		return Config{}, err
-	}
-	if c.BaseURL == "" {
-		c.BaseURL = DefaultBaseURL
-	}
-	if field, err := c.Config.Validate(); err != nil {
-		return Config{}, sec.Field(field, err)
 	}
 	if err := checkBasePath(c.BaseURL); err != nil {
 		return Config{}, sec.Field("base_url", err)

@@ -91,6 +91,24 @@ func (c Config) Validate() (field string, err error) {
 	return "", nil
 }
 
+// DecodeSection is the start of every provider's ParseConfig: it decodes
+// sec strictly (its `type` aside) into cfg, the provider's Config, which
+// embeds c with `yaml:",inline"`, then defaults c's BaseURL to
+// defaultBaseURL and validates c (Validate). An error is a
+// *config.FieldError naming the field.
+func DecodeSection(sec config.Section, cfg any, c *Config, defaultBaseURL string) error {
+	if err := sec.Decode(cfg, "type"); err != nil {
+		return err
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = defaultBaseURL
+	}
+	if field, err := c.Validate(); err != nil {
+		return sec.Field(field, err)
+	}
+	return nil
+}
+
 func parseBase(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {

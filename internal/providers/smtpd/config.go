@@ -39,14 +39,8 @@ type Config struct {
 // password_file. It makes no network call.
 func ParseConfig(sec config.Section) (Config, error) {
 	var cfg Config
-	if err := sec.Decode(&cfg, "type"); err != nil {
+	if err := httpapi.DecodeSection(sec, &cfg, &cfg.Config, DefaultBaseURL); err != nil {
 		return Config{}, err
-	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultBaseURL
-	}
-	if field, err := cfg.Config.Validate(); err != nil {
-		return Config{}, sec.Field(field, err)
 	}
 	if cfg.Username == "" {
 		return Config{}, sec.Errorf("username", "is required (an owner or admin login of the smtpd.dev account)")
