@@ -81,6 +81,17 @@ func put(t *testing.T, s Store, k state.Key) {
 	}
 }
 
+// roundTrip puts want and checks that Get returns it as it was put.
+func roundTrip(t *testing.T, s Store, want state.Key) {
+	t.Helper()
+	put(t, s, want)
+	got, err := s.Get(want.Name)
+	if err != nil {
+		t.Fatalf("Get(%q): %v", want.Name, err)
+	}
+	equal(t, got, want)
+}
+
 // equal compares records as they are stored: through JSON, which drops
 // monotonic clock readings and normalises time zones.
 func equal(t *testing.T, got, want state.Key) {
@@ -138,25 +149,14 @@ func full(name string) state.Key {
 
 func testRoundTrip(t *testing.T, b Backend) {
 	s, _ := open(t, b)
-	want := full("mail")
-	put(t, s, want)
-	got, err := s.Get("mail")
-	if err != nil {
-		t.Fatal(err)
-	}
-	equal(t, got, want)
+	roundTrip(t, s, full("mail"))
 }
 
 func testOverwrite(t *testing.T, b Backend) {
 	s, _ := open(t, b)
 	put(t, s, full("mail"))
 	want := state.Key{Name: "mail", Rotations: 10, LastError: "later"}
-	put(t, s, want)
-	got, err := s.Get("mail")
-	if err != nil {
-		t.Fatal(err)
-	}
-	equal(t, got, want)
+	roundTrip(t, s, want)
 	all, err := s.All()
 	if err != nil || len(all) != 1 {
 		t.Fatalf("All() = %d records, %v; want 1", len(all), err)
@@ -192,13 +192,7 @@ func testAllSorted(t *testing.T, b Backend) {
 // NUL and all (PostgreSQL's jsonb would refuse \u0000).
 func testAwkwardStrings(t *testing.T, b Backend) {
 	s, _ := open(t, b)
-	want := state.Key{Name: "mail", LastError: "bad \x00 byte, \"quotes\", back\\slash\nnewline, ümlaut, 🔑, \u2028"}
-	put(t, s, want)
-	got, err := s.Get("mail")
-	if err != nil {
-		t.Fatal(err)
-	}
-	equal(t, got, want)
+	roundTrip(t, s, state.Key{Name: "mail", LastError: "bad \x00 byte, \"quotes\", back\\slash\nnewline, ümlaut, 🔑, \u2028"})
 }
 
 func testConcurrentPuts(t *testing.T, b Backend) {
