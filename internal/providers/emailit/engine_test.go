@@ -47,7 +47,7 @@ func newRig(t *testing.T, e *env, params map[string]string, mutate func(*config.
 		t.Fatal(err)
 	}
 	return &rig{env: e, target: target, Rig: rotatetest.New(t, rotatetest.Options{
-		Clock: e.clock, Core: e.core, Provider: e.p, Targets: []rotate.BoundTarget{{Sink: "out", Target: target}},
+		Clock: e.clock, Core: e.core, Provider: e.p, Targets: []rotate.BoundTarget{{Sink: "out", Target: target}}, NoEvents: true,
 		Key: func(k *config.Key) {
 			k.Provider, k.Params, k.ScheduleSpec = "emailit", params, "@every 720h"
 			if mutate != nil {

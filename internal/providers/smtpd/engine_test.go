@@ -55,7 +55,7 @@ func newRig(t *testing.T, o envOpt, mutate func(*config.Key)) *rig {
 		t.Fatalf("fs.Bind: %v", err)
 	}
 	return &rig{env: e, target: target, logs: logs, Rig: rotatetest.New(t, rotatetest.Options{
-		Clock: e.clock, Core: core, Provider: e.p, Targets: []rotate.BoundTarget{{Sink: "out", Target: target}},
+		Clock: e.clock, Core: core, Provider: e.p, Targets: []rotate.BoundTarget{{Sink: "out", Target: target}}, NoEvents: true,
 		Key: func(k *config.Key) {
 			k.Provider, k.Params, k.ScheduleSpec, k.KeepAlive = "smtpd", map[string]string{"role": "send_only"}, "@every 8760h", 7*24*time.Hour
 			if mutate != nil {

@@ -51,6 +51,10 @@ type Options struct {
 	Open func() (Store, error)
 	// Core is the engine's log core; nil is an observer (Rig.Logs).
 	Core zapcore.Core
+	// NoEvents keeps no audit trail (Options.Events is the store by
+	// default): each event is a synced write of the state file, which
+	// makes a test that never reads the trail several times slower.
+	NoEvents bool
 	// Engine, when set, adjusts the engine's options before every start.
 	Engine func(*rotate.Options)
 }
@@ -95,8 +99,9 @@ type Rig struct {
 	// at first).
 	Tweak func(*rotate.Options)
 	// Errs is every error Eval returned, for leak checks.
-	Errs []error
-	open func() (Store, error)
+	Errs     []error
+	open     func() (Store, error)
+	noEvents bool
 }
 
 type crash struct{ point string }
@@ -105,7 +110,8 @@ type crash struct{ point string }
 // test ends.
 func New(t *testing.T, o Options) *Rig {
 	t.Helper()
-	r := &Rig{t: t, Clock: o.Clock, Provider: o.Provider, Targets: o.Targets, open: o.Open, Core: o.Core, Tweak: o.Engine}
+	r := &Rig{t: t, Clock: o.Clock, Provider: o.Provider, Targets: o.Targets, open: o.Open, Core: o.Core, Tweak: o.Engine,
+		noEvents: o.NoEvents}
 	if r.Clock == nil {
 		r.Clock = clockwork.NewFakeClockAt(T0)
 	}
@@ -169,8 +175,11 @@ func (r *Rig) Start() {
 	o := rotate.Options{
 		Keys:      []*rotate.Managed{{Policy: key, Provider: r.Provider, Targets: append([]rotate.BoundTarget(nil), r.Targets...)}},
 		Providers: map[string]providers.Provider{key.Provider: r.Provider},
-		Store:     st, Events: st, Logger: zap.New(r.Core), Metrics: r.Metrics, Clock: r.Clock,
+		Store:     st, Logger: zap.New(r.Core), Metrics: r.Metrics, Clock: r.Clock,
 		RetryBase: 30 * time.Second, RetryMax: 10 * time.Minute, Failpoint: r.failpoint,
+	}
+	if !r.noEvents {
+		o.Events = st
 	}
 	if l, ok := st.(rotate.Leadership); ok {
 		o.Leadership = l
