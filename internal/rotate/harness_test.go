@@ -24,8 +24,3 @@ func newHarness(t *testing.T, mutate func(*config.Key)) *harness {
 func withCurrent(created time.Time) state.Key {
 	return state.Key{Name: "k", Current: &state.ProviderKey{ID: "1", CreatedAt: created}, LastSuccessAt: created}
 }
-
-// events is the audit trail in the state file.
-func (h *harness) events(key string, since time.Time) ([]state.Event, error) {
-	return h.Store.(*state.Store).Events(key, since)
-}

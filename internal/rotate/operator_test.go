@@ -59,7 +59,7 @@ func TestAuditTrailOfAnOperatorRotation(t *testing.T) {
 	if _, err := h.Engine.Evaluate(context.Background(), "mail", rotate.Mode{Force: true, RevokeSuperseded: true, Actor: "cli:alice", Note: "leaked in a log"}); err != nil {
 		t.Fatal(err)
 	}
-	evs, err := h.events("mail", h.Clock.Now())
+	evs, err := h.Store.Events("mail", h.Clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,7 +108,7 @@ func TestRetireRevokesThroughTheSinkGuard(t *testing.T) {
 	if res, err := h.Engine.Retire(ctx, "mail", "cli:alice", ""); err != nil || !res.Already {
 		t.Errorf("second retire: %+v, %v, want already retired", res, err)
 	}
-	evs, _ := h.events("mail", t0)
+	evs, _ := h.Store.Events("mail", t0)
 	var trail []string
 	for _, ev := range evs {
 		if ev.Actor == "cli:alice" {

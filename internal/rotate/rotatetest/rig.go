@@ -48,7 +48,7 @@ type Options struct {
 	// Open opens the state store, again at every restart; nil is a bbolt
 	// file in t.TempDir() (Rig.Path). A store that is a rotate.Leadership
 	// (a leader's fenced store) is also the engine's Leadership.
-	Open func() (Store, error)
+	Open func() (state.Backend, error)
 	// Core is the engine's log core; nil is an observer (Rig.Logs).
 	Core zapcore.Core
 	// NoEvents keeps no audit trail (Options.Events is the store by
@@ -57,14 +57,6 @@ type Options struct {
 	NoEvents bool
 	// Engine, when set, adjusts the engine's options before every start.
 	Engine func(*rotate.Options)
-}
-
-// Store is a state store a rig runs on: the engine's store and audit
-// trail, closed at a restart (*state.Store, or a storetest backend).
-type Store interface {
-	rotate.Store
-	rotate.EventLog
-	Close() error
 }
 
 // Rig is one engine and its world. Its fields are the parts under test;
@@ -81,7 +73,7 @@ type Rig struct {
 	// default in-memory ones.
 	Targets []rotate.BoundTarget
 	Memory  []*sinktest.MemoryTarget
-	Store   Store
+	Store   state.Backend
 	// Path is the default store's file ("" with Options.Open).
 	Path    string
 	Engine  *rotate.Engine
@@ -100,7 +92,7 @@ type Rig struct {
 	Tweak func(*rotate.Options)
 	// Errs is every error Eval returned, for leak checks.
 	Errs     []error
-	open     func() (Store, error)
+	open     func() (state.Backend, error)
 	noEvents bool
 }
 
@@ -137,7 +129,7 @@ func New(t *testing.T, o Options) *Rig {
 	}
 	if r.open == nil {
 		r.Path = filepath.Join(t.TempDir(), "state.db")
-		r.open = func() (Store, error) { return state.Open(r.Path, state.Options{}) }
+		r.open = func() (state.Backend, error) { return state.Open(r.Path, state.Options{}) }
 	}
 	if r.Core == nil {
 		r.Core, r.Logs = observer.New(zap.DebugLevel)

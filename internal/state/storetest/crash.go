@@ -18,7 +18,7 @@ import (
 func newCrashWorld(t *testing.T, b Backend) *rotatetest.Rig {
 	t.Helper()
 	loc := b.New(t)
-	return rotatetest.New(t, rotatetest.Options{Open: func() (rotatetest.Store, error) { return loc.Open() }})
+	return rotatetest.New(t, rotatetest.Options{Open: loc.Open})
 }
 
 // testCrashAtEveryFailpoint kills the engine at every side-effect
@@ -62,12 +62,11 @@ func testCrashAtEveryFailpoint(t *testing.T, b Backend) {
 // checkNoSecretStored: no issued secret in a record or an event.
 func checkNoSecretStored(t *testing.T, w *rotatetest.Rig) {
 	t.Helper()
-	s := w.Store.(Store)
-	all, err := s.All()
+	all, err := w.Store.All()
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := s.Events("", time.Time{})
+	evs, err := w.Store.Events("", time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
