@@ -1,68 +1,44 @@
 package hooks
 
 import (
-	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/jonboulle/clockwork"
-	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/rotator-dev/rotator/internal/config"
-	"github.com/rotator-dev/rotator/internal/providers"
-	"github.com/rotator-dev/rotator/internal/providers/providertest"
 	"github.com/rotator-dev/rotator/internal/rotate"
+	"github.com/rotator-dev/rotator/internal/rotate/rotatetest"
 	"github.com/rotator-dev/rotator/internal/sinks/sinktest"
-	"github.com/rotator-dev/rotator/internal/state"
 )
 
-// engineRig is the real engine with a Runner as its Notifier: key "mail"
-// at an in-memory provider, one in-memory target, a fake clock.
+// engineRig is the real engine (the shared rotatetest rig) with a Runner
+// as its Notifier: key "mail" at an in-memory provider, one in-memory
+// target, a fake clock.
 type engineRig struct {
 	*rig
 	clock *clockwork.FakeClock
-	prov  *providertest.Memory
-	store *state.Store
-	e     *rotate.Engine
+	eng   *rotatetest.Rig
 }
 
 func newEngineRig(t *testing.T, hooks []config.Hook, refs ...config.HookRef) *engineRig {
 	t.Helper()
 	clock := clockwork.NewFakeClockAt(t0)
-	sched, err := config.ParseSchedule("@every 24h")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := config.Key{Name: "mail", Provider: "mem", ScheduleSpec: "@every 24h", Schedule: sched, Grace: time.Hour,
-		Timeout: time.Minute, NamePrefix: "rotator-", Hooks: refs,
-		Revocation: config.Revocation{When: config.RevokeAfterGrace, MaxGrace: 48 * time.Hour, OnMaxGrace: config.OnMaxGraceRevoke}}
-	g := &engineRig{rig: newRig(t, Options{Hooks: hooks, Keys: []config.Key{key}, Clock: clock}), clock: clock,
-		prov: providertest.NewMemory(clock.Now)}
-	if g.store, err = state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { g.store.Close() })
-	g.e, err = rotate.New(rotate.Options{
-		Keys:      []*rotate.Managed{{Policy: key, Provider: &g.prov.Provider, Targets: []rotate.BoundTarget{{Sink: "mem", Target: sinktest.NewMemoryTarget("a")}}}},
-		Providers: map[string]providers.Provider{"mem": &g.prov.Provider}, Store: g.store, Logger: zap.NewNop(),
-		Metrics: rotate.NewMetrics(prometheus.NewRegistry()), Clock: clock, Notifier: g.r,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.r.Start(g.e.HookSucceeded)
+	key := rotatetest.DefaultKey(t)
+	key.KeepAlive, key.Hooks = 0, refs
+	key.Revocation = config.Revocation{When: config.RevokeAfterGrace, MaxGrace: 48 * time.Hour, OnMaxGrace: config.OnMaxGraceRevoke}
+	g := &engineRig{rig: newRig(t, Options{Hooks: hooks, Keys: []config.Key{key}, Clock: clock}), clock: clock}
+	g.eng = rotatetest.New(t, rotatetest.Options{Clock: clock, Key: func(k *config.Key) { *k = key }, NoEvents: true,
+		Targets: []rotate.BoundTarget{{Sink: "mem", Target: sinktest.NewMemoryTarget("a")}}, Core: zapcore.NewNopCore(),
+		Engine: func(o *rotate.Options) { o.Notifier = g.r }})
+	g.r.Start(g.eng.Engine.HookSucceeded)
 	return g
 }
 
 func (g *engineRig) eval() rotate.Outcome {
 	g.t.Helper()
-	out, err := g.e.Evaluate(context.Background(), "mail", rotate.Mode{})
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	return out
+	return g.eng.MustEval(rotate.Mode{})
 }
 
 // rotateOnce creates the first key, rotates it a day later, lets its
@@ -72,7 +48,7 @@ func (g *engineRig) rotateOnce(hook string) string {
 	g.t.Helper()
 	g.eval()
 	g.waitRuns(hook, 1)
-	old := mustState(g.t, g.store).Current.ID
+	old := g.eng.State().Current.ID
 	g.clock.Advance(24 * time.Hour)
 	g.eval()
 	g.waitRuns(hook, 2)
@@ -81,17 +57,8 @@ func (g *engineRig) rotateOnce(hook string) string {
 	return old
 }
 
-func mustState(t *testing.T, s *state.Store) state.Key {
-	t.Helper()
-	st, err := s.Get("mail")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
 func (g *engineRig) active(id string) bool {
-	info, err := g.prov.Get(id)
+	info, err := g.eng.Prov.Get(id)
 	return err == nil && info.Active
 }
 
@@ -120,7 +87,7 @@ func TestBlockRevocationWithTheEngine(t *testing.T) {
 		ok := execHook("restart", script(t, "exit 0"))
 		g := newEngineRig(t, []config.Hook{ok}, config.HookRef{Hook: "restart", On: []string{config.EventConverged}, BlockRevocation: true})
 		if old := g.rotateOnce("restart"); g.active(old) {
-			t.Fatalf("the old key was not revoked after the blocking hook succeeded: %+v", mustState(t, g.store).Retiring)
+			t.Fatalf("the old key was not revoked after the blocking hook succeeded: %+v", g.eng.State().Retiring)
 		}
 	})
 }

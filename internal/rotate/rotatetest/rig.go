@@ -107,13 +107,11 @@ func New(t *testing.T, o Options) *Rig {
 	if r.Clock == nil {
 		r.Clock = clockwork.NewFakeClockAt(T0)
 	}
-	const spec = "@every 24h"
-	r.Key = config.Key{Name: "mail", Provider: "mem", ScheduleSpec: spec, Schedule: schedule(t, spec),
-		Grace: time.Hour, KeepAlive: 6 * time.Hour, Timeout: time.Minute, NamePrefix: "rotator-"}
+	r.Key = DefaultKey(t)
 	if o.Key != nil {
 		o.Key(&r.Key)
 	}
-	if r.Key.ScheduleSpec != spec {
+	if r.Key.ScheduleSpec != defaultSpec {
 		r.Key.Schedule = schedule(t, r.Key.ScheduleSpec)
 	}
 	if r.Provider == nil {
@@ -141,6 +139,16 @@ func New(t *testing.T, o Options) *Rig {
 		}
 	})
 	return r
+}
+
+const defaultSpec = "@every 24h"
+
+// DefaultKey is the default rig's key: "mail" at provider "mem", every
+// 24h, grace 1h, keep-alive 6h, timeout 1m, prefix "rotator-".
+func DefaultKey(t *testing.T) config.Key {
+	t.Helper()
+	return config.Key{Name: "mail", Provider: "mem", ScheduleSpec: defaultSpec, Schedule: schedule(t, defaultSpec),
+		Grace: time.Hour, KeepAlive: 6 * time.Hour, Timeout: time.Minute, NamePrefix: "rotator-"}
 }
 
 func schedule(t *testing.T, spec string) cron.Schedule {
