@@ -1,21 +1,16 @@
 package e2e
 
 import (
-	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/jonboulle/clockwork"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/rotator-dev/rotator/internal/config"
 	"github.com/rotator-dev/rotator/internal/providers"
-	"github.com/rotator-dev/rotator/internal/providers/providertest"
 	"github.com/rotator-dev/rotator/internal/rotate"
-	"github.com/rotator-dev/rotator/internal/sinks/sinktest"
+	"github.com/rotator-dev/rotator/internal/rotate/rotatetest"
 	"github.com/rotator-dev/rotator/internal/state"
 )
 
@@ -27,32 +22,18 @@ import (
 // from the jump; back, nothing is revoked early and nothing rotates.
 func TestClockJumps(t *testing.T) {
 	t.Parallel()
-	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
-	sched, err := config.ParseSchedule("@every 6h")
-	must(t, err)
-	key := config.Key{Name: "mail", Provider: "mem", ScheduleSpec: "@every 6h", Schedule: sched, Grace: time.Hour,
-		KeepAlive: 2 * time.Hour, Timeout: time.Minute, NamePrefix: "rotator-"}
-	prov := providertest.NewMemory(clock.Now)
-	targets := []*sinktest.MemoryTarget{sinktest.NewMemoryTarget("a"), sinktest.NewMemoryTarget("b")}
-	store, err := state.Open(filepath.Join(t.TempDir(), "state.db"), state.Options{})
-	must(t, err)
-	t.Cleanup(func() { store.Close() })
-	m := &rotate.Managed{Policy: key, Provider: &prov.Provider}
-	for _, tg := range targets {
-		m.Targets = append(m.Targets, rotate.BoundTarget{Sink: tg.Name, Target: &tg.Target})
-	}
 	core, logs := observer.New(zap.InfoLevel)
-	e, err := rotate.New(rotate.Options{Keys: []*rotate.Managed{m}, Providers: map[string]providers.Provider{"mem": &prov.Provider},
-		Store: store, Logger: zap.New(core), Metrics: rotate.NewMetrics(prometheus.NewRegistry()), Clock: clock,
-		RetryBase: time.Minute, RetryMax: time.Hour})
-	must(t, err)
+	r := rotatetest.New(t, rotatetest.Options{Core: core, NoEvents: true,
+		Key:    func(k *config.Key) { k.ScheduleSpec, k.KeepAlive = "@every 6h", 2*time.Hour },
+		Engine: func(o *rotate.Options) { o.RetryBase, o.RetryMax = time.Minute, time.Hour }})
+	clock, prov := r.Clock, r.Prov
 	eval := func(what string) rotate.Outcome {
 		t.Helper()
-		out, err := e.Evaluate(context.Background(), "mail", rotate.Mode{})
+		out, err, _ := r.Eval(rotate.Mode{})
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
-		for _, tg := range targets {
+		for _, tg := range r.Memory {
 			s, err := tg.Current()
 			if err == nil && !prov.Valid(providers.Credential{"api_key": s["api_key"]}) {
 				t.Errorf("%s: sink %s holds key %s, which the provider rejects", what, tg.Name, s["key_id"])
@@ -60,11 +41,7 @@ func TestClockJumps(t *testing.T) {
 		}
 		return out
 	}
-	get := func() state.Key {
-		st, err := store.Get("mail")
-		must(t, err)
-		return st
-	}
+	get := func() state.Key { return r.State() }
 
 	eval("first key")
 	clock.Advance(6 * time.Hour)
