@@ -103,7 +103,10 @@ func TestHAControlReachesTheLeader(t *testing.T) {
 	if n := hw.operatorRotations(t, "drill-new-leader"); n != 1 {
 		t.Errorf("rotations by the operator through the new leader: %d, want 1", n)
 	}
-	time.Sleep(4 * time.Second) // due revocations happen
+	superseded := time.Now()
+	eventually(t, 3*time.Second+revocationBound+20*time.Second, "every key superseded before the last rotation revoked", func() bool {
+		return revokedBefore(pr, superseded)
+	})
 	b.signal(syscall.SIGTERM)
 	if st := b.wait(t, 15*time.Second); st.ExitCode() != 0 {
 		t.Errorf("SIGTERM: exit %s:\n%s", st, tail(b.log))

@@ -129,7 +129,7 @@ func awaitLeader(t *testing.T, within time.Duration, ps ...*proc) (*proc, time.D
 		if len(leaders) > 1 {
 			t.Fatalf("%d replicas say they lead at once", len(leaders))
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // the poll interval
 	}
 	t.Fatalf("no replica leads within %s", within)
 	return nil, 0
@@ -250,7 +250,7 @@ func TestHALeaderKilled(t *testing.T) {
 			p.listening(t, 10*time.Second)
 		}
 		l, _ := awaitLeader(t, 3*haTakeover, ps...)
-		time.Sleep(time.Duration(rnd.Int64N(int64(3 * time.Second))))
+		time.Sleep(time.Duration(rnd.Int64N(int64(3 * time.Second)))) // the random moment itself
 		l.signal(syscall.SIGKILL)
 		var rest []*proc
 		for _, p := range ps {
@@ -261,7 +261,11 @@ func TestHALeaderKilled(t *testing.T) {
 		takeover(l, rest...)
 		ps = append(rest, hw.start(nil))
 	}
-	time.Sleep(4 * time.Second) // a clean stretch: due revocations happen
+	// A clean stretch: every key superseded so far is revoked.
+	superseded := time.Now()
+	eventually(t, 3*time.Second+revocationBound+20*time.Second, "every key superseded before the last takeover revoked", func() bool {
+		return revokedBefore(pr, superseded)
+	})
 	for _, p := range ps {
 		p.signal(syscall.SIGTERM)
 		if st := p.wait(t, 15*time.Second); st.ExitCode() != 0 {
@@ -270,6 +274,19 @@ func TestHALeaderKilled(t *testing.T) {
 	}
 	hw.verdict(t, pr, "ha-kill", fmt.Sprintf("failpoints=%d random_kills=4 worst_takeover=%s bound=%s",
 		len(rotate.Failpoints), worst.Round(10*time.Millisecond), haTakeover))
+}
+
+// inFlight names the key with a rotation in flight in the shared state,
+// and how many rotations of it have completed.
+func (hw *haWorld) inFlight(t *testing.T) (string, int) {
+	t.Helper()
+	for _, k := range hw.records(t) {
+		if k.Rotation != nil {
+			return k.Name, k.Rotations
+		}
+	}
+	t.Fatal("no rotation in flight in the shared state")
+	return "", 0
 }
 
 // stopped reports whether the process is stopped (SIGSTOP).
@@ -306,12 +323,19 @@ func TestHALeaderPaused(t *testing.T) {
 	}
 	eventually(t, 15*time.Second, "the leader pauses at after-create", func() bool { return stopped(a) })
 	pausedAt := time.Now()
+	inFlight, done0 := hw.inFlight(t)
 	_, took := awaitLeader(t, 3*haTakeover, b)
 	if took > haTakeover {
 		t.Errorf("takeover of a paused leader took %s, want at most %s", took, haTakeover)
 	}
-	// Let the new leader resume the rotation in flight and rotate again.
-	time.Sleep(4 * time.Second)
+	eventually(t, 30*time.Second, "the new leader resumes the rotation of "+inFlight+" in flight and rotates it again", func() bool {
+		for _, k := range hw.records(t) {
+			if k.Name == inFlight {
+				return k.Rotations >= done0+2
+			}
+		}
+		return false
+	})
 	a.signal(syscall.SIGCONT)
 	eventually(t, 10*time.Second, "the deposed leader notices and follows again", func() bool {
 		return strings.Contains(a.logText(), "following again")
@@ -320,6 +344,8 @@ func TestHALeaderPaused(t *testing.T) {
 	if !strings.Contains(logs, "write refused: a newer leader holds the lease") {
 		t.Errorf("the deposed leader's write after its pause was not refused by the fence:\n%s", tail(a.log))
 	}
+	// A duration, not a wait for something: the deposed leader has a few
+	// lease renewals' time to (wrongly) take the lease back.
 	time.Sleep(3 * time.Second)
 	if leading(t, a) || !leading(t, b) {
 		t.Errorf("after the pause: first replica leads %v, second %v; want the second only", leading(t, a), leading(t, b))
@@ -388,11 +414,24 @@ func TestHADatabaseRestart(t *testing.T) {
 	awaitLeader(t, 3*haTakeover, a, b)
 	rnd := rand.New(rand.NewPCG(seed, 16))
 	for i := 0; i < 3; i++ {
-		time.Sleep(time.Second + time.Duration(rnd.Int64N(int64(3*time.Second))))
+		time.Sleep(time.Second + time.Duration(rnd.Int64N(int64(3*time.Second)))) // the random moment itself
 		restart()
 	}
 	_, took := awaitLeader(t, 3*haTakeover, a, b)
-	time.Sleep(5 * time.Second) // rotations and revocations after the last restart
+	restarted := time.Now()
+	done0 := map[string]int{}
+	for _, k := range hw.records(t) {
+		done0[k.Name] = k.Rotations
+	}
+	eventually(t, 3*time.Second+revocationBound+30*time.Second, "both keys rotated, and every key superseded before the last restart revoked, after it", func() bool {
+		n := 0
+		for _, k := range hw.records(t) {
+			if k.Rotations > done0[k.Name] {
+				n++
+			}
+		}
+		return n == 2 && revokedBefore(pr, restarted)
+	})
 	// A one-shot run while a daemon leads is refused (it would act beside
 	// the leader).
 	if code, _, logs := hw.run(t, nil, "--config", hw.config, "--run-now"); code != 1 || !strings.Contains(logs, "another replica holds the leadership lease") {
