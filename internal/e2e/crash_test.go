@@ -207,7 +207,9 @@ func TestCrashDuringRunNow(t *testing.T) {
 			if time.Now().After(deadline) || !strings.Contains(out, "may still reach the provider") {
 				t.Fatalf("after the kill at %s: exit %d\n%s", fp, code, out)
 			}
-			time.Sleep(time.Second) // the next run is a new process, as a timer would start
+			// The retry interval, not a wait for something: the next run is
+			// a new process, as a timer would start it.
+			time.Sleep(time.Second)
 		}
 		if u := w.untracked(t); len(u) > 0 {
 			t.Errorf("after recovering from %s: untracked keys %v", fp, u)

@@ -179,7 +179,7 @@ func TestHostileKeyLists(t *testing.T) {
 				if p.exited() || time.Now().After(deadline) {
 					t.Fatalf("no failed orphan scan saying %q (exited: %v):\n%s", tc.want, p.exited(), tail(p.log))
 				}
-				time.Sleep(100 * time.Millisecond)
+				time.Sleep(100 * time.Millisecond) // the poll interval
 			}
 			if !strings.Contains(p.logText(), `"msg":"orphan scan failed"`) {
 				t.Errorf("the log does not say the orphan scan failed:\n%s", tail(p.log))

@@ -247,7 +247,7 @@ func TestSinkFaults(t *testing.T) {
 		})
 		// Down for longer than a whole schedule interval (3s) and the grace.
 		for time.Since(start) < 7*time.Second {
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond) // the fault lasts a while: no rotation may succeed meanwhile
 		}
 		_, m = p.get(t, "/metrics")
 		if got := successes(m, "mail"); got != mail0 {

@@ -190,7 +190,8 @@ func TestUnusedRevocationAndHooks(t *testing.T) {
 		superseded = time.Now()
 		return m != nil && n != nil && m["key_id"] != oldMail && n["key_id"] != oldNews
 	})
-	// Well past grace (2s) and quiet (3s): still in use, still alive.
+	// Well past grace (2s) and quiet (3s): still in use, still alive. A
+	// duration, not a wait for something: a wrong revocation has its chance.
 	time.Sleep(8 * time.Second)
 	live := w.liveKeys()
 	if live["smtpd/"+oldMail] == "" || live["emailit/"+oldNews] == "" {
@@ -215,7 +216,7 @@ func TestUnusedRevocationAndHooks(t *testing.T) {
 			rc.mu.Lock()
 			t.Fatalf("the webhook was not told of both revocations (%s, %s): got %+v, refused %q\n%s", oldMail, oldNews, rc.events, rc.bad, tail(p.log))
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // the poll interval
 	}
 	for _, k := range [][2]string{{"mail", oldMail}, {"news", oldNews}} {
 		conv, rev := rc.index("converged", k[0], k[1]), rc.index("revoked", k[0], k[1])

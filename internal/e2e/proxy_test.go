@@ -44,7 +44,7 @@ func (p *proxy) waitLate() {
 		if n == 0 {
 			return
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // the poll interval
 	}
 }
 
@@ -116,7 +116,7 @@ func newProxy(t *testing.T, upstream string, errBody func(int) []byte) *proxy {
 				p.late--
 				p.mu.Unlock()
 			}()
-			time.Sleep(ru.delay)
+			time.Sleep(ru.delay) // the fault itself: the request arrives late
 			r = r.WithContext(context.WithoutCancel(r.Context()))
 		} else if ru.delay > 0 {
 			select {

@@ -109,7 +109,10 @@ func TestVaultRedirectToAnotherOrigin(t *testing.T) {
 			active[k.ID] = true
 		}
 	}
-	time.Sleep(6 * time.Second) // the fault lasts: two schedule periods, past the grace
+	// A duration, not a wait for something: the fault lasts two schedule
+	// periods, past the grace, so that a wrong success or revocation has
+	// its chance.
+	time.Sleep(6 * time.Second)
 	if p.exited() {
 		t.Fatalf("rotator exited:\n%s", tail(p.log))
 	}
