@@ -55,7 +55,8 @@ func (s *Sink) Check(ctx context.Context) error {
 
 // checkMount reads sys/internal/ui/mounts/<mount>, which any token with
 // access to a path under the mount may read (the vault CLI uses it to tell
-// KV versions apart).
+// KV versions apart). Sys().GetMount would read sys/mounts/<mount>, which
+// needs a policy on sys/ that a rotation token should not have.
 func (s *Sink) checkMount(ctx context.Context) error {
 	var typ, version string
 	err := s.do(ctx, func(ctx context.Context) error {

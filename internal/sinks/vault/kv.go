@@ -2,11 +2,9 @@ package vault
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -105,7 +103,7 @@ func (t *Target) Previous(ctx context.Context, n int) ([]sinks.Secret, error) {
 			return err
 		}
 		for v := cur.version - 1; v >= 1 && len(out) < n; v-- {
-			st, err := t.read(ctx, url.Values{"version": {strconv.FormatInt(v, 10)}})
+			st, err := v2State(t.sink.kv2().GetVersion(ctx, t.path, v))
 			if err != nil {
 				return err
 			}
@@ -139,11 +137,10 @@ func (t *Target) writeV1(ctx context.Context, w sinks.Write) (string, error) {
 			return "", err
 		}
 	}
-	p := t.sink.dataPath(t.path)
 	data := toMap(w.Data)
 	data[markerField] = markerValue
-	if _, err := t.sink.client.Logical().WriteWithContext(ctx, p, data); err != nil {
-		return "", describe(err)
+	if err := t.sink.client.KVv1(t.sink.cfg.Mount).Put(ctx, t.path, data); err != nil {
+		return "", describe(kvErr(err))
 	}
 	back, err := t.current(ctx)
 	if err != nil {
@@ -176,11 +173,11 @@ func (t *Target) writeV2(ctx context.Context, w sinks.Write) (string, error) {
 	}
 	if same {
 		t.sink.log.Debug("vault secret unchanged, write skipped", zap.String("path", t.String()),
-			zap.String("key_id", w.KeyID), zap.Int64("version", cur.version))
+			zap.String("key_id", w.KeyID), zap.Int("version", cur.version))
 		if err := t.patchMetadata(ctx, w); err != nil {
 			return "", err
 		}
-		return strconv.FormatInt(cur.version, 10), nil
+		return strconv.Itoa(cur.version), nil
 	}
 
 	version, err := t.casWrite(ctx, w.Data, cur.version)
@@ -201,7 +198,10 @@ func (t *Target) writeV2(ctx context.Context, w sinks.Write) (string, error) {
 	if err := t.patchMetadata(ctx, w); err != nil {
 		return "", err
 	}
-	back, err := t.readVersion(ctx, version)
+	back, err := v2State(t.sink.kv2().GetVersion(ctx, t.path, version))
+	if err == nil && !back.live {
+		err = fmt.Errorf("version %d is gone", version)
+	}
 	if err != nil {
 		return "", fmt.Errorf("read back version %d: %w", version, err)
 	}
@@ -209,7 +209,7 @@ func (t *Target) writeV2(ctx context.Context, w sinks.Write) (string, error) {
 		return "", fmt.Errorf("read back version %d: the stored data differs from what was written", version)
 	}
 	// The engine logs the write ("sink written", with the version).
-	return strconv.FormatInt(version, 10), nil
+	return strconv.Itoa(version), nil
 }
 
 // mayAdopt is the ownership check for a secret that exists without
@@ -223,23 +223,17 @@ func (t *Target) mayAdopt(marker string) error {
 }
 
 // casWrite writes data as a new version if the current version is still
-// cas (0: the secret does not exist yet).
-func (t *Target) casWrite(ctx context.Context, data sinks.Secret, cas int64) (int64, error) {
-	resp, err := t.sink.client.Logical().WriteWithContext(ctx, t.sink.dataPath(t.path), map[string]any{
-		"options": map[string]any{"cas": cas},
-		"data":    toMap(data),
-	})
+// cas (0: the secret does not exist yet). Vault's refusal stays an
+// *api.ResponseError in the chain, for isCASMismatch.
+func (t *Target) casWrite(ctx context.Context, data sinks.Secret, cas int) (int, error) {
+	sec, err := t.sink.kv2().Put(ctx, t.path, toMap(data), api.WithCheckAndSet(cas))
 	if err != nil {
-		return 0, describe(err)
+		return 0, describe(kvErr(err))
 	}
-	if resp == nil {
+	if sec.VersionMetadata == nil || sec.VersionMetadata.Version == 0 {
 		return 0, errors.New("write returned no version")
 	}
-	v, ok := number(resp.Data["version"])
-	if !ok {
-		return 0, errors.New("write returned no version")
-	}
-	return v, nil
+	return sec.VersionMetadata.Version, nil
 }
 
 // patchMetadata records who rotated the secret, merging into any
@@ -257,9 +251,9 @@ func (t *Target) patchMetadata(ctx context.Context, w sinks.Write) error {
 	if w.KeyName != "" {
 		meta["rotator_key_name"] = w.KeyName
 	}
-	_, err := t.sink.client.Logical().JSONMergePatch(ctx, t.sink.metadataPath(t.path), map[string]any{"custom_metadata": meta})
+	err := t.sink.kv2().PatchMetadata(ctx, t.path, api.KVMetadataPatchInput{CustomMetadata: meta})
 	if err != nil {
-		return fmt.Errorf("record custom_metadata: %w", describe(err))
+		return fmt.Errorf("record custom_metadata: %w", describe(kvErr(err)))
 	}
 	return nil
 }
@@ -267,9 +261,9 @@ func (t *Target) patchMetadata(ctx context.Context, w sinks.Write) error {
 // kvState is what a read found at the path.
 type kvState struct {
 	data    sinks.Secret
-	version int64 // KV v2: the current version, even when deleted; 0 if none
-	live    bool  // there is data that consumers read
-	owned   bool  // rotator's marker is there (see markerField)
+	version int  // KV v2: the current version, even when deleted; 0 if none
+	live    bool // there is data that consumers read
+	owned   bool // rotator's marker is there (see markerField)
 }
 
 // Ownership marker: KV v2 keeps custom_metadata managed_by=rotator on the
@@ -280,73 +274,46 @@ const (
 	markerValue = "rotator"
 )
 
+// current reads the latest version (KV v2) or the secret (KV v1).
 func (t *Target) current(ctx context.Context) (kvState, error) {
-	return t.read(ctx, nil)
-}
-
-func (t *Target) readVersion(ctx context.Context, v int64) (kvState, error) {
-	st, err := t.read(ctx, url.Values{"version": {strconv.FormatInt(v, 10)}})
-	if err == nil && !st.live {
-		err = fmt.Errorf("version %d is gone", v)
+	if t.sink.cfg.KVVersion == 2 {
+		sec, err := t.sink.kv2().Get(ctx, t.path)
+		return v2State(sec, kvErr(err))
 	}
-	return st, err
-}
-
-func (t *Target) read(ctx context.Context, params url.Values) (kvState, error) {
-	sec, err := t.sink.client.Logical().ReadWithDataWithContext(ctx, t.sink.dataPath(t.path), params)
+	sec, err := t.sink.client.KVv1(t.sink.cfg.Mount).Get(ctx, t.path)
+	err = kvErr(err)
+	if errors.Is(err, api.ErrSecretNotFound) || err == nil && sec.Data == nil {
+		return kvState{}, nil
+	}
 	if err != nil {
 		return kvState{}, describe(err)
 	}
-	if sec == nil || sec.Data == nil {
+	owned := sec.Data[markerField] == markerValue
+	delete(sec.Data, markerField)
+	data, err := fromMap(sec.Data)
+	return kvState{data: data, live: err == nil, owned: owned}, err
+}
+
+// v2State is what KVv2.Get or GetVersion returned: a deleted or destroyed
+// version comes with its metadata and nil Data.
+func v2State(sec *api.KVSecret, err error) (kvState, error) {
+	if errors.Is(err, api.ErrSecretNotFound) || err == nil && sec.VersionMetadata == nil {
 		return kvState{}, nil
 	}
-	if t.sink.cfg.KVVersion == 1 {
-		owned := sec.Data[markerField] == markerValue
-		delete(sec.Data, markerField)
-		data, err := fromMap(sec.Data)
-		return kvState{data: data, live: err == nil, owned: owned}, err
+	if err != nil {
+		return kvState{}, describe(err)
 	}
-	return parseV2(sec)
-}
-
-// parseV2 reads KV v2's {"data": {...}, "metadata": {"version": N,
-// "deletion_time": "", "destroyed": false}}.
-func parseV2(sec *api.Secret) (kvState, error) {
-	var st kvState
-	meta, _ := sec.Data["metadata"].(map[string]any)
-	if meta == nil {
-		return st, errors.New("the response has no metadata: is the mount KV version 2?")
+	m := sec.VersionMetadata
+	if m.Version == 0 {
+		return kvState{}, errors.New("the response has no version: is the mount KV version 2?")
 	}
-	st.version, _ = number(meta["version"])
-	custom, _ := meta["custom_metadata"].(map[string]any)
-	st.owned = custom["managed_by"] == markerValue
-	deleted, _ := meta["deletion_time"].(string)
-	destroyed, _ := meta["destroyed"].(bool)
-	raw, _ := sec.Data["data"].(map[string]any)
-	if raw == nil || deleted != "" || destroyed {
+	st := kvState{version: m.Version, owned: sec.CustomMetadata["managed_by"] == markerValue}
+	if sec.Data == nil || !m.DeletionTime.IsZero() || m.Destroyed {
 		return st, nil
 	}
-	data, err := fromMap(raw)
-	if err != nil {
-		return st, err
-	}
-	st.data, st.live = data, true
-	return st, nil
-}
-
-func number(v any) (int64, bool) {
-	switch n := v.(type) {
-	case json.Number:
-		i, err := n.Int64()
-		return i, err == nil
-	case float64:
-		return int64(n), true
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	}
-	return 0, false
+	st.data, err = fromMap(sec.Data)
+	st.live = err == nil
+	return st, err
 }
 
 func toMap(s sinks.Secret) map[string]any {
@@ -370,3 +337,16 @@ func fromMap(m map[string]any) (sinks.Secret, error) {
 	}
 	return out, nil
 }
+
+// kvErr undoes the one wrap with which the api's KV helpers, all but
+// KVv2.GetVersion, prefix their path to the client's error: the sink's
+// errors name the target already, and said no more before the helpers.
+func kvErr(err error) error {
+	if u := errors.Unwrap(err); u != nil {
+		return u
+	}
+	return err
+}
+
+// kv2 is the api's KV v2 helper for the mount (the namespace is the client's).
+func (s *Sink) kv2() *api.KVv2 { return s.client.KVv2(s.cfg.Mount) }
