@@ -295,7 +295,9 @@ func (t *Target) current(ctx context.Context) (kvState, error) {
 }
 
 // v2State is what KVv2.Get or GetVersion returned: a deleted or destroyed
-// version comes with its metadata and nil Data.
+// version comes with its metadata and nil Data. A deletion_time alone does
+// not make a version deleted: with delete_version_after every version has
+// one in the future, and Vault serves the version until then.
 func v2State(sec *api.KVSecret, err error) (kvState, error) {
 	if errors.Is(err, api.ErrSecretNotFound) || err == nil && sec.VersionMetadata == nil {
 		return kvState{}, nil
@@ -308,7 +310,7 @@ func v2State(sec *api.KVSecret, err error) (kvState, error) {
 		return kvState{}, errors.New("the response has no version: is the mount KV version 2?")
 	}
 	st := kvState{version: m.Version, owned: sec.CustomMetadata["managed_by"] == markerValue}
-	if sec.Data == nil || !m.DeletionTime.IsZero() || m.Destroyed {
+	if sec.Data == nil || m.Destroyed {
 		return st, nil
 	}
 	st.data, err = fromMap(sec.Data)
