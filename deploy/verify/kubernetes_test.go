@@ -1,10 +1,8 @@
 package verify
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -60,66 +58,6 @@ func render(t testing.TB, dir string) manifests {
 	return decodeAll(t, out)
 }
 
-func decodeAll(t testing.TB, out []byte) manifests {
-	t.Helper()
-	m := manifests{
-		serviceAccounts: map[string]*corev1.ServiceAccount{}, configMaps: map[string]*corev1.ConfigMap{},
-		pvcs: map[string]*corev1.PersistentVolumeClaim{}, services: map[string]*corev1.Service{},
-		deployments: map[string]*appsv1.Deployment{}, cronJobs: map[string]*batchv1.CronJob{},
-		serviceMonitors: map[string]*monitoringv1.ServiceMonitor{}, prometheusRules: map[string]*monitoringv1.PrometheusRule{},
-		networkPolicies: map[string]*networkingv1.NetworkPolicy{}, pdbs: map[string]*policyv1.PodDisruptionBudget{},
-	}
-	for _, doc := range bytes.Split(out, []byte("\n---\n")) {
-		if len(bytes.TrimSpace(doc)) == 0 {
-			continue
-		}
-		var tm metav1.TypeMeta
-		if err := yaml.Unmarshal(doc, &tm); err != nil {
-			t.Fatal(err)
-		}
-		var obj interface{ GetName() string }
-		switch tm.APIVersion + " " + tm.Kind {
-		case "v1 ServiceAccount":
-			o := &corev1.ServiceAccount{}
-			obj, m.serviceAccounts[name(doc)] = o, o
-		case "v1 ConfigMap":
-			o := &corev1.ConfigMap{}
-			obj, m.configMaps[name(doc)] = o, o
-		case "v1 PersistentVolumeClaim":
-			o := &corev1.PersistentVolumeClaim{}
-			obj, m.pvcs[name(doc)] = o, o
-		case "v1 Service":
-			o := &corev1.Service{}
-			obj, m.services[name(doc)] = o, o
-		case "apps/v1 Deployment":
-			o := &appsv1.Deployment{}
-			obj, m.deployments[name(doc)] = o, o
-		case "batch/v1 CronJob":
-			o := &batchv1.CronJob{}
-			obj, m.cronJobs[name(doc)] = o, o
-		case "monitoring.coreos.com/v1 ServiceMonitor":
-			o := &monitoringv1.ServiceMonitor{}
-			obj, m.serviceMonitors[name(doc)] = o, o
-		case "monitoring.coreos.com/v1 PrometheusRule":
-			o := &monitoringv1.PrometheusRule{}
-			obj, m.prometheusRules[name(doc)] = o, o
-		case "networking.k8s.io/v1 NetworkPolicy":
-			o := &networkingv1.NetworkPolicy{}
-			obj, m.networkPolicies[name(doc)] = o, o
-		case "policy/v1 PodDisruptionBudget":
-			o := &policyv1.PodDisruptionBudget{}
-			obj, m.pdbs[name(doc)] = o, o
-		default:
-			t.Errorf("unexpected object %s %s", tm.APIVersion, tm.Kind)
-			continue
-		}
-		if err := yaml.UnmarshalStrict(doc, obj); err != nil {
-			t.Errorf("%s %s: %v", tm.Kind, obj.GetName(), err)
-		}
-	}
-	return m
-}
-
 func name(doc []byte) string {
 	var o struct {
 		Metadata struct {
@@ -129,18 +67,6 @@ func name(doc []byte) string {
 	}
 	_ = yaml.Unmarshal(doc, &o)
 	return o.Metadata.Name
-}
-
-func TestStrictDecodingRejectsUnknownFields(t *testing.T) {
-	ft := &fakeT{}
-	decodeAll(ft.wrap(t), []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: dep}\nspec:\n  replica: 1\n"))
-	decodeAll(ft, []byte("apiVersion: v1\nkind: Service\nmetadata: {name: svc}\nspec:\n  ports: [{name: metrics, port: 9102, targetPort: metrics, protocl: TCP}]\n"))
-	decodeAll(ft, []byte("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: admin}\n"))
-	for _, want := range []string{"Deployment dep: error unmarshaling JSON: while decoding JSON: json: unknown field \"replica\"", "Service svc: error unmarshaling JSON: while decoding JSON: json: unknown field \"protocl\"", "unexpected object rbac.authorization.k8s.io/v1 ClusterRole"} {
-		if !strings.Contains(ft.errors, want) {
-			t.Errorf("strict decoding missed %q; reported:\n%s", want, ft.errors)
-		}
-	}
 }
 
 // policy is the part of the rotation policy that the pod spec must match.
@@ -446,77 +372,5 @@ func TestKubernetesOverlay(t *testing.T) {
 	}
 	if m.prometheusRules["rotator"].Labels["release"] == "" || m.serviceMonitors["rotator"].Labels["release"] == "" {
 		t.Error("no release label on the PrometheusRule or ServiceMonitor")
-	}
-}
-
-// prometheusRuleFile is deploy/kubernetes/prometheusrule.yaml as generated
-// from deploy/prometheus/rules.yml: the groups, indented under spec.
-func prometheusRuleFile(t testing.TB) string {
-	t.Helper()
-	src, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy", "prometheus", "rules.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimRight(string(src), "\n"), "\n")
-	for len(lines) > 0 && (strings.HasPrefix(lines[0], "#") || lines[0] == "") {
-		lines = lines[1:]
-	}
-	var b strings.Builder
-	b.WriteString(`# Generated from deploy/prometheus/rules.yml: do not edit; edit rules.yml and run
-#   cd deploy/verify && go test -run TestPrometheusRuleMatchesRulesFile -update
-# Your Prometheus may only load PrometheusRules with a given label
-# (kube-prometheus-stack: release: <release name>): add it in an overlay.
-apiVersion: monitoring.coreos.com/v1
-kind: PrometheusRule
-metadata:
-  name: rotator
-  labels:
-    app.kubernetes.io/name: rotator
-spec:
-`)
-	for _, l := range lines {
-		if l != "" {
-			b.WriteString("  ")
-		}
-		b.WriteString(l + "\n")
-	}
-	return b.String()
-}
-
-// TestPrometheusRuleMatchesRulesFile keeps one source for the alerts: the
-// PrometheusRule is rules.yml under spec, byte for byte, and decodes to the
-// same rule groups.
-func TestPrometheusRuleMatchesRulesFile(t *testing.T) {
-	file := filepath.Join(repoRoot(t), "deploy", "kubernetes", "prometheusrule.yaml")
-	want := prometheusRuleFile(t)
-	if *update {
-		if err := os.WriteFile(file, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != want {
-		t.Fatalf("deploy/kubernetes/prometheusrule.yaml is not generated from deploy/prometheus/rules.yml: run\n  cd deploy/verify && go test -run TestPrometheusRuleMatchesRulesFile -update")
-	}
-
-	var spec monitoringv1.PrometheusRuleSpec
-	src, _ := os.ReadFile(filepath.Join(repoRoot(t), "deploy", "prometheus", "rules.yml"))
-	if err := yaml.UnmarshalStrict(src, &spec); err != nil {
-		t.Fatalf("rules.yml does not decode as a PrometheusRule spec: %v", err)
-	}
-	pr := render(t, ".").prometheusRules["rotator"]
-	if pr == nil {
-		t.Fatal("no PrometheusRule rotator in the rendered base")
-	}
-	a, _ := yaml.Marshal(spec)
-	b, _ := yaml.Marshal(pr.Spec)
-	if !bytes.Equal(a, b) {
-		t.Errorf("rendered PrometheusRule differs from rules.yml:\n%s\nvs\n%s", b, a)
-	}
-	if n := len(spec.Groups); n == 0 || len(spec.Groups[0].Rules) == 0 {
-		t.Errorf("no rules")
 	}
 }
