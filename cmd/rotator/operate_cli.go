@@ -109,27 +109,15 @@ func (c *cli) send(ctx context.Context, sock string, req control.Request) int {
 	return c.printResponse(resp, err)
 }
 
-// looseStatePath reads only state.path from a policy that may not be
-// valid (a reload's), resolved as config.Load does.
-func looseStatePath(file string) (string, error) {
-	var doc struct {
-		State struct {
-			Path string `yaml:"path"`
-		} `yaml:"state"`
-	}
-	if err := looseRead(file, &doc); err != nil {
-		return "", err
-	}
-	return besidePolicy(file, cmp.Or(doc.State.Path, config.DefaultStatePath)), nil
-}
-
 // looseSocketPath is the daemon's control socket as a policy that may not
-// be valid (a reload's) names it: beside the bbolt state file, or
-// control.socket with backend postgres (an error when that is unset).
+// be valid (a reload's) names it: beside the bbolt state file (state.path,
+// resolved as config.Load does), or control.socket with backend postgres
+// (an error when that is unset).
 func looseSocketPath(file string) (string, error) {
 	var doc struct {
 		State struct {
 			Backend string `yaml:"backend"`
+			Path    string `yaml:"path"`
 		} `yaml:"state"`
 		Control struct {
 			Socket string `yaml:"socket"`
@@ -139,8 +127,7 @@ func looseSocketPath(file string) (string, error) {
 		return "", err
 	}
 	if doc.State.Backend != config.BackendPostgres {
-		p, err := looseStatePath(file)
-		return control.SocketPath(p), err
+		return control.SocketPath(besidePolicy(file, cmp.Or(doc.State.Path, config.DefaultStatePath))), nil
 	}
 	if doc.Control.Socket == "" {
 		return "", fmt.Errorf("backend %s without control.socket: no socket to send to", config.BackendPostgres)
